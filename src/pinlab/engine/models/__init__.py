@@ -1,0 +1,1 @@
+"""Memory models: named axioms over execution graphs."""

@@ -1,0 +1,145 @@
+"""Programs: initial memory, threads, and the condition on final states.
+
+A :class:`Program` is everything the engine needs: the initial value of each
+location, one factory per thread (a callable returning a fresh generator; the
+generator's return value is the thread's final register file), and a
+:class:`Condition` in the style of a litmus test's ``exists`` / ``~exists`` /
+``forall`` clause, with an optional ``filter``.
+
+A thread must be a deterministic function of the values the engine sends it:
+the explorer replays threads from their start, so a thread may not keep state
+between runs or share mutable Python state with another thread except through
+the operations of :mod:`pinlab.engine.ops`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import total_ordering
+from typing import Any
+
+__all__ = [
+    "CondKind",
+    "Condition",
+    "FinalState",
+    "Loc",
+    "MemVar",
+    "Observable",
+    "Program",
+    "RegVar",
+    "Thread",
+    "ThreadFactory",
+]
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A shared memory location, identified by its name (``x``, ``folio0._refcount``)."""
+
+    name: str
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Loc):
+            return NotImplemented
+        return self.name < other.name
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Loc({self.name!r})"
+
+
+Thread = Generator[Any, Any, Mapping[str, Any] | None]
+ThreadFactory = Callable[[], Thread]
+
+
+@dataclass(frozen=True, slots=True)
+class MemVar:
+    """The final value of a memory location (``x`` or ``[x]`` in a condition)."""
+
+    loc: Loc
+
+    def __str__(self) -> str:
+        return f"[{self.loc.name}]"
+
+
+@dataclass(frozen=True, slots=True)
+class RegVar:
+    """The final value of thread ``tid``'s register ``name`` (``1:r0``)."""
+
+    tid: int
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.tid}:{self.name}"
+
+
+Observable = MemVar | RegVar
+
+
+@dataclass(frozen=True, slots=True)
+class FinalState:
+    """Final memory (co-last write per location) and each thread's returned registers."""
+
+    memory: Mapping[Loc, Any]
+    regs: Sequence[Mapping[str, Any]]
+
+    def get(self, var: Observable) -> Any:
+        if isinstance(var, MemVar):
+            return self.memory.get(var.loc, 0)
+        regs = self.regs[var.tid] if var.tid < len(self.regs) else {}
+        return regs.get(var.name, 0)
+
+
+class CondKind(enum.Enum):
+    EXISTS = "exists"
+    NOT_EXISTS = "~exists"
+    FORALL = "forall"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A final-state condition.
+
+    ``predicate`` is the proposition inside ``exists``/``~exists``/``forall``;
+    ``filter`` drops executions before they are counted; ``observed`` lists the
+    variables whose values make up a printed state (herd7's ``States`` lines).
+    """
+
+    kind: CondKind
+    predicate: Callable[[FinalState], bool]
+    observed: tuple[Observable, ...] = ()
+    filter: Callable[[FinalState], bool] | None = None
+    text: str = ""
+
+    def satisfied_by(self, state: FinalState) -> bool:
+        """Whether the proposition holds in ``state`` (herd7's Positive count for exists)."""
+        return bool(self.predicate(state))
+
+
+def _always(_: FinalState) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    name: str
+    threads: tuple[ThreadFactory, ...]
+    init: Mapping[Loc, Any] = field(default_factory=dict)
+    condition: Condition = field(
+        default_factory=lambda: Condition(CondKind.EXISTS, _always)  # every execution
+    )
+    thread_names: tuple[str, ...] = ()
+    max_events_per_thread: int = 10_000
+
+    def thread_name(self, tid: int) -> str:
+        if tid < len(self.thread_names):
+            return self.thread_names[tid]
+        return f"P{tid}"
+
+    def initial_value(self, loc: Loc) -> Any:
+        return self.init.get(loc, 0)
