@@ -22,6 +22,7 @@ __all__ = [
     "Arith",
     "Assume",
     "Choose",
+    "Cutoff",
     "Fence",
     "FenceTag",
     "IsLocked",
@@ -189,6 +190,20 @@ class Choose:
     why: str = ""
 
 
-Op = Load | Store | Rmw | Fence | Lock | Unlock | TryLock | IsLocked | SrcuSync | Assume | Choose
+@dataclass(frozen=True, slots=True)
+class Cutoff:
+    """A loop bound was reached: the execution is cut here and counted as bounded.
+
+    Like herd7's ``CutOff`` event for unrolled loops: the run never claims a
+    verdict for executions it did not finish.
+    """
+
+    why: str = "loop bound"
+
+
+Op = (
+    Load | Store | Rmw | Fence | Lock | Unlock | TryLock | IsLocked | SrcuSync | Assume | Choose
+    | Cutoff
+)  # fmt: skip
 
 READS_MEMORY: Final = (Load, Rmw, TryLock, IsLocked)

@@ -20,6 +20,7 @@ from typing import Any
 from pinlab.engine.ops import (
     Assume,
     Choose,
+    Cutoff,
     Fence,
     IsLocked,
     Load,
@@ -36,7 +37,14 @@ from pinlab.engine.ops import (
 from pinlab.engine.program import Loc, Thread
 from pinlab.engine.values import unwrap
 
-__all__ = ["AssumptionError", "DeadlockError", "Memory", "SequentialExecutor", "rmw_result"]
+__all__ = [
+    "AssumptionError",
+    "BoundReachedError",
+    "DeadlockError",
+    "Memory",
+    "SequentialExecutor",
+    "rmw_result",
+]
 
 
 class DeadlockError(RuntimeError):
@@ -45,6 +53,10 @@ class DeadlockError(RuntimeError):
 
 class AssumptionError(RuntimeError):
     """An ``Assume`` was false: in a sequential run there is no other execution to try."""
+
+
+class BoundReachedError(RuntimeError):
+    """A thread yielded ``Cutoff``: a loop ran past its bound."""
 
 
 class Memory(MutableMapping[Loc, Any]):
@@ -157,6 +169,8 @@ class SequentialExecutor:
             answer = self.chooser(op) if self.chooser is not None else 0
             if not 0 <= answer < op.n:
                 raise ValueError(f"choice {answer} out of range for {op}")
+        elif isinstance(op, Cutoff):
+            raise BoundReachedError(op.why)
         else:  # pragma: no cover - the Op union is closed
             raise TypeError(f"not an operation: {op!r}")
         self.steps += 1
