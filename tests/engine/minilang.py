@@ -113,7 +113,11 @@ def locations(threads: Sequence[ThreadCode]) -> list[str]:
     return sorted(out)
 
 
-def as_program(name: str, threads: Sequence[ThreadCode]) -> Program:
+def as_program(
+    name: str,
+    threads: Sequence[ThreadCode],
+    exists: Callable[[Any], bool] | None = None,
+) -> Program:
     regs = [registers(code) for code in threads]
 
     def factory(code: ThreadCode, names: list[str]) -> Callable[[], Any]:
@@ -127,7 +131,7 @@ def as_program(name: str, threads: Sequence[ThreadCode]) -> Program:
     observed: list[MemVar | RegVar] = [MemVar(Loc(x)) for x in locations(threads)]
     for tid, names in enumerate(regs):
         observed += [RegVar(tid, r) for r in names]
-    cond = Condition(CondKind.EXISTS, lambda s: True, tuple(observed))
+    cond = Condition(CondKind.EXISTS, exists or (lambda s: True), tuple(observed))
     return Program(
         name, tuple(factory(code, regs[i]) for i, code in enumerate(threads)), condition=cond
     )
