@@ -1,7 +1,10 @@
 """Helpers for the kernel-model tests.
 
 ``make_box(era)`` is a machine with one mm and one private anonymous VMA of
-one page, driven directly through kernel paths.
+one page, driven directly through kernel paths.  ``k`` drives the model
+through the process API: ``k.boot("v5.9", strict=False)`` gives a fresh
+machine and its first process, ``k.anon_page(proc)`` a populated private
+anonymous page, ``k.pte`` / ``k.folio`` read the state.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from pinlab.engine.sequential import Memory, SequentialExecutor
 from pinlab.kernel.defs import FAULT_FLAG_WRITE, PG_anon_exclusive, vm_flags_t
 from pinlab.kernel.eras import era_by_name
 from pinlab.kernel.memory import handle_mm_fault
-from pinlab.kernel.mm_types import Cpu, Machine, MmStruct, Vma, pfn_folio
+from pinlab.kernel.mm_types import Cpu, Folio, Machine, MmStruct, Vma, pfn_folio
+from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.pgtable import ptep_set_wrprotect
+from pinlab.kernel.process import Process, System
+from pinlab.kernel.pte import pte_present
 
 ADDR = 0x1000_0000
 RW = (
@@ -60,3 +66,29 @@ class Box:
 @pytest.fixture
 def make_box() -> Callable[[str], Box]:
     return Box
+
+
+class Kit:
+    PAGE = 4096
+
+    def boot(self, era: str = "current", strict: bool = True) -> tuple[System, Process]:
+        system = System(era_by_name(era), strict=strict)
+        return system, system.spawn()
+
+    def anon_page(self, proc: Process, value: int = 1) -> int:
+        addr = proc.mmap(self.PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+        proc.write(addr, value)
+        return addr
+
+    def pte(self, proc: Process, addr: int) -> int:
+        return int(proc.system.memory[proc.mm.pte(addr)])
+
+    def folio(self, proc: Process, addr: int) -> Folio:
+        value = self.pte(proc, addr)
+        assert pte_present(value), f"{addr:#x} is not mapped"
+        return pfn_folio(value >> 12)
+
+
+@pytest.fixture
+def k() -> Kit:
+    return Kit()
