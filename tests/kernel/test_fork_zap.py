@@ -11,7 +11,7 @@ from pinlab.kernel.folio import folio_ref_add
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.mm_types import pfn_folio
 from pinlab.kernel.pte import pte_pfn, pte_present, pte_swp_exclusive, pte_write
-from pinlab.kernel.swap import madvise_pageout
+from pinlab.kernel.vmscan import madvise_pageout
 from pinlab.kernel.zap import zap_pte_range
 
 MakeBox = Callable[[str], Any]

@@ -11,7 +11,7 @@ from pinlab.kernel.defs import FOLL_GET, FOLL_PIN, FOLL_WRITE, GUP_PIN_COUNTING_
 from pinlab.kernel.gup_fast import get_user_pages_fast_only, gup_fast, pin_user_pages_fast
 from pinlab.kernel.mm_types import Page, pfn_folio
 from pinlab.kernel.pte import pte_pfn
-from pinlab.kernel.swap import madvise_pageout
+from pinlab.kernel.vmscan import madvise_pageout
 
 MakeBox = Callable[[str], Any]
 

@@ -9,7 +9,7 @@ from pinlab.engine import kapi
 from pinlab.kernel.folio import folio_get
 from pinlab.kernel.mm_types import ZERO_PFN, pfn_folio
 from pinlab.kernel.pte import pte_pfn, pte_present, pte_special, pte_swp_exclusive, pte_write
-from pinlab.kernel.swap import madvise_pageout
+from pinlab.kernel.vmscan import madvise_pageout
 
 
 def test_read_fault_maps_the_zero_page_then_write_copies(make_box: Callable[[str], Any]) -> None:

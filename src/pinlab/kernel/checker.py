@@ -20,17 +20,9 @@ from pinlab.engine.ops import Assume, Choose, Cutoff, Fence, IsLocked, Load, Op,
 from pinlab.engine.program import Loc
 from pinlab.engine.sequential import SequentialExecutor
 from pinlab.kernel.eras import Era
-from pinlab.kernel.invariants import (
-    BY_ID,
-    INVARIANTS,
-    GupRef,
-    Invariant,
-    View,
-    flags_loc_pfn,
-    memory_reader,
-    pae_cleared_violation,
-)
+from pinlab.kernel.invariants import BY_ID, INVARIANTS, Invariant, pae_cleared_violation
 from pinlab.kernel.mm_types import Machine
+from pinlab.kernel.view import GupRef, View, flags_loc_pfn, memory_reader
 
 _QUIET_OPS = (Load, Fence, IsLocked, Assume, Choose, Cutoff, SrcuSync)
 

@@ -65,7 +65,7 @@ def io_buffer_unmap(cpu: Cpu, pages: list[Page]) -> Gen:
 
 
 def io_write_fixed_read(cpu: Cpu, page: Page) -> Gen:
-    """IORING_OP_WRITE_FIXED, device side: read the registered (pinned) page."""
+    """Model of io_uring/rw.c:io_write() on a fixed buffer, device side: read the pinned page."""
     return (yield from kapi.READ_ONCE(page.data))
 
 

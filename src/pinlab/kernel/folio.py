@@ -123,6 +123,7 @@ def __folio_put(folio: Folio) -> Gen:
 
 # --- mapping -----------------------------------------------------------------------
 def folio_mapping_value(folio: Folio) -> Gen:
+    """Model of READ_ONCE(folio->mapping)."""
     return (yield from kapi.READ_ONCE(folio.mapping))
 
 
@@ -154,26 +155,32 @@ def _test(nr: int, folio: Folio) -> Gen:
 
 
 def folio_test_locked(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_test_locked()."""
     return (yield from _test(PG_locked, folio))
 
 
 def folio_test_dirty(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_test_dirty()."""
     return (yield from _test(PG_dirty, folio))
 
 
 def folio_test_writeback(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_test_writeback()."""
     return (yield from _test(PG_writeback, folio))
 
 
 def folio_test_lru(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_test_lru()."""
     return (yield from _test(PG_lru, folio))
 
 
 def folio_test_swapcache(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_test_swapcache()."""
     return (yield from _test(PG_swapcache, folio))
 
 
 def folio_test_swapbacked(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_test_swapbacked()."""
     return (yield from _test(PG_swapbacked, folio))
 
 
@@ -193,6 +200,7 @@ def folio_mark_accessed(folio: Folio) -> Gen:
 
 
 def folio_set_referenced(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:folio_set_referenced()."""
     yield from kapi.set_bit(PG_referenced, folio.flags)
 
 
@@ -202,6 +210,7 @@ def folio_add_lru(folio: Folio) -> Gen:
 
 
 def __folio_set_swapbacked(folio: Folio) -> Gen:
+    """Model of include/linux/page-flags.h:__folio_set_swapbacked() (non-atomic)."""
     yield from __set_bit(PG_swapbacked, folio.flags)
 
 
@@ -306,4 +315,5 @@ def folio_mapcount(folio: Folio) -> Gen:
 
 
 def folio_mapped(folio: Folio) -> Gen:
+    """Model of include/linux/mm.h:folio_mapped()."""
     return (yield from folio_mapcount(folio)) > 0

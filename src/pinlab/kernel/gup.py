@@ -102,11 +102,12 @@ class Locked:
 
 
 def mmap_read_lock(mm: MmStruct) -> Gen:
-    """mmap_read_lock(): an exclusive spinlock in the model (see the module docstring)."""
+    """Model of include/linux/mmap_lock.h:mmap_read_lock() (an exclusive spinlock here)."""
     yield from kapi.spin_lock(mm.mmap_lock)
 
 
 def mmap_read_unlock(mm: MmStruct) -> Gen:
+    """Model of include/linux/mmap_lock.h:mmap_read_unlock()."""
     yield from kapi.spin_unlock(mm.mmap_lock)
 
 

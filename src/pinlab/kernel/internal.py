@@ -72,7 +72,7 @@ def vm_normal_page(vma: Vma, addr: int, pte: Any) -> Page | None:
 
 
 def mm_has_pinned(cpu: Cpu, mm: MmStruct) -> Gen:
-    """Whether the mm ever had FOLL_PIN pins: MMF_HAS_PINNED, or mm->has_pinned before v5.15."""
+    """Model of test_bit(MMF_HAS_PINNED, &mm->flags) (mm->has_pinned before v5.15)."""
     kind = cpu.era.has_pinned
     if kind is HasPinned.MMF_BIT:
         return (yield from kapi.test_bit(MMF_HAS_PINNED, mm.flags))

@@ -46,7 +46,7 @@ from pinlab.kernel.mm_types import (
     vma_wants_writenotify,
 )
 from pinlab.kernel.mprotect import change_pte_range
-from pinlab.kernel.swap import madvise_pageout
+from pinlab.kernel.vmscan import madvise_pageout
 from pinlab.kernel.zap import unmap_vmas, zap_pte_range
 
 PROT_NONE: Final = 0x0
@@ -80,10 +80,12 @@ def calc_vm_prot_bits(prot: int) -> vm_flags_t:
 
 
 def mmap_write_lock(mm: MmStruct) -> Gen:
+    """Model of include/linux/mmap_lock.h:mmap_write_lock()."""
     yield from kapi.spin_lock(mm.mmap_lock)
 
 
 def mmap_write_unlock(mm: MmStruct) -> Gen:
+    """Model of include/linux/mmap_lock.h:mmap_write_unlock()."""
     yield from kapi.spin_unlock(mm.mmap_lock)
 
 

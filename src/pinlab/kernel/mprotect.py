@@ -146,7 +146,7 @@ def clear_soft_dirty(cpu: Cpu, vma: Vma, addr: int) -> Gen:
 
 
 def clear_refs_soft_dirty_range(cpu: Cpu, vma: Vma) -> Gen:
-    """The page-table walk of fs/proc/task_mmu.c:clear_refs_write() for CLEAR_REFS_SOFT_DIRTY."""
+    """Model of fs/proc/task_mmu.c:clear_refs_pte_range() for CLEAR_REFS_SOFT_DIRTY."""
     for addr in range(vma.vm_start, vma.vm_end, PAGE_SIZE):
         yield from pte_offset_map_lock(vma.mm, addr)
         yield from clear_soft_dirty(cpu, vma, addr)

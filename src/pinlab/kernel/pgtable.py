@@ -69,6 +69,7 @@ def set_pte_at(mm: MmStruct, addr: int, ptep: Loc, pte: Any) -> Gen:
 
 
 def pte_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
+    """Model of include/linux/pgtable.h:pte_clear()."""
     yield from kapi.WRITE_ONCE(ptep, 0)
 
 
@@ -113,4 +114,5 @@ def pte_offset_map_lock(mm: MmStruct, addr: int) -> Gen:
 
 
 def pte_unmap_unlock(mm: MmStruct, addr: int) -> Gen:
+    """Model of include/linux/mm.h:pte_unmap_unlock()."""
     yield from kapi.spin_unlock(mm.ptl(addr))

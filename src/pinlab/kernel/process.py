@@ -35,7 +35,6 @@ from pinlab.kernel.eras import Era
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup import vma_needs_dirty_tracking
 from pinlab.kernel.internal import is_cow_mapping
-from pinlab.kernel.invariants import GupRef
 from pinlab.kernel.mm_types import AddressSpace, Cpu, Machine, MmStruct, Page, pfn_folio
 from pinlab.kernel.mmap import (
     MADV_DONTNEED,
@@ -48,6 +47,7 @@ from pinlab.kernel.mmap import (
 from pinlab.kernel.mprotect import clear_refs_soft_dirty_range
 from pinlab.kernel.pte import SWP_SWAPFILE, pte_present, pte_swp_exclusive, swp_type
 from pinlab.kernel.uaccess import user_access
+from pinlab.kernel.view import GupRef
 
 PIN_LONGTERM_TEST_FLAG_USE_WRITE: Final = 1
 PIN_LONGTERM_TEST_FLAG_USE_FAST: Final = 2

@@ -1,12 +1,9 @@
-"""Swap-in and swap-out of order-0 anonymous folios, and device-exclusive restore.
+"""Swap-in of order-0 anonymous folios, and device-exclusive restore.
 
 Models mm/memory.c ``do_swap_page`` (both the reuse_swap_page() shape of
 v5.17 and older and the streamlined shape of c145e0b47c77, v5.18, with the
 swp-exclusive bit of 1493a1913e34, v5.19), ``remove_device_exclusive_entry``
-and ``restore_exclusive_pte``; and the swap-out that MADV_PAGEOUT triggers:
-mm/madvise.c ``madvise_cold_or_pageout_pte_range`` (pageout half),
-mm/vmscan.c ``shrink_folio_list`` / ``__remove_mapping`` and mm/rmap.c
-``try_to_unmap_one`` for anonymous folios.
+and ``restore_exclusive_pte``.  Swap-out is in :mod:`pinlab.kernel.vmscan`.
 
 Left out: swap readahead, SWP_SYNCHRONOUS_IO, memcg swap limits, mlock.
 """
@@ -19,101 +16,71 @@ from pinlab.engine import kapi
 from pinlab.engine.ops import Assume
 from pinlab.kernel.defs import (
     FAULT_FLAG_WRITE,
-    PAGE_SIZE,
     RMAP_EXCLUSIVE,
     RMAP_NONE,
     VM_FAULT_SIGBUS,
     VM_FAULT_WRITE,
     VM_WRITE,
-    PG_lru,
     PG_swapcache,
 )
 from pinlab.kernel.folio import (
     Gen,
-    PageAnonExclusive,
     __folio_mark_uptodate,
     __folio_set_swapbacked,
     folio_add_lru,
     folio_alloc,
-    folio_clear_dirty_for_io,
     folio_lock,
-    folio_mapped,
-    folio_mark_dirty,
-    folio_maybe_dma_pinned,
     folio_put,
     folio_ref_count,
-    folio_ref_freeze,
     folio_test_anon,
     folio_test_dirty,
     folio_test_ksm,
-    folio_test_swapbacked,
     folio_test_swapcache,
     folio_try_get,
-    folio_trylock,
     folio_unlock,
 )
-from pinlab.kernel.internal import VmFault, maybe_mkwrite, mk_pte, vm_normal_page
+from pinlab.kernel.internal import VmFault, maybe_mkwrite, mk_pte
 from pinlab.kernel.mm_types import (
     Cpu,
     Folio,
-    Machine,
     Page,
     Vma,
     page_folio,
     pfn_to_page,
     swap_slot,
-    vma_address,
 )
 from pinlab.kernel.mprotect import can_change_pte_writable, pte_needs_soft_dirty_wp
 from pinlab.kernel.pgtable import (
     pte_offset_map_lock,
     pte_unmap_unlock,
-    ptep_clear_flush,
     ptep_get,
     set_pte_at,
 )
 from pinlab.kernel.pte import (
-    SWP_SWAPFILE,
     is_device_exclusive_entry,
     is_migration_entry,
     non_swap_entry,
-    pte_dirty,
     pte_mkdirty,
     pte_mkold,
     pte_mksoft_dirty,
     pte_mkuffd_wp,
     pte_mkwrite,
-    pte_pfn,
-    pte_present,
-    pte_soft_dirty,
     pte_swp_exclusive,
-    pte_swp_mkexclusive,
-    pte_swp_mksoft_dirty,
-    pte_swp_mkuffd_wp,
     pte_swp_soft_dirty,
     pte_swp_uffd_wp,
     pte_to_swp_entry,
-    pte_uffd_wp,
-    swp_entry,
-    swp_entry_to_pte,
     swp_offset,
 )
 from pinlab.kernel.rmap import (
     folio_add_anon_rmap_pte,
     folio_add_new_anon_rmap,
-    folio_remove_rmap_pte,
-    folio_try_share_anon_rmap_pte,
-    rmap_walk,
 )
 from pinlab.kernel.swap_state import (
-    folio_alloc_swap,
     folio_free_swap,
     folio_swap_offset,
     swap_cache_get_folio,
-    swap_duplicate,
     swap_free,
     swap_read_folio,
-    swap_writepage,
 )
 from pinlab.kernel.wp import do_wp_page, reuse_swap_page
 
@@ -286,121 +253,3 @@ def restore_exclusive_pte(
     if not cpu.era.device_exclusive_keeps_mapcount:
         yield from folio_add_anon_rmap_pte(cpu, folio, page, vma, RMAP_NONE)
     yield from set_pte_at(vma.mm, address, vma.mm.pte(address), pte)
-
-
-# --- swap-out ----------------------------------------------------------------------
-def try_to_unmap_one(cpu: Cpu, folio: Folio, vma: Vma, address: int) -> Gen:
-    """Model of mm/rmap.c:try_to_unmap_one() for an anonymous folio in the swap cache.
-
-    Returns False if the folio must stay mapped (it may be pinned).
-    """
-    mm = vma.mm
-    ptep = yield from pte_offset_map_lock(mm, address)
-    pteval = yield from ptep_get(ptep)
-    if not pte_present(pteval) or pte_pfn(pteval) != folio.pfn:
-        yield from pte_unmap_unlock(mm, address)
-        return True
-    page = folio.page(0)
-    anon_exclusive = cpu.era.anon_exclusive and (yield from PageAnonExclusive(page))
-    pteval = yield from ptep_clear_flush(vma, address, ptep)
-    if pte_dirty(pteval):
-        yield from folio_mark_dirty(folio)
-    offset = int((yield from folio_swap_offset(folio)))
-    yield from swap_duplicate(offset)
-    if anon_exclusive and (yield from folio_try_share_anon_rmap_pte(cpu, folio, page)):
-        yield from swap_free(offset)
-        yield from set_pte_at(mm, address, ptep, pteval)
-        yield from pte_unmap_unlock(mm, address)
-        return False
-    swp_pte = swp_entry_to_pte(swp_entry(SWP_SWAPFILE, offset))
-    if anon_exclusive:
-        swp_pte = pte_swp_mkexclusive(swp_pte)
-    if pte_soft_dirty(pteval):
-        swp_pte = pte_swp_mksoft_dirty(swp_pte)
-    if pte_uffd_wp(pteval):
-        swp_pte = pte_swp_mkuffd_wp(swp_pte)
-    yield from set_pte_at(mm, address, ptep, swp_pte)
-    yield from folio_remove_rmap_pte(folio, page, vma)
-    yield from pte_unmap_unlock(mm, address)
-    yield from folio_put(folio)  # the mapping's reference
-    return True
-
-
-def try_to_unmap(cpu: Cpu, machine: Machine, folio: Folio) -> Gen:
-    """Model of mm/rmap.c:try_to_unmap(): unmap the folio from every VMA that maps it."""
-    index = yield from kapi.READ_ONCE(folio.index)
-    for vma in rmap_walk(machine, int(index), anon=True, file_id=0):
-        address = vma_address(vma, int(index))
-        if not (yield from try_to_unmap_one(cpu, folio, vma, address)):
-            return
-
-
-def shrink_folio_list(cpu: Cpu, machine: Machine, folios: list[Folio]) -> Gen:
-    """Model of mm/vmscan.c:shrink_folio_list() for isolated anonymous folios (MADV_PAGEOUT).
-
-    Each folio comes with the isolation reference.  Returns how many were freed.
-    """
-    freed = 0
-    for folio in folios:
-        if not (yield from folio_trylock(folio)):
-            yield from _putback(folio)
-            continue
-        if (yield from _reclaim_one(cpu, machine, folio)):
-            freed += 1
-            continue
-        yield from folio_unlock(folio)
-        yield from _putback(folio)
-    return freed
-
-
-def _reclaim_one(cpu: Cpu, machine: Machine, folio: Folio) -> Gen:
-    """One folio of shrink_folio_list(), locked: True if it was freed."""
-    anon = yield from folio_test_anon(folio)
-    if not anon or not (yield from folio_test_swapbacked(folio)):
-        return False  # file pageout is not modelled
-    if not (yield from folio_test_swapcache(folio)):
-        # feb889fb40fa (v5.11): a pinned page would be faulted back R/O and COWed.
-        if cpu.era.reclaim_skips_pinned and (yield from folio_maybe_dma_pinned(cpu, folio)):
-            return False
-        yield from folio_alloc_swap(cpu, folio)
-    if (yield from folio_mapped(folio)):
-        yield from try_to_unmap(cpu, machine, folio)
-        if (yield from folio_mapped(folio)):
-            return False
-    if (yield from folio_clear_dirty_for_io(folio)):
-        yield from swap_writepage(folio)
-    # __remove_mapping(): only the swap cache and the isolation hold it.
-    if not (yield from folio_ref_freeze(folio, 2)):
-        return False
-    offset = yield from folio_swap_offset(folio)
-    yield from kapi.WRITE_ONCE(swap_slot(int(offset)).cache, 0)
-    yield from kapi.WRITE_ONCE(folio.swap, 0)
-    yield from kapi.WRITE_ONCE(folio.flags, 0)  # freed (and unlocked)
-    yield from kapi.WRITE_ONCE(folio.mapping, 0)
-    return True
-
-
-def _putback(folio: Folio) -> Gen:
-    yield from kapi.set_bit(PG_lru, folio.flags)
-    yield from folio_put(folio)
-
-
-def madvise_pageout(cpu: Cpu, machine: Machine, vma: Vma, start: int, end: int) -> Gen:
-    """Model of mm/madvise.c:madvise_pageout(): isolate the range's private folios and reclaim."""
-    mm, isolated = vma.mm, []
-    for addr in range(start, end, PAGE_SIZE):
-        yield from pte_offset_map_lock(mm, addr)
-        ptent = yield from ptep_get(mm.pte(addr))
-        page = vm_normal_page(vma, addr, ptent) if pte_present(ptent) else None
-        if page is not None:
-            folio = page_folio(page)
-            # Only folios this mm maps alone are paged out.
-            if (
-                (yield from folio_mapped(folio))
-                and (yield from kapi.atomic_read(folio._mapcount)) == 0
-                and (yield from kapi.test_and_clear_bit(PG_lru, folio.flags))
-            ):
-                yield from kapi.atomic_inc(folio._refcount)  # folio_isolate_lru()
-                isolated.append(folio)
-        yield from pte_unmap_unlock(mm, addr)
-    return (yield from shrink_folio_list(cpu, machine, isolated))

@@ -48,7 +48,7 @@ def swap_free(offset: int) -> Gen:
 
 
 def folio_swap_offset(folio: Folio) -> Gen:
-    """folio->swap: the slot a swapcache folio caches."""
+    """Model of READ_ONCE(folio->swap): the slot a swapcache folio caches."""
     return (yield from kapi.READ_ONCE(folio.swap))
 
 

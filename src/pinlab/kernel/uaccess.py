@@ -31,10 +31,11 @@ _MAX_FAULTS: Final = 8
 
 
 def user_access(cpu: Cpu, mm: MmStruct, addr: int, write: bool, value: int = 0) -> Gen:
-    """Load (returns ``(0, data)``) or store ``value`` (returns ``(0, value)``) at ``addr``.
+    """Model of a user access: the MMU's walk, then arch/x86/mm/fault.c:do_user_addr_fault().
 
-    ``(-EFAULT, 0)`` is SIGSEGV / SIGBUS.  A fault that makes no progress
-    ``_MAX_FAULTS`` times in a row is a model bug, reported as an error.
+    A load returns ``(0, data)``, a store of ``value`` ``(0, value)``; ``(-EFAULT, 0)``
+    is SIGSEGV / SIGBUS.  A fault that makes no progress ``_MAX_FAULTS`` times in a
+    row is a model bug, reported as an error.
     """
     for _ in range(_MAX_FAULTS):
         vma = mm.find_vma(addr)
