@@ -209,6 +209,7 @@ def gup_fast_pte_range(
         if not pte_write(pte) and (yield from gup_must_unshare(cpu, None, flags, page)):  # G8/B5
             yield from gup_put_folio(cpu, folio, 1, flags)
             return False
+        # G9: arch_make_folio_accessible() for pins is a no-op on x86.
         yield from folio_set_referenced(folio)  # G10
         pages.append(page)
         addr += PAGE_SIZE
