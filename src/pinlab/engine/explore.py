@@ -887,7 +887,8 @@ class Explorer:
         for t in self.threads:
             ret = t.retval if isinstance(t.retval, Mapping) else {}
             regs.append({k: _solved(v, read_value) for k, v in ret.items()})
-        return FinalState(memory, regs)
+        oopses = tuple((t.tid, t.oops) for t in self.threads if t.oops is not None)
+        return FinalState(memory, regs, oopses)
 
     def _record(self, graph: ExecutionGraph, final: FinalState, verdict: Verdict) -> None:
         cond = self.program.condition

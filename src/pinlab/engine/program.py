@@ -26,6 +26,7 @@ __all__ = [
     "Loc",
     "MemVar",
     "Observable",
+    "Oops",
     "Program",
     "RegVar",
     "Thread",
@@ -48,6 +49,15 @@ class Loc(str):
 
     def __repr__(self) -> str:
         return f"Loc({str.__repr__(self)})"
+
+
+class Oops(Exception):
+    """A thread hit a condition its code asserts impossible (a VM_BUG_ON, a BUG).
+
+    Under the explorer an ``Oops`` ends its thread and is recorded in the
+    execution's final state (:attr:`FinalState.oopses`), so a scenario can ask
+    whether one is reachable; under the sequential executor it propagates.
+    """
 
 
 Thread = Generator[Any, Any, Mapping[str, Any] | None]
@@ -84,6 +94,7 @@ class FinalState:
 
     memory: Mapping[Loc, Any]
     regs: Sequence[Mapping[str, Any]]
+    oopses: tuple[tuple[int, str], ...] = ()  # (thread, message) of each Oops raised
 
     def get(self, var: Observable) -> Any:
         if isinstance(var, MemVar):

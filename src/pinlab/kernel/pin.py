@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from pinlab.engine import kapi
+from pinlab.engine.program import Oops
 from pinlab.kernel.defs import ENOMEM, FOLL_GET, FOLL_LONGTERM, FOLL_PIN, GUP_PIN_COUNTING_BIAS
 from pinlab.kernel.folio import (
     Gen,
@@ -42,7 +43,7 @@ from pinlab.kernel.mm_types import (
 )
 
 
-class KernelBug(AssertionError):
+class KernelBug(Oops):
     """A VM_BUG_ON() fired: the model reached a state the kernel asserts impossible."""
 
 
