@@ -47,7 +47,7 @@ from typing import Any
 
 from pinlab.engine.analysis import future_writes, may_write_from
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
-from pinlab.engine.models.base import Model, Verdict
+from pinlab.engine.models.base import FULL_CHECK, Change, Model, Verdict
 from pinlab.engine.ops import (
     Assume,
     Choose,
@@ -254,13 +254,13 @@ class Explorer:
                 self.path.pop()
 
     def _branch(
-        self, n: int, apply: Callable[[int], bool | None], cont: Callable[[], None]
+        self, n: int, apply: Callable[[int], Change | None], cont: Callable[[], None]
     ) -> None:
-        """Options that change the graph (``apply`` returns True) are pruned by the model."""
+        """Options that change the graph (``apply`` says how) are pruned by the model."""
 
         def body(i: int) -> None:
-            changed = apply(i)
-            if changed is None or (changed and self.model.check_partial(self.g)):
+            change = apply(i)
+            if change is None or self.model.check_partial(self.g, change):
                 cont()
             else:
                 self.stats.pruned += 1
@@ -300,15 +300,22 @@ class Explorer:
         self.g.replace_event(ev)
         self._push(lambda: self.g.replace_event(old))
 
-    def _set_rf(self, r: int, w: int) -> bool:
-        rf = self.g.rf
-        rf[r] = w
+    def _set_rf(self, r: int, w: int) -> Change:
+        g = self.g
+        g.rf[r] = w
+        readers = g.readers.setdefault(w, [])
+        readers.append(r)
 
         def undo() -> None:
-            rf[r] = -1
+            g.rf[r] = -1
+            readers.pop()
 
         self._push(undo)
-        return True
+        return ("rf", r, w)
+
+    def _set_lock_rf(self, r: int, w: int) -> Change:
+        self._set_rf(r, w)
+        return FULL_CHECK
 
     def _co_insert(self, loc: Loc, pos: int, w: int) -> None:
         co = self.g.co[loc]
@@ -486,7 +493,7 @@ class Explorer:
         self._search()
 
     def _fork(self, t: ThreadRun) -> None:
-        def apply(i: int) -> bool | None:
+        def apply(i: int) -> Change | None:
             t.add_decision(i == 0)
             t.rerun()
             return None
@@ -531,7 +538,7 @@ class Explorer:
             return True
         if isinstance(op, Choose):
 
-            def choose(i: int) -> bool | None:
+            def choose(i: int) -> Change | None:
                 t.resume(Answer(const=i), -1)
                 return None
 
@@ -582,8 +589,8 @@ class Explorer:
 
         def body(i: int) -> None:
             if i < len(known):
-                self._set_rf(r, known[i])
-                if self.model.check_partial(self.g):
+                change = self._set_rf(r, known[i])
+                if self.model.check_partial(self.g, change):
                     go_on()
                 else:
                     self.stats.pruned += 1
@@ -632,7 +639,7 @@ class Explorer:
                 cond = _apply(lambda a, b: a != b, old, unwrap(op.arg2))
             if type(cond) is Sym:
 
-                def decide(i: int) -> bool | None:
+                def decide(i: int) -> Change | None:
                     self._constrain(cond, i == 0)
                     return None
 
@@ -711,11 +718,14 @@ class Explorer:
         """Choose the coherence position of new write ``w``, then bind waiting reads."""
         n = len(self.g.co[loc])  # insert at 1..n (after the initial write)
 
-        def apply(i: int) -> bool | None:
-            self._co_insert(loc, n - i, w)
-            return True if n > 1 else None
-
         kind = self.g.events[w].kind
+
+        def apply(i: int) -> Change | None:
+            self._co_insert(loc, n - i, w)
+            if n == 1:
+                return None
+            return ("co", w, -1) if kind is EvKind.W else FULL_CHECK
+
         if kind is EvKind.W:
             self._branch(n, apply, lambda: self._bind(w, loc, cont))
         else:
@@ -734,7 +744,7 @@ class Explorer:
             return
         r = waiting[j]
 
-        def apply(i: int) -> bool | None:
+        def apply(i: int) -> Change | None:
             if i == 0:
                 return None
             self._unawait(r)
@@ -819,7 +829,7 @@ class Explorer:
         options = self._lock_read_options(e)
         self._branch(
             len(options),
-            lambda i: self._set_rf(e.eid, options[i]),
+            lambda i: self._set_lock_rf(e.eid, options[i]),
             lambda: self._lock_reads(pending, j + 1),
         )
 

@@ -92,6 +92,7 @@ class ExecutionGraph:
     co: dict[Loc, list[int]] = field(default_factory=dict)
     init: dict[Loc, int] = field(default_factory=dict)
     complete: bool = False
+    readers: dict[int, list[int]] = field(default_factory=dict)  # rf inverse: write -> reads
 
     # -- construction --------------------------------------------------------
     def add(self, ev: Event) -> None:
@@ -122,6 +123,7 @@ class ExecutionGraph:
             co={loc: list(ws) for loc, ws in self.co.items()},
             init=dict(self.init),
             complete=self.complete,
+            readers={w: list(rs) for w, rs in self.readers.items()},
         )
 
     # -- queries ---------------------------------------------------------------
