@@ -136,12 +136,12 @@ class _ToAst(Transformer[Token, Any]):
         return None
 
     def if_stmt(self, c: list[Any]) -> ast.If:
-        return ast.If(
-            c[0], _stmt(c[1], _pos(c)), _stmt(c[2], _pos(c)) if c[2] is not None else None, _pos(c)
-        )
+        pos = _pos(c)
+        other = _stmt(c[3], pos) if c[3] is not None else None
+        return ast.If(c[1], _stmt(c[2], pos), other, pos)
 
     def while_stmt(self, c: list[Any]) -> ast.While:
-        return ast.While(c[0], _stmt(c[1], _pos(c)), _pos(c))
+        return ast.While(c[1], _stmt(c[2], _pos(c)), _pos(c))
 
     # -- expressions
     def assign(self, c: list[Any]) -> ast.Assign:
