@@ -63,7 +63,7 @@ class Pos:
 
 @dataclass(frozen=True, slots=True)
 class CType:
-    """A C type as written: its words (``unsigned long``, ``struct srcu_struct``) and stars."""
+    """A C type: qualifiers then words (``volatile``, ``unsigned long``), and its stars."""
 
     words: tuple[str, ...]
     stars: int = 0

@@ -26,6 +26,7 @@ from pinlab.engine.program import Condition, Loc, Program, ThreadFactory
 from pinlab.litmus import ast
 from pinlab.litmus.cond import KIND, condition_text, observed, predicate, registers
 from pinlab.litmus.errors import LitmusError
+from pinlab.litmus.herd_hash import herd_hash
 from pinlab.litmus.interp import Env, compile_body
 
 __all__ = ["Lowered", "lower"]
@@ -43,9 +44,9 @@ class Lowered:
         return self.test.name
 
     @property
-    def hash(self) -> str | None:
-        """The ``Hash=`` info line of the test, which herd7 prints when present."""
-        return next((v for k, v in self.test.info if k == "Hash"), None)
+    def hash(self) -> str:
+        """herd7's ``Hash=`` of the test."""
+        return herd_hash(self.test)
 
 
 def _error(test: ast.Test, pos: ast.Pos, message: str) -> LitmusError:

@@ -101,12 +101,13 @@ class _ToAst(Transformer[Token, Any]):
         return ast.Param(ctype, str(c[-1]), _pos(c))
 
     def ctype(self, c: list[Any]) -> ast.CType:
+        quals = tuple(str(t) for t in c if t.type == "TYPE_QUAL")
         words = [str(t) for t in c if t.type != "TYPE_QUAL"]
         if not words:
-            return ast.CType(("void",))
-        if not _toks(c, "TYPE_WORD"):
-            return ast.CType(("struct " + words[0],))
-        return ast.CType(tuple(words))
+            words = ["void"]
+        elif not _toks(c, "TYPE_WORD"):
+            words = ["struct " + words[0]]
+        return ast.CType(quals + tuple(words))
 
     def typename(self, c: list[Any]) -> ast.CType:
         return ast.CType(c[0].words, len(c) - 1)
