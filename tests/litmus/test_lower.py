@@ -9,6 +9,7 @@ import pytest
 from litmus_data import LITMUS, litmus_files, rel
 
 from pinlab.engine.ops import Cutoff, Fence, FenceTag, Load, Rmw, RmwKind, Store, Tag
+from pinlab.engine.primitives import PRIMITIVES
 from pinlab.engine.program import CondKind, FinalState, Loc, MemVar, RegVar
 from pinlab.engine.sequential import BoundReachedError, Memory, SequentialExecutor
 from pinlab.engine.values import DepTracker, Val
@@ -214,3 +215,15 @@ def test_observed_variables_in_herd7_order() -> None:
     assert cond.kind is CondKind.NOT_EXISTS
     assert cond.observed == (RegVar(0, "r1"), RegVar(1, "r0"), MemVar(X), MemVar(Y))
     assert cond.filter is not None
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PRIMITIVES.items() if not p.kernel_only))
+def test_every_primitive_of_linux_kernel_def(name: str) -> None:
+    prim = PRIMITIVES[name]
+    args = ", ".join({"lv": "*x", "ptr": "x", "val": "1"}[kind] for kind in prim.params)
+    call = f"{name}({args})"
+    returns = prim.returns or prim.post is not None
+    body = f"r0 = {call};" if returns else f"{call};"
+    lw = low(f"C t\n{{}}\nP0(int *x) {{ {body} }}\nexists (0:r0=0)\n")
+    ops = trace(lw, 0, [0])
+    assert ops == list(prim.build(*(X if k != "val" else 1 for k in prim.params)))
