@@ -135,6 +135,11 @@ class Program:
     )
     thread_names: tuple[str, ...] = ()
     max_events_per_thread: int = 10_000
+    # Optional hint per thread: the locations it may ever write (None: unknown).
+    # The explorer lets a read wait for a future write only from a thread that
+    # may write its location; a wrong hint loses executions, so give exact
+    # supersets or nothing.
+    may_write: tuple[frozenset[Loc] | None, ...] = ()
 
     def thread_name(self, tid: int) -> str:
         if tid < len(self.thread_names):

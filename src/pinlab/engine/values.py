@@ -16,6 +16,16 @@ local variables exactly as herd7 derives them from register data flow:
   test calls back into the thread's :class:`DepTracker`.  As in herd7, a
   control dependency does not end at the join point of the branch.
 
+A value may also be *symbolic* (:class:`Sym`): the explorer lets a read wait
+for a write that has not been generated yet (herd7 likewise enumerates thread
+paths before it picks reads-from), and the thread runs on with an expression
+over such pending reads.  Testing a symbolic value for truth asks the tracker
+for a decision (the explorer forks on both outcomes and checks the guess once
+the value is known, as herd7 checks the constraints of a branch); asking for
+its concrete value (``int()``, ``hash()``, an address) raises
+:class:`NeedsConcrete`, and the explorer resumes the thread once the reads it
+waits for have their values.
+
 The sequential executor sends plain values instead; code written against this
 module must therefore only use operators, ``int()``, ``bool()`` and
 :func:`unwrap`, never the attributes of ``Val`` directly.
@@ -26,19 +36,140 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["DepTracker", "Val", "deps_of", "unwrap"]
+__all__ = [
+    "BranchMismatch",
+    "DepTracker",
+    "ForkNeeded",
+    "NeedsConcrete",
+    "Sym",
+    "Val",
+    "deps_of",
+    "evaluate",
+    "is_symbolic",
+    "unwrap",
+]
+
+
+class Sym:
+    """An expression over reads whose writes are not known yet.
+
+    A leaf is ``Sym(None, (eid,))``: the value read by event ``eid``.  Inner
+    nodes apply ``fn`` to their evaluated ``args``.  ``reads`` is the bitmask of
+    the leaves below.
+    """
+
+    __slots__ = ("args", "fn", "reads")
+
+    def __init__(self, fn: Callable[..., Any] | None, args: tuple[Any, ...], reads: int) -> None:
+        self.fn = fn
+        self.args = args
+        self.reads = reads
+
+    @staticmethod
+    def leaf(eid: int) -> Sym:
+        return Sym(None, (eid,), 1 << eid)
+
+    @staticmethod
+    def apply(fn: Callable[..., Any], *args: Any) -> Sym:
+        reads = 0
+        for a in args:
+            if type(a) is Sym:
+                reads |= a.reads
+        return Sym(fn, args, reads)
+
+    def __repr__(self) -> str:
+        if self.fn is None:
+            return f"<read e{self.args[0]}>"
+        return f"<{getattr(self.fn, '__name__', 'op')}{self.args!r}>"
+
+    def __bool__(self) -> bool:
+        raise NeedsConcrete(self)
+
+    def __hash__(self) -> int:
+        raise NeedsConcrete(self)
+
+    def __int__(self) -> int:
+        raise NeedsConcrete(self)
+
+    def __index__(self) -> int:
+        raise NeedsConcrete(self)
+
+
+def is_symbolic(v: object) -> bool:
+    return type(unwrap(v)) is Sym
+
+
+def evaluate(v: Any, read_value: Callable[[int], Any]) -> Any:
+    """The concrete value of ``v`` given the value of each pending read."""
+    if type(v) is not Sym:
+        return v
+    if v.fn is None:
+        return read_value(v.args[0])
+    return v.fn(*(evaluate(a, read_value) for a in v.args))
+
+
+class ForkNeeded(BaseException):
+    """A branch on a symbolic value with no decision recorded yet."""
+
+    def __init__(self, sym: Sym) -> None:
+        super().__init__(sym)
+        self.sym = sym
+
+
+class NeedsConcrete(BaseException):
+    """A thread needs the concrete value of a symbolic one (``int()``, an address)."""
+
+    def __init__(self, sym: Sym) -> None:
+        super().__init__(sym)
+        self.sym = sym
+
+
+class BranchMismatch(BaseException):
+    """A replayed branch went the other way than the decision recorded for it."""
 
 
 class DepTracker:
-    """Per-thread record of the loads that earlier branches depended on."""
+    """Per-thread run state behind its values.
 
-    __slots__ = ("ctrl",)
+    ``ctrl`` is the bitmask of the thread's loads that earlier branches
+    depended on.  Every truth test of a tracked value is numbered; for test
+    ``i``, ``decisions[i]`` is its outcome.  A test of a concrete value
+    records its outcome (and, on a replay, must agree with the recorded one);
+    a test of a symbolic value takes the recorded outcome, or raises
+    :class:`ForkNeeded` when there is none yet.  ``constraints`` collects each
+    (expression, outcome) taken on trust, for the explorer to check once the
+    values are known.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("constraints", "ctrl", "cursor", "decisions")
+
+    def __init__(self, decisions: list[bool] | None = None) -> None:
         self.ctrl: int = 0  # bitmask of thread-local load indices
+        self.decisions: list[bool] = list(decisions) if decisions is not None else []
+        self.cursor = 0
+        self.constraints: list[tuple[int, Sym, bool]] = []  # (test index, expr, outcome)
 
     def branch(self, deps: int) -> None:
         self.ctrl |= deps
+
+    def truth(self, value: Any, deps: int) -> bool:
+        self.ctrl |= deps
+        i = self.cursor
+        self.cursor = i + 1
+        if type(value) is Sym:
+            if i >= len(self.decisions):
+                self.cursor = i
+                raise ForkNeeded(value)
+            outcome = self.decisions[i]
+            self.constraints.append((i, value, outcome))
+            return outcome
+        outcome = bool(value)
+        if i < len(self.decisions):
+            if self.decisions[i] != outcome:
+                raise BranchMismatch()
+        else:
+            self.decisions.append(outcome)
+        return outcome
 
 
 def unwrap(v: object) -> Any:
@@ -51,25 +182,45 @@ def deps_of(v: object) -> int:
     return v.deps if isinstance(v, Val) else 0
 
 
+def _combine(fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    if type(a) is Sym or type(b) is Sym:
+        return Sym.apply(fn, a, b)
+    return fn(a, b)
+
+
 def _binop(fn: Callable[[Any, Any], Any]) -> Callable[[Val, object], Val]:
     def op(self: Val, other: object) -> Val:
-        return Val(fn(self.value, unwrap(other)), self.deps | deps_of(other), self.tracker)
+        v = _combine(fn, self.value, unwrap(other))
+        return Val(v, self.deps | deps_of(other), self.tracker)
 
     return op
 
 
 def _rbinop(fn: Callable[[Any, Any], Any]) -> Callable[[Val, object], Val]:
     def op(self: Val, other: object) -> Val:
-        return Val(fn(unwrap(other), self.value), self.deps | deps_of(other), self.tracker)
+        v = _combine(fn, unwrap(other), self.value)
+        return Val(v, self.deps | deps_of(other), self.tracker)
 
     return op
 
 
 def _cmp(fn: Callable[[Any, Any], bool]) -> Callable[[Val, object], Val]:
+    def as_int(a: Any, b: Any) -> int:
+        return int(fn(a, b))
+
     def op(self: Val, other: object) -> Val:
-        return Val(int(fn(self.value, unwrap(other))), self.deps | deps_of(other), self.tracker)
+        v = _combine(as_int, self.value, unwrap(other))
+        return Val(v, self.deps | deps_of(other), self.tracker)
 
     return op
+
+
+def _neg(a: Any) -> Any:
+    return -a
+
+
+def _inv(a: Any) -> Any:
+    return ~a
 
 
 class Val:
@@ -90,12 +241,13 @@ class Val:
 
     # Truth tests are branches: they create control dependencies.
     def __bool__(self) -> bool:
-        if self.deps and self.tracker is not None:
-            self.tracker.branch(self.deps)
-        return bool(self.value)
+        tracker = self.tracker
+        if tracker is not None:
+            return tracker.truth(self.value, self.deps)
+        return bool(self.value)  # a Sym raises NeedsConcrete
 
     def __int__(self) -> int:
-        return int(self.value)
+        return int(self.value)  # a Sym raises NeedsConcrete
 
     def __index__(self) -> int:
         return int(self.value)
@@ -132,11 +284,14 @@ class Val:
     __ge__ = _cmp(lambda a, b: a >= b)
 
     def __neg__(self) -> Val:
-        return Val(-self.value, self.deps, self.tracker)
+        v = Sym.apply(_neg, self.value) if type(self.value) is Sym else -self.value
+        return Val(v, self.deps, self.tracker)
 
     def __invert__(self) -> Val:
-        return Val(~self.value, self.deps, self.tracker)
+        v = Sym.apply(_inv, self.value) if type(self.value) is Sym else ~self.value
+        return Val(v, self.deps, self.tracker)
 
     def map(self, fn: Callable[[Any], Any]) -> Val:
         """Apply ``fn`` to the plain value, keeping the dependencies (e.g. pte -> folio)."""
-        return Val(fn(self.value), self.deps, self.tracker)
+        v = Sym.apply(fn, self.value) if type(self.value) is Sym else fn(self.value)
+        return Val(v, self.deps, self.tracker)

@@ -1,0 +1,178 @@
+"""Execution graphs: events, program order, reads-from, coherence, dependencies.
+
+An event is one memory action of one thread (or an initial write).  An
+execution graph holds the events, each thread's events in program order, the
+reads-from map ``rf`` (read -> write), the coherence order ``co`` of each
+location (a list of writes, the initial write first) and, through the events
+themselves, the ``rmw`` pairs and the addr/data/ctrl dependencies.
+
+Locks follow the kernel's ``tools/memory-model/lock.cat``.  A ``spin_lock()``
+is a lock-read (LKR) and lock-write (LKW) pair; ``spin_unlock()`` an unlock
+(UL); a failed ``spin_trylock()`` a lock-fail read (LF); ``spin_is_locked()`` a
+read-locked (RL) or read-unlocked (RU) event.  The explorer orders the LKW
+events (with the ordinary writes) in ``co``; :meth:`ExecutionGraph.lock_co`
+then merges each UL right after the LKW of its critical section, and
+:meth:`ExecutionGraph.lock_rf` makes each LKR read from the initial write or
+unlock immediately before its LKW, exactly as lock.cat forms them.  The
+reads-from of LF, RL and RU events are chosen by the explorer.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from pinlab.engine.program import Loc
+
+__all__ = ["READ_KINDS", "WRITE_KINDS", "EvKind", "Event", "ExecutionGraph"]
+
+
+class EvKind(enum.IntEnum):
+    INIT = 0  # initial write (IW)
+    R = 1
+    W = 2
+    F = 3  # fence
+    LKR = 4
+    LKW = 5
+    UL = 6
+    LF = 7
+    RL = 8
+    RU = 9
+    SRCU = 10  # synchronize_srcu() on its srcu_struct location
+
+
+READ_KINDS: Final = frozenset({EvKind.R, EvKind.LKR, EvKind.LF, EvKind.RL, EvKind.RU})
+WRITE_KINDS: Final = frozenset({EvKind.INIT, EvKind.W, EvKind.LKW, EvKind.UL})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event.  ``addr``, ``data`` and ``ctrl`` are bitmasks of read eids."""
+
+    eid: int
+    tid: int  # -1 for an initial write
+    idx: int  # position among the thread's events (program order)
+    kind: EvKind
+    loc: Loc | None
+    value: Any = None  # value written, or read (known once the execution is complete)
+    tag: str | None = None  # Tag / FenceTag value (``once``, ``mb``, ...)
+    atomic: bool = False  # part of an atomic RMW instruction (also a failed one)
+    rmw: int = -1  # eid of the other half of a successful RMW pair (or lock pair)
+    addr: int = 0
+    data: int = 0
+    ctrl: int = 0
+    op: int = 0  # index of the thread operation that produced the event
+    src: tuple[str, int] | None = None  # (function, line) of the yielding frame
+
+    @property
+    def is_read(self) -> bool:
+        return self.kind in READ_KINDS
+
+    @property
+    def is_write(self) -> bool:
+        return self.kind in WRITE_KINDS
+
+    def describe(self) -> str:
+        where = f" {self.loc}" if self.loc is not None else ""
+        tag = f"[{self.tag}]" if self.tag else ""
+        val = "" if self.value is None else f"={self.value}"
+        return f"{self.kind.name}{tag}{where}{val}"
+
+
+@dataclass(slots=True)
+class ExecutionGraph:
+    """A (possibly partial) execution.  ``rf[e] == -1``: read ``e`` reads from no write yet."""
+
+    events: list[Event] = field(default_factory=list)
+    threads: list[list[int]] = field(default_factory=list)
+    rf: list[int] = field(default_factory=list)
+    co: dict[Loc, list[int]] = field(default_factory=dict)
+    init: dict[Loc, int] = field(default_factory=dict)
+    complete: bool = False
+
+    # -- construction --------------------------------------------------------
+    def add(self, ev: Event) -> None:
+        assert ev.eid == len(self.events)
+        self.events.append(ev)
+        self.rf.append(-1)
+        if ev.tid >= 0:
+            self.threads[ev.tid].append(ev.eid)
+
+    def pop(self) -> Event:
+        ev = self.events.pop()
+        self.rf.pop()
+        if ev.tid >= 0:
+            popped = self.threads[ev.tid].pop()
+            assert popped == ev.eid
+        return ev
+
+    def replace_event(self, ev: Event) -> None:
+        self.events[ev.eid] = ev
+
+    def with_values(self, values: Sequence[Any]) -> ExecutionGraph:
+        """A copy whose events carry ``values`` (the solved value of each event)."""
+        events = [replace(e, value=v) for e, v in zip(self.events, values, strict=True)]
+        return ExecutionGraph(
+            events=events,
+            threads=[list(t) for t in self.threads],
+            rf=list(self.rf),
+            co={loc: list(ws) for loc, ws in self.co.items()},
+            init=dict(self.init),
+            complete=self.complete,
+        )
+
+    # -- queries ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def writes_to(self, loc: Loc) -> Iterator[Event]:
+        for e in self.events:
+            if e.loc == loc and e.kind in WRITE_KINDS:
+                yield e
+
+    def critical(self) -> dict[int, int]:
+        """lock.cat's ``critical``: each LKW -> the UL that ends its critical section."""
+        out: dict[int, int] = {}
+        for eids in self.threads:
+            open_lkw: dict[Loc, int] = {}
+            for eid in eids:
+                e = self.events[eid]
+                if e.kind is EvKind.LKW:
+                    open_lkw[e.loc] = eid  # type: ignore[index]
+                elif e.kind is EvKind.UL:
+                    lkw = open_lkw.pop(e.loc, -1)  # type: ignore[arg-type]
+                    if lkw >= 0:
+                        out[lkw] = eid
+        return out
+
+    def lock_co(self) -> dict[Loc, list[int]]:
+        """The coherence order with each matched UL placed right after its LKW."""
+        crit = self.critical()
+        if not crit:
+            return self.co
+        out: dict[Loc, list[int]] = {}
+        for loc, ws in self.co.items():
+            merged: list[int] = []
+            for w in ws:
+                merged.append(w)
+                ul = crit.get(w, -1)
+                if ul >= 0:
+                    merged.append(ul)
+            out[loc] = merged
+        return out
+
+    def lock_rf(self, co: dict[Loc, list[int]]) -> dict[int, int]:
+        """Each LKR -> the IW or UL immediately co-before its LKW (lock.cat)."""
+        out: dict[int, int] = {}
+        events = self.events
+        for ws in co.values():
+            for i in range(1, len(ws)):
+                lkw = events[ws[i]]
+                if lkw.kind is not EvKind.LKW:
+                    continue
+                prev = events[ws[i - 1]]
+                if prev.kind in (EvKind.INIT, EvKind.UL):
+                    out[lkw.rmw] = prev.eid
+        return out

@@ -1,0 +1,178 @@
+"""What every memory model sees: base relations of a graph, and the model interface.
+
+A model is a set of named axioms over an execution graph.  It implements
+:class:`Model`: ``check`` decides a complete execution (which axiom fails, and
+which flags -- data-race, ... -- it raises), ``check_partial`` prunes a partial
+one during exploration.  ``check_partial`` must be *sound*: it may only reject
+a partial graph when no completion of it can be consistent.  Every relation
+built here from a partial graph is contained in the same relation of each
+completion (reads-from of a bound read never changes, coherence only gains
+writes, program order only grows at its end), so an axiom that is an
+acyclicity or emptiness condition on a union of such relations is safe to
+check early.
+
+:class:`Relations` computes the base relations the cat files start from
+(``po``, ``rf``, ``co``, ``fr``, ``rmw``, ``loc``, ``int``/``ext``, ``addr``,
+``data``, ``ctrl``) once per graph, and the lock rules of lock.cat that both
+models share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pinlab.engine import relation as r
+from pinlab.engine.graph import READ_KINDS, WRITE_KINDS, EvKind, ExecutionGraph
+
+__all__ = ["Model", "Relations", "Verdict", "lock_rules"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    consistent: bool
+    failed: str | None = None  # id of the first axiom that fails
+    flags: frozenset[str] = frozenset()
+
+
+CONSISTENT = Verdict(True)
+
+
+class Model(Protocol):
+    name: str
+    # Whether a consistent execution may have a cycle in po | rf (LKMM: yes,
+    # load buffering; SC: no).  The explorer speculates only when it may.
+    allows_porf_cycles: bool
+
+    def check(self, g: ExecutionGraph) -> Verdict: ...
+
+    def check_partial(self, g: ExecutionGraph) -> bool: ...
+
+
+class Relations:
+    """The base relations of ``g`` as bitset rows (see :mod:`pinlab.engine.relation`)."""
+
+    def __init__(self, g: ExecutionGraph) -> None:
+        self.g = g
+        events = g.events
+        n = len(events)
+        self.n = n
+        kind_set = [0] * (max(EvKind) + 1)
+        tag_set: dict[str, int] = {}
+        atomic = 0
+        loc_set: dict[object, int] = {}
+        for e in events:
+            bit = 1 << e.eid
+            kind_set[e.kind] |= bit
+            if e.tag:
+                tag_set[e.tag] = tag_set.get(e.tag, 0) | bit
+            if e.atomic:
+                atomic |= bit
+            if e.loc is not None:
+                loc_set[e.loc] = loc_set.get(e.loc, 0) | bit
+        self.kinds = kind_set
+        self.tags = tag_set
+        self.atomic = atomic
+        self.R = 0
+        for k in READ_KINDS:
+            self.R |= kind_set[k]
+        self.W = 0
+        for k in WRITE_KINDS:
+            self.W |= kind_set[k]
+        self.IW = kind_set[EvKind.INIT]
+        self.F = kind_set[EvKind.F]
+        self.M = self.R | self.W
+        self.all = (1 << n) - 1
+
+        self.loc = [0] * n
+        for e in events:
+            if e.loc is not None:
+                self.loc[e.eid] = loc_set[e.loc]
+
+        # program order, and int/ext (initial writes are external to everyone)
+        self.po = [0] * n
+        self.int_ = [0] * n
+        for eids in g.threads:
+            later = 0
+            thread_bits = 0
+            for eid in eids:
+                thread_bits |= 1 << eid
+            for eid in reversed(eids):
+                self.po[eid] = later
+                later |= 1 << eid
+                self.int_[eid] = thread_bits
+        self.ext = [self.all & ~row & ~(1 << i) for i, row in enumerate(self.int_)]
+
+        # reads-from and coherence, with lock.cat's derived lock edges when complete
+        co_lists = g.lock_co()
+        rf_map = {e: w for e, w in enumerate(g.rf) if w >= 0}
+        if g.complete:
+            rf_map.update(g.lock_rf(co_lists))
+        self.rf = [0] * n
+        for rd, w in rf_map.items():
+            self.rf[w] |= 1 << rd
+        self.co = [0] * n
+        self.co_imm = [0] * n  # singlestep(co)
+        for ws in co_lists.values():
+            later = 0
+            for i in range(len(ws) - 1, -1, -1):
+                self.co[ws[i]] = later
+                if i + 1 < len(ws):
+                    self.co_imm[ws[i]] = 1 << ws[i + 1]
+                later |= 1 << ws[i]
+        self.rf_inv = r.inverse(self.rf)
+        self.fr = r.compose(self.rf_inv, self.co)
+
+        self.rmw = [0] * n
+        self.addr = [0] * n
+        self.data = [0] * n
+        self.ctrl = [0] * n
+        for e in events:
+            if e.rmw >= 0 and e.kind in READ_KINDS:
+                self.rmw[e.eid] = 1 << e.rmw
+            for rd in r.bits(e.addr):
+                self.addr[rd] |= 1 << e.eid
+            for rd in r.bits(e.data):
+                self.data[rd] |= 1 << e.eid
+            for rd in r.bits(e.ctrl):
+                self.ctrl[rd] |= 1 << e.eid
+
+    def tagged(self, *tags: str) -> int:
+        s = 0
+        for t in tags:
+            s |= self.tags.get(t, 0)
+        return s
+
+    def po_loc(self) -> r.Rel:
+        return r.inter(self.po, self.loc)
+
+
+def lock_rules(g: ExecutionGraph, rel: Relations) -> str | None:
+    """lock.cat's axioms (and its rule on candidate coherence orders); the failing id."""
+    lkw = rel.kinds[EvKind.LKW]
+    lkr = rel.kinds[EvKind.LKR]
+    ul = rel.kinds[EvKind.UL]
+    ru = rel.kinds[EvKind.RU]
+    if not (lkw or ul or ru):
+        return None
+    po_loc = rel.po_loc()
+    through_ul = r.compose(r.restrict(po_loc, -1, ul), po_loc)
+    if not r.empty(r.diff(r.restrict(po_loc, lkw, lkr), through_ul)):
+        return "lock-nest"
+    if not r.empty(r.diff(r.restrict(po_loc, lkw, ru), through_ul)):
+        return "nested-is-locked"
+    if not g.complete:
+        return None
+    crit = g.critical()
+    unmatched = 0
+    for e in r.bits(lkw):
+        if e not in crit:
+            unmatched |= 1 << e
+    for e in r.bits(unmatched):
+        if rel.loc[e] & unmatched & ~(1 << e):
+            return "unmatched-locks"
+    # co0: an unmatched LKW is co-after every other LKW of its location
+    for e in r.bits(unmatched):
+        if rel.co[e] & lkw & rel.loc[e]:
+            return "unmatched-lkw-co-last"
+    return None

@@ -1,0 +1,213 @@
+"""A tiny instruction language for engine tests, with two independent semantics.
+
+- :func:`as_program` turns threads of instructions into an engine Program
+  (generator threads yielding kapi operations);
+- :func:`brute_force_sc` enumerates every interleaving directly on a
+  dictionary memory, with no graph and no model: the reference for the
+  explorer under ``sc``.
+
+Instructions (tuples):
+  ("st", loc, v)                   WRITE_ONCE(loc, v)
+  ("ld", loc, reg)                 reg = READ_ONCE(loc)
+  ("xchg", loc, v, reg)            reg = xchg(loc, v)
+  ("cmpxchg", loc, old, new, reg)  reg = cmpxchg(loc, old, new)
+  ("fetch_add", loc, v, reg)       reg = atomic_fetch_add(v, loc)
+  ("add", loc, v)                  atomic_add(v, loc)
+  ("add_unless", loc, a, u, reg)   reg = atomic_add_unless(loc, a, u)
+  ("fence", name)                  smp_mb() etc.
+  ("lock", l) / ("unlock", l)      spin_lock / spin_unlock
+  ("trylock", l, reg, body)        reg = spin_trylock(l); if reg: body; spin_unlock(l)
+  ("if_eq", reg, v, body)          if reg == v: body
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pinlab.engine import kapi
+from pinlab.engine.program import Condition, CondKind, Loc, MemVar, Program, RegVar
+
+Instr = tuple[Any, ...]
+ThreadCode = Sequence[Instr]
+
+FENCES: dict[str, Callable[[], Any]] = {
+    "mb": kapi.smp_mb,
+    "rmb": kapi.smp_rmb,
+    "wmb": kapi.smp_wmb,
+    "after_atomic": kapi.smp_mb__after_atomic,
+}
+
+
+def _interp(code: ThreadCode, regs: dict[str, Any]) -> Any:
+    for ins in code:
+        op = ins[0]
+        if op == "st":
+            yield from kapi.WRITE_ONCE(Loc(ins[1]), ins[2])
+        elif op == "ld":
+            regs[ins[2]] = yield from kapi.READ_ONCE(Loc(ins[1]))
+        elif op == "xchg":
+            regs[ins[3]] = yield from kapi.xchg(Loc(ins[1]), ins[2])
+        elif op == "cmpxchg":
+            regs[ins[4]] = yield from kapi.cmpxchg(Loc(ins[1]), ins[2], ins[3])
+        elif op == "fetch_add":
+            regs[ins[3]] = yield from kapi.atomic_fetch_add(ins[2], Loc(ins[1]))
+        elif op == "add":
+            yield from kapi.atomic_add(ins[2], Loc(ins[1]))
+        elif op == "add_unless":
+            regs[ins[4]] = yield from kapi.atomic_add_unless(Loc(ins[1]), ins[2], ins[3])
+        elif op == "fence":
+            yield from FENCES[ins[1]]()
+        elif op == "lock":
+            yield from kapi.spin_lock(Loc(ins[1]))
+        elif op == "unlock":
+            yield from kapi.spin_unlock(Loc(ins[1]))
+        elif op == "trylock":
+            got = yield from kapi.spin_trylock(Loc(ins[1]))
+            regs[ins[2]] = got
+            if got:
+                yield from _interp(ins[3], regs)
+                yield from kapi.spin_unlock(Loc(ins[1]))
+        elif op == "if_eq":
+            if regs.get(ins[1], 0) == ins[2]:
+                yield from _interp(ins[3], regs)
+        else:
+            raise ValueError(op)
+
+
+def registers(code: ThreadCode) -> list[str]:
+    out: list[str] = []
+    for ins in code:
+        op = ins[0]
+        reg = None
+        if op == "ld":
+            reg = ins[2]
+        elif op in ("xchg", "fetch_add"):
+            reg = ins[3]
+        elif op in ("cmpxchg", "add_unless"):
+            reg = ins[4]
+        elif op == "trylock":
+            reg = ins[2]
+        if reg is not None and reg not in out:
+            out.append(reg)
+        if op in ("trylock", "if_eq"):
+            for r in registers(ins[3]):
+                if r not in out:
+                    out.append(r)
+    return out
+
+
+def locations(threads: Sequence[ThreadCode]) -> list[str]:
+    out: set[str] = set()
+
+    def walk(code: ThreadCode) -> None:
+        for ins in code:
+            if ins[0] in ("st", "ld", "xchg", "cmpxchg", "fetch_add", "add", "add_unless",
+                          "lock", "unlock", "trylock"):  # fmt: skip
+                out.add(ins[1])
+            if ins[0] in ("trylock", "if_eq"):
+                walk(ins[3])
+
+    for code in threads:
+        walk(code)
+    return sorted(out)
+
+
+def as_program(
+    name: str,
+    threads: Sequence[ThreadCode],
+    exists: Callable[[Any], bool] | None = None,
+) -> Program:
+    regs = [registers(code) for code in threads]
+
+    def factory(code: ThreadCode, names: list[str]) -> Callable[[], Any]:
+        def thread() -> Any:
+            values: dict[str, Any] = {r: 0 for r in names}
+            yield from _interp(code, values)
+            return values
+
+        return thread
+
+    observed: list[MemVar | RegVar] = [MemVar(Loc(x)) for x in locations(threads)]
+    for tid, names in enumerate(regs):
+        observed += [RegVar(tid, r) for r in names]
+    cond = Condition(CondKind.EXISTS, exists or (lambda s: True), tuple(observed))
+    return Program(
+        name, tuple(factory(code, regs[i]) for i, code in enumerate(threads)), condition=cond
+    )
+
+
+def brute_force_sc(threads: Sequence[ThreadCode]) -> set[tuple[Any, ...]]:
+    """Final states (in ``as_program``'s observed order) of every interleaving."""
+    locs = locations(threads)
+    regs = [registers(code) for code in threads]
+    results: set[tuple[Any, ...]] = set()
+
+    def flat(code: ThreadCode) -> list[Instr]:
+        return list(code)
+
+    def step(mem: dict[str, int], stacks: list[list[Instr]], rf: list[dict[str, int]]) -> None:
+        progressed = False
+        for tid, stack in enumerate(stacks):
+            if not stack:
+                continue
+            ins = stack[0]
+            rest = stack[1:]
+            m = dict(mem)
+            r = dict(rf[tid])
+            op = ins[0]
+            if op == "st":
+                m[ins[1]] = ins[2]
+            elif op == "ld":
+                r[ins[2]] = m.get(ins[1], 0)
+            elif op == "xchg":
+                r[ins[3]] = m.get(ins[1], 0)
+                m[ins[1]] = ins[2]
+            elif op == "cmpxchg":
+                old = m.get(ins[1], 0)
+                r[ins[4]] = old
+                if old == ins[2]:
+                    m[ins[1]] = ins[3]
+            elif op == "fetch_add":
+                old = m.get(ins[1], 0)
+                r[ins[3]] = old
+                m[ins[1]] = old + ins[2]
+            elif op == "add":
+                m[ins[1]] = m.get(ins[1], 0) + ins[2]
+            elif op == "add_unless":
+                old = m.get(ins[1], 0)
+                ok = old != ins[3]
+                r[ins[4]] = int(ok)
+                if ok:
+                    m[ins[1]] = old + ins[2]
+            elif op == "fence":
+                pass
+            elif op == "lock":
+                if m.get(ins[1], 0):
+                    continue  # not enabled
+                m[ins[1]] = 1
+            elif op == "unlock":
+                m[ins[1]] = 0
+            elif op == "trylock":
+                if m.get(ins[1], 0):
+                    r[ins[2]] = 0
+                else:
+                    m[ins[1]] = 1
+                    r[ins[2]] = 1
+                    rest = [*flat(ins[3]), ("unlock", ins[1]), *rest]
+            elif op == "if_eq" and r.get(ins[1], 0) == ins[2]:
+                rest = [*flat(ins[3]), *rest]
+            progressed = True
+            new_stacks = list(stacks)
+            new_stacks[tid] = rest
+            new_rf = list(rf)
+            new_rf[tid] = r
+            step(m, new_stacks, new_rf)
+        if not progressed and all(not s for s in stacks):
+            state = [mem.get(x, 0) for x in locs]
+            for tid, names in enumerate(regs):
+                state += [rf[tid].get(n, 0) for n in names]
+            results.add(tuple(state))
+
+    step({}, [flat(code) for code in threads], [{} for _ in threads])
+    return results

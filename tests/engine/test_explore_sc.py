@@ -1,0 +1,111 @@
+"""The explorer under sc: brute-force agreement, classic shapes, replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pinlab.engine.explore import Execution, explore
+from tests.engine.minilang import Instr, as_program, brute_force_sc
+
+LOCS = ["x", "y"]
+VALS = [1, 2]
+
+
+@st.composite
+def instruction(draw: st.DrawFn, tid: int, depth: int = 0) -> Instr:
+    reg = f"r{draw(st.integers(0, 1))}"
+    loc = draw(st.sampled_from(LOCS))
+    v = draw(st.sampled_from(VALS))
+    kinds = ["st", "ld", "ld", "xchg", "cmpxchg", "fetch_add", "add", "add_unless", "fence",
+             "lock_block"]  # fmt: skip
+    if depth == 0:
+        kinds += ["if_eq", "trylock"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "st":
+        return ("st", loc, v)
+    if kind == "ld":
+        return ("ld", loc, reg)
+    if kind == "xchg":
+        return ("xchg", loc, v, reg)
+    if kind == "cmpxchg":
+        return ("cmpxchg", loc, draw(st.sampled_from([0, *VALS])), v, reg)
+    if kind == "fetch_add":
+        return ("fetch_add", loc, v, reg)
+    if kind == "add":
+        return ("add", loc, v)
+    if kind == "add_unless":
+        return ("add_unless", loc, v, draw(st.sampled_from([0, *VALS])), reg)
+    if kind == "fence":
+        return ("fence", draw(st.sampled_from(["mb", "rmb", "wmb", "after_atomic"])))
+    if kind == "lock_block":
+        body = draw(st.lists(instruction(tid, depth + 1), min_size=0, max_size=1))
+        return ("if_eq", "__always", 0, [("lock", "l"), *body, ("unlock", "l")])
+    if kind == "if_eq":
+        body = draw(st.lists(instruction(tid, depth + 1), min_size=1, max_size=1))
+        return ("if_eq", reg, draw(st.sampled_from([0, *VALS])), body)
+    body = draw(st.lists(instruction(tid, depth + 1), min_size=0, max_size=1))
+    return ("trylock", "l", "t", body)
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> list[list[Instr]]:
+    n = draw(st.integers(2, 3))
+    return [draw(st.lists(instruction(tid), min_size=1, max_size=4)) for tid in range(n)]
+
+
+def explored_states(threads: list[list[Instr]], model: str = "sc") -> set[tuple[Any, ...]]:
+    result = explore(as_program("random", threads), model)
+    assert result.outcome == "complete"
+    return set(result.states)
+
+
+@settings(max_examples=220, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_explorer_matches_brute_force_under_sc(threads: list[list[Instr]]) -> None:
+    assert explored_states(threads) == brute_force_sc(threads)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_each_execution_is_explored_once(threads: list[list[Instr]]) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    def canonical(ex: Execution) -> tuple[Any, ...]:
+        g = ex.graph
+        events = tuple((e.tid, e.idx, e.kind, e.loc, e.value) for e in g.events)
+        rf = tuple(
+            sorted(
+                ((g.events[r].tid, g.events[r].idx), (g.events[w].tid, g.events[w].idx))
+                for r, w in enumerate(g.rf)
+                if w >= 0
+            )
+        )
+        co = tuple(
+            sorted(
+                (loc.name, tuple((g.events[w].tid, g.events[w].idx) for w in ws))
+                for loc, ws in g.co.items()
+            )
+        )
+        return (frozenset(events), rf, co)
+
+    explore(as_program("random", threads), "sc", on_execution=lambda ex: seen.append(canonical(ex)))
+    assert len(seen) == len(set(seen))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_replay_reproduces_each_execution(threads: list[list[Instr]]) -> None:
+    program = as_program("random", threads)
+    runs: list[Execution] = []
+    explore(program, "sc", on_execution=runs.append)
+    for ex in runs[:8]:
+        again: list[Execution] = []
+        explore(program, "sc", replay=ex.choices, on_execution=again.append)
+        assert len(again) == 1
+        assert again[0].graph.events == ex.graph.events
+        assert again[0].graph.rf == ex.graph.rf
+        assert again[0].graph.co == ex.graph.co
+        assert again[0].final == ex.final
