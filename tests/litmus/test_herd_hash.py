@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from litmus_data import LITMUS, rel
 
 from pinlab.litmus.herd_hash import herd_hash
 from pinlab.litmus.parse import parse_file, parse_text
+from tests.litmus.litmus_data import LITMUS, rel
 
 CATALOGUE = sorted((LITMUS / "catalogue").glob("*.litmus"))
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from litmus_data import LITMUS, tsv
 
 from pinlab.litmus.judge import Expectation, expectation, judge
 from pinlab.litmus.verdict import Verdict
+from tests.litmus.litmus_data import LITMUS, tsv
 
 
 def v(observation: str, pos: int, neg: int, flags: tuple[str, ...] = ()) -> Verdict:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litmus_data import LITMUS, litmus_files, rel
 
 from pinlab.engine.ops import Cutoff, Fence, FenceTag, Load, Rmw, RmwKind, Store, Tag
 from pinlab.engine.primitives import PRIMITIVES
@@ -16,6 +15,7 @@ from pinlab.engine.values import DepTracker, Val
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.lower import Lowered, lower
 from pinlab.litmus.parse import parse_file, parse_text
+from tests.litmus.litmus_data import LITMUS, litmus_files, rel
 
 ALL = litmus_files()
 MEMB = [p for p in ALL if "/manual/memb/" in str(p)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from litmus_data import LITMUS, litmus_files, rel
 
 from pinlab.litmus import ast
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.parse import parse_file, parse_text
+from tests.litmus.litmus_data import LITMUS, litmus_files, rel
 
 ALL = litmus_files()
 
@@ -72,7 +72,10 @@ def test_header_info_init_and_condition() -> None:
     assert init["v"].value == ast.IntLit(3, ast.Pos(9, 27))
     assert init["z"].value is None and init["z"].ctype == ast.CType(("int",))
     assert [p.index for p in t.processes] == [0, 1]
-    assert [(p.ctype.words, p.ctype.stars) for p in t.processes[1].params][2] == (("int",), 1)
+    assert [(p.ctype.words, p.ctype.stars) for p in t.processes[1].params][2] == (
+        ("volatile", "int"),
+        1,
+    )
     assert t.kind == "exists"
     assert [str(type(loc).__name__) for loc in t.locations] == ["CondMem", "CondReg"]
     # /\ binds tighter than \/, and => tighter than /\ (herd7's precedences).

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litmus_data import LITMUS, rel
 
 from pinlab.engine.program import Loc
 from pinlab.litmus.lower import lower
@@ -16,6 +15,7 @@ from pinlab.litmus.parse import parse_text
 from pinlab.litmus.verdict import parse_herd7, verdict
 from pinlab.report.herd7 import render
 from pinlab.report.litmus_json import record
+from tests.litmus.litmus_data import LITMUS, rel
 
 EXPECTED = sorted((LITMUS / "catalogue").glob("*.litmus.expected"))
 
