@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinlab.engine.explore import explore
+from pinlab.engine.explore import Limits, explore
 from pinlab.engine.models import Model
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.judge import Expectation, Judgement, expectation, judge
@@ -35,8 +35,14 @@ class LitmusRun:
         return judge(self.expected, self.verdict) if self.expected is not None else None
 
 
-def run_file(path: str | Path, model: str | Model = "lkmm") -> LitmusRun:
-    """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set."""
+def run_file(
+    path: str | Path, model: str | Model = "lkmm", *, time_limit: float | None = None
+) -> LitmusRun:
+    """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set.
+
+    With ``time_limit`` (seconds) the exploration may stop early, and the
+    verdict then says so (no observation).
+    """
     start = time.perf_counter()
     name = model if isinstance(model, str) else model.name
     try:
@@ -46,7 +52,8 @@ def run_file(path: str | Path, model: str | Model = "lkmm") -> LitmusRun:
     expected = expectation(text)
     try:
         lowered = lower(parse_text(text, str(path)))
-        result = explore(lowered.program, model)
+        limits = Limits(time_limit=time_limit) if time_limit is not None else None
+        result = explore(lowered.program, model, limits=limits)
     except LitmusError as err:
         return LitmusRun(str(path), name, None, err, expected)
     seconds = time.perf_counter() - start
