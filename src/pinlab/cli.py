@@ -11,6 +11,7 @@ from pinlab import __version__
 from pinlab.engine.models import get_model
 from pinlab.litmus.run import run_file
 from pinlab.report.litmus_text import Tally, render_run
+from pinlab.selftests import cli_selftest
 
 app = typer.Typer(
     name="pinlab",
@@ -64,6 +65,38 @@ def _litmus(
         typer.echo(tally.render(as_json=as_json), nl=False)
         raise typer.Exit(1 if tally.failed or errors else 0)
     raise typer.Exit(1 if errors else 0)
+
+
+selftest_app = typer.Typer(help="Run ports of the mm selftests on the kernel model.")
+app.add_typer(selftest_app, name="selftest")
+
+
+@selftest_app.callback(invoke_without_command=True)
+def _selftest(
+    ctx: typer.Context,
+    list_eras: bool = typer.Option(False, "--list-eras", help="List the eras and their commits."),
+) -> None:
+    """Run ports of tools/testing/selftests/mm on the kernel model."""
+    if list_eras:
+        typer.echo(cli_selftest.list_eras())
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+@selftest_app.command("cow")
+def _selftest_cow(
+    era: str = typer.Option("current", "--era", help="An era name (see --list-eras) or 'all'."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per test."),
+) -> None:
+    """cow.c: COW, unshare and pinning of anonymous and non-anonymous memory."""
+    try:
+        text, code = cli_selftest.cow(era, as_json)
+    except KeyError:
+        typer.echo(f"unknown era {era!r}; see pinlab selftest --list-eras", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(text)
+    raise typer.Exit(code)
 
 
 def main() -> None:

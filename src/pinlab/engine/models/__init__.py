@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 from pinlab.engine.models.base import Model, Verdict
+from pinlab.engine.models.lkmm import LKMM
 from pinlab.engine.models.sc import SC
 
 __all__ = ["MODELS", "Model", "Verdict", "get_model"]
 
-MODELS: dict[str, Model] = {"sc": SC}
+MODELS: dict[str, Model] = {"sc": SC, "lkmm": LKMM}
 
 
 def get_model(name: str) -> Model:

@@ -1,0 +1,298 @@
+"""fork(): duplicating the address space and sharing (or copying) its pages.
+
+Models kernel/fork.c ``dup_mmap`` (VM_DONTCOPY, VM_WIPEONFORK) and mm/memory.c
+``copy_page_range`` (with the ``write_protect_seq`` write section of
+57efa1fe5957, v5.11), ``copy_pte_range``, ``copy_present_pte``,
+``copy_present_page`` (the immediate copy of a maybe-pinned page, 70e806e4e645,
+v5.9) and ``copy_nonpresent_pte`` (swap entries lose their exclusive bit,
+writable migration entries become readable, device-exclusive entries are
+restored first).
+
+The child's mm and VMAs are new objects built here and published to the
+process API only when fork returns; nothing that existed before is mutated
+except through engine locations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pinlab.engine import kapi
+from pinlab.engine.program import Loc
+from pinlab.kernel.defs import (
+    EAGAIN,
+    EBUSY,
+    ENOENT,
+    PAGE_SIZE,
+    PMD_SIZE,
+    RMAP_EXCLUSIVE,
+    VM_DONTCOPY,
+    VM_MIXEDMAP,
+    VM_PFNMAP,
+    VM_SHARED,
+    VM_UFFD_WP,
+    VM_WIPEONFORK,
+)
+from pinlab.kernel.folio import (
+    Gen,
+    __folio_mark_uptodate,
+    copy_user_highpage,
+    folio_add_lru,
+    folio_alloc,
+    folio_get,
+    folio_lock,
+    folio_put,
+    folio_test_anon,
+    folio_trylock,
+    folio_unlock,
+)
+from pinlab.kernel.internal import (
+    folio_needs_cow_for_dma,
+    is_cow_mapping,
+    maybe_mkwrite,
+    mk_pte,
+    vm_normal_page,
+)
+from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, Vma, page_folio, pfn_to_page
+from pinlab.kernel.pgtable import pte_alloc, ptep_get, ptep_set_wrprotect, set_pte_at
+from pinlab.kernel.pte import (
+    is_device_exclusive_entry,
+    is_migration_entry,
+    is_readable_exclusive_migration_entry,
+    is_writable_migration_entry,
+    make_readable_migration_entry,
+    non_swap_entry,
+    pte_clear_uffd_wp,
+    pte_mkclean,
+    pte_mkdirty,
+    pte_mkold,
+    pte_none,
+    pte_present,
+    pte_swp_clear_exclusive,
+    pte_swp_exclusive,
+    pte_swp_mksoft_dirty,
+    pte_swp_mkuffd_wp,
+    pte_swp_soft_dirty,
+    pte_swp_uffd_wp,
+    pte_to_swp_entry,
+    pte_write,
+    pte_wrprotect,
+    swp_entry_to_pte,
+    swp_offset,
+)
+from pinlab.kernel.rmap import (
+    folio_add_new_anon_rmap,
+    folio_dup_file_rmap_pte,
+    folio_try_dup_anon_rmap_pte,
+)
+from pinlab.kernel.swap import restore_exclusive_pte
+from pinlab.kernel.swap_state import swap_duplicate
+
+
+@dataclass
+class _Prealloc:
+    """The folio copy_pte_range() allocated outside the locks, for copy_present_page()."""
+
+    folio: Folio | None = None
+
+
+def dup_mmap(cpu: Cpu, oldmm: MmStruct) -> Gen:
+    """Model of kernel/fork.c:dup_mmap(): the child's mm, with its VMAs and page tables.
+
+    The child's mm flags start clear: MMF_HAS_PINNED is not inherited.
+    """
+    yield from kapi.spin_lock(oldmm.mmap_lock)  # mmap_write_lock_killable(oldmm)
+    mm = MmStruct(cpu.new_mm_name(), next_mmap=oldmm.next_mmap)
+    yield from kapi.WRITE_ONCE(mm.flags, 0)
+    for vma in list(oldmm.vmas):
+        if vma.vm_flags & VM_DONTCOPY:
+            continue
+        mm.anon_vmas += 1
+        tmp = replace(vma, mm=mm, anon_vma=Loc(f"{mm.name}.anon_vma[{mm.anon_vmas}]"))
+        if not (vma.vm_flags & VM_WIPEONFORK):
+            # anon_vma_fork(): the child's anon_vma is chained to the parent's.
+            have = yield from kapi.READ_ONCE(vma.anon_vma)
+            yield from kapi.WRITE_ONCE(tmp.anon_vma, have)
+        mm.vmas.append(tmp)
+        if not (vma.vm_flags & VM_WIPEONFORK):
+            yield from copy_page_range(cpu, tmp, vma)
+    yield from kapi.spin_unlock(oldmm.mmap_lock)
+    return mm
+
+
+def vma_needs_copy(dst_vma: Vma, src_vma: Vma) -> Gen:
+    """Model of mm/memory.c:vma_needs_copy(): otherwise the child faults pages in lazily."""
+    if dst_vma.vm_flags & VM_UFFD_WP:
+        return True
+    if src_vma.vm_flags & (VM_PFNMAP | VM_MIXEDMAP):
+        return True
+    return bool((yield from kapi.READ_ONCE(src_vma.anon_vma)))
+
+
+def copy_page_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma) -> Gen:
+    """Model of mm/memory.c:copy_page_range()."""
+    if not (yield from vma_needs_copy(dst_vma, src_vma)):
+        return 0
+    src_mm = src_vma.mm
+    seqcount = is_cow_mapping(src_vma.vm_flags) and cpu.era.write_protect_seq
+    seq = 0
+    if seqcount:
+        # raw_write_seqcount_begin(): odd while pages are being write-protected.
+        seq = yield from kapi.READ_ONCE(src_mm.write_protect_seq)
+        yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 1)
+        # Pairs with the smp_rmb() after GUP-fast's raw_seqcount_try_begin().
+        yield from kapi.smp_wmb()
+    ret = yield from copy_pte_range(cpu, dst_vma, src_vma, src_vma.vm_start, src_vma.vm_end)
+    if seqcount:
+        # raw_write_seqcount_end().  Pairs with the smp_rmb() of GUP-fast's
+        # read_seqcount_retry().
+        yield from kapi.smp_wmb()
+        yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 2)
+    return ret
+
+
+def copy_pte_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -> Gen:
+    """Model of mm/memory.c:copy_pte_range(): both PTLs held, dropped to allocate or wait."""
+    dst_mm, src_mm = dst_vma.mm, src_vma.mm
+    prealloc = _Prealloc()
+    addr = start
+    while addr < end:
+        table_end = min(end, (addr | (PMD_SIZE - 1)) + 1)
+        dst_ptl, src_ptl = dst_mm.ptl(addr), src_mm.ptl(addr)
+        yield from pte_alloc(dst_mm, addr)
+        yield from kapi.spin_lock(dst_ptl)
+        yield from kapi.spin_lock(src_ptl)  # spin_lock_nested()
+        ret = 0
+        while addr < table_end:
+            ret = yield from _copy_one(cpu, dst_vma, src_vma, addr, prealloc)
+            if ret in (-EAGAIN, -EBUSY):
+                break
+            addr += PAGE_SIZE
+        yield from kapi.spin_unlock(src_ptl)
+        yield from kapi.spin_unlock(dst_ptl)
+        if ret == -EAGAIN:
+            prealloc.folio = yield from folio_alloc(cpu)  # folio_prealloc()
+        elif ret == -EBUSY:
+            # A device-exclusive entry whose folio is locked: wait for it.
+            folio = _pfn_entry_folio((yield from ptep_get(src_mm.pte(addr))))
+            yield from folio_lock(folio)
+            yield from folio_unlock(folio)
+    if prealloc.folio is not None:
+        yield from folio_put(prealloc.folio)
+    return 0
+
+
+def _copy_one(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, prealloc: _Prealloc) -> Gen:
+    ptent = yield from ptep_get(src_vma.mm.pte(addr))
+    if pte_none(ptent):
+        return 0
+    if not pte_present(ptent):
+        ret = yield from copy_nonpresent_pte(cpu, dst_vma, src_vma, addr, ptent)
+        if ret != -ENOENT:
+            return ret
+        ptent = yield from ptep_get(src_vma.mm.pte(addr))  # restored: copy it as present
+    return (yield from copy_present_pte(cpu, dst_vma, src_vma, addr, ptent, prealloc))
+
+
+def copy_present_pte(
+    cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, pte: Any, prealloc: _Prealloc
+) -> Gen:
+    """Model of mm/memory.c:copy_present_pte() and __copy_present_ptes() (one PTE)."""
+    era, src_mm = cpu.era, src_vma.mm
+    page = vm_normal_page(src_vma, addr, pte)
+    if page is not None:
+        folio = page_folio(page)
+        if (yield from folio_test_anon(folio)):
+            if era.anon_exclusive:
+                yield from folio_get(folio)
+                if (yield from folio_try_dup_anon_rmap_pte(cpu, folio, page, src_vma)):
+                    yield from folio_put(folio)
+                    return (yield from copy_present_page(cpu, dst_vma, addr, page, prealloc))
+            else:
+                # v5.9-v5.18: "has this mm ever pinned" and the inexact pin check.
+                if (
+                    era.fork_copies_maybe_pinned
+                    and is_cow_mapping(src_vma.vm_flags)
+                    and (yield from folio_needs_cow_for_dma(cpu, src_vma, folio))
+                ):
+                    return (yield from copy_present_page(cpu, dst_vma, addr, page, prealloc))
+                yield from folio_get(folio)
+                yield from kapi.atomic_inc(folio._mapcount)  # page_dup_rmap()
+        else:
+            yield from folio_get(folio)
+            yield from folio_dup_file_rmap_pte(folio, page)
+    if is_cow_mapping(src_vma.vm_flags) and pte_write(pte):
+        # Write-protect the parent's PTE first: both now share the page.
+        yield from ptep_set_wrprotect(src_mm, addr, src_mm.pte(addr))
+        pte = pte_wrprotect(pte)
+    if src_vma.vm_flags & VM_SHARED:
+        pte = pte_mkclean(pte)
+    pte = pte_mkold(pte)
+    if not (dst_vma.vm_flags & VM_UFFD_WP):
+        pte = pte_clear_uffd_wp(pte)
+    yield from set_pte_at(dst_vma.mm, addr, dst_vma.mm.pte(addr), pte)
+    return 0
+
+
+def copy_present_page(cpu: Cpu, dst_vma: Vma, addr: int, page: Page, prealloc: _Prealloc) -> Gen:
+    """Model of mm/memory.c:copy_present_page(): the child gets its own copy at once.
+
+    The parent's PTE is left as it is: writable, exclusive, pinned.
+    """
+    new = prealloc.folio
+    if new is None:
+        return -EAGAIN
+    prealloc.folio = None
+    yield from copy_user_highpage(new.page(0), page)
+    yield from __folio_mark_uptodate(new)
+    yield from folio_add_new_anon_rmap(cpu, new, dst_vma, addr, RMAP_EXCLUSIVE)
+    yield from folio_add_lru(new)
+    pte = maybe_mkwrite(pte_mkdirty(mk_pte(new, dst_vma.vm_page_prot)), dst_vma)
+    yield from set_pte_at(dst_vma.mm, addr, dst_vma.mm.pte(addr), pte)
+    return 0
+
+
+def copy_nonpresent_pte(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, orig: Any) -> Gen:
+    """Model of mm/memory.c:copy_nonpresent_pte()."""
+    src_mm, src_ptep = src_vma.mm, src_vma.mm.pte(addr)
+    entry = pte_to_swp_entry(orig)
+    pte = orig
+    if not non_swap_entry(entry):
+        yield from swap_duplicate(int(swp_offset(entry)))
+        if cpu.era.anon_exclusive and pte_swp_exclusive(orig):
+            # The slot is now shared with the child: neither side is exclusive.
+            pte = pte_swp_clear_exclusive(orig)
+            yield from set_pte_at(src_mm, addr, src_ptep, pte)
+    elif is_migration_entry(entry):
+        if (
+            is_writable_migration_entry(entry) or is_readable_exclusive_migration_entry(entry)
+        ) and is_cow_mapping(src_vma.vm_flags):
+            pte = swp_entry_to_pte(make_readable_migration_entry(swp_offset(entry)))
+            if pte_swp_soft_dirty(orig):
+                pte = pte_swp_mksoft_dirty(pte)
+            if pte_swp_uffd_wp(orig):
+                pte = pte_swp_mkuffd_wp(pte)
+            yield from set_pte_at(src_mm, addr, src_ptep, pte)
+    elif is_device_exclusive_entry(entry) and is_cow_mapping(src_vma.vm_flags):
+        return (yield from try_restore_exclusive_pte(cpu, src_vma, addr, orig))
+    yield from set_pte_at(dst_vma.mm, addr, dst_vma.mm.pte(addr), pte)
+    return 0
+
+
+def try_restore_exclusive_pte(cpu: Cpu, src_vma: Vma, addr: int, orig: Any) -> Gen:
+    """Model of mm/memory.c:try_restore_exclusive_pte(): the parent gets its PTE back first.
+
+    -ENOENT: restored, copy it as a present PTE; -EBUSY: the folio is locked.
+    """
+    page = pfn_to_page(swp_offset(pte_to_swp_entry(orig)))
+    folio = page_folio(page)
+    if not (yield from folio_trylock(folio)):
+        return -EBUSY
+    yield from restore_exclusive_pte(cpu, src_vma, folio, page, addr, orig)
+    yield from folio_unlock(folio)
+    return -ENOENT
+
+
+def _pfn_entry_folio(pte: Any) -> Folio:
+    return page_folio(pfn_to_page(swp_offset(pte_to_swp_entry(pte))))

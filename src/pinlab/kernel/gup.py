@@ -1,0 +1,370 @@
+"""Slow GUP: the page loop, VMA checks, follow_page_pte() and faultin_page().
+
+Models mm/gup.c behind the entry points of spec 2.1 (those are in
+:mod:`pinlab.kernel.gup_api`): ``__gup_longterm_locked``,
+``__get_user_pages_locked``, ``__get_user_pages``, ``check_vma_flags``,
+``follow_page_mask`` / ``follow_page_pte``, ``can_follow_write_pte`` and
+``faultin_page``.  GUP-fast is in :mod:`pinlab.kernel.gup_fast`.
+
+``mmap_lock`` is modelled with the engine's spinlock operations: readers
+therefore exclude each other too, an approximation that only removes
+interleavings of two slow-GUP/fault readers.  Faults never drop the lock
+(no VM_FAULT_RETRY), so the retry loop of __get_user_pages_locked() runs once.
+
+Eras: the forced COW break of 17839856fd58 (v5.8), FOLL_COW and
+VM_FAULT_WRITE until 5535be309971 (v6.0), the unshare request (-EMLINK) of
+a7f226604170 (v5.19), the file-mapping refusal of 8ac268436e6d (v6.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pinlab.engine import kapi
+from pinlab.engine.program import Loc
+from pinlab.kernel.defs import (
+    EEXIST,
+    EFAULT,
+    EHWPOISON,
+    EMLINK,
+    ENOMEM,
+    FAULT_FLAG_UNSHARE,
+    FAULT_FLAG_WRITE,
+    FOLL_ANON,
+    FOLL_COW,
+    FOLL_DUMP,
+    FOLL_FORCE,
+    FOLL_GET,
+    FOLL_LONGTERM,
+    FOLL_NOFAULT,
+    FOLL_PIN,
+    FOLL_REMOTE,
+    FOLL_TOUCH,
+    FOLL_TRIED,
+    FOLL_UNLOCKABLE,
+    FOLL_WRITE,
+    PAGE_SIZE,
+    VM_FAULT_ERROR,
+    VM_FAULT_WRITE,
+    VM_IO,
+    VM_MAYREAD,
+    VM_MAYSHARE,
+    VM_MAYWRITE,
+    VM_PFNMAP,
+    VM_READ,
+    VM_SHARED,
+    VM_WRITE,
+    fault_flag,
+    vm_fault_reason,
+)
+from pinlab.kernel.folio import (
+    Gen,
+    PageAnon,
+    PageAnonExclusive,
+    folio_mark_accessed,
+    folio_mark_dirty,
+    folio_test_dirty,
+)
+from pinlab.kernel.internal import (
+    gup_must_unshare,
+    is_cow_mapping,
+    mm_set_has_pinned_flag,
+    vm_normal_page,
+)
+from pinlab.kernel.memory import handle_mm_fault
+from pinlab.kernel.mm_types import (
+    Cpu,
+    MmStruct,
+    Page,
+    Vma,
+    folio_is_longterm_pinnable,
+    is_zero_pfn,
+    page_folio,
+    pfn_to_page,
+)
+from pinlab.kernel.mprotect import pte_needs_soft_dirty_wp
+from pinlab.kernel.pgtable import (
+    pmd_none,
+    pmdp_get_lockless,
+    pte_offset_map_lock,
+    pte_unmap_unlock,
+    ptep_get,
+)
+from pinlab.kernel.pin import KernelBug, try_grab_folio, unpin_user_pages
+from pinlab.kernel.pte import pte_dirty, pte_pfn, pte_present, pte_uffd_wp, pte_write
+
+
+@dataclass
+class Locked:
+    """``int *locked``: whether the caller holds mmap_lock (1) or GUP should take it (0)."""
+
+    value: int = 1
+
+
+def mmap_read_lock(mm: MmStruct) -> Gen:
+    """Model of include/linux/mmap_lock.h:mmap_read_lock() (an exclusive spinlock here)."""
+    yield from kapi.spin_lock(mm.mmap_lock)
+
+
+def mmap_read_unlock(mm: MmStruct) -> Gen:
+    """Model of include/linux/mmap_lock.h:mmap_read_unlock()."""
+    yield from kapi.spin_unlock(mm.mmap_lock)
+
+
+def __gup_longterm_locked(
+    cpu: Cpu,
+    mm: MmStruct,
+    start: int,
+    nr_pages: int,
+    pages: list[Page] | None,
+    locked: Locked,
+    gup_flags: int,
+) -> Gen:
+    """Model of mm/gup.c:__gup_longterm_locked(): pin, then make sure the pages may stay pinned."""
+    if not (gup_flags & FOLL_LONGTERM) or pages is None:
+        return (
+            yield from __get_user_pages_locked(cpu, mm, start, nr_pages, pages, locked, gup_flags)
+        )
+    base = len(pages)
+    rc = yield from __get_user_pages_locked(cpu, mm, start, nr_pages, pages, locked, gup_flags)
+    if rc <= 0:
+        return rc
+    ret = yield from check_and_migrate_movable_pages(cpu, pages, base)
+    return rc if ret == 0 else ret
+
+
+def check_and_migrate_movable_pages(cpu: Cpu, pages: list[Page], base: int) -> Gen:
+    """Model of mm/gup.c:check_and_migrate_movable_pages().
+
+    All pinned folios longterm-pinnable: keep the pins.  Otherwise the
+    kernel unpins everything and migrates the offenders; migration is not
+    modelled yet, so the model takes the kernel's migration-failure exit.
+    """
+    pinned = pages[base:]
+    if all(_pinnable(p) for p in pinned):
+        return 0
+    yield from unpin_user_pages(cpu, pinned)
+    del pages[base:]
+    return -ENOMEM
+
+
+def _pinnable(page: Page) -> bool:
+    return folio_is_longterm_pinnable(page_folio(page))
+
+
+def __get_user_pages_locked(
+    cpu: Cpu,
+    mm: MmStruct,
+    start: int,
+    nr_pages: int,
+    pages: list[Page] | None,
+    locked: Locked,
+    flags: int,
+) -> Gen:
+    """Model of mm/gup.c:__get_user_pages_locked()."""
+    must_unlock = False
+    if not locked.value:
+        yield from mmap_read_lock(mm)
+        must_unlock, locked.value = True, 1
+    if flags & FOLL_PIN:
+        yield from mm_set_has_pinned_flag(cpu, mm)  # before any page is pinned (I10)
+    if pages is not None and not (flags & FOLL_PIN):
+        flags |= FOLL_GET
+    ret = yield from __get_user_pages(cpu, mm, start, nr_pages, flags, pages)
+    if must_unlock and locked.value:
+        yield from mmap_read_unlock(mm)
+        locked.value = 0
+    return ret
+
+
+def check_vma_flags(cpu: Cpu, vma: Vma, gup_flags: int) -> int:
+    """Model of mm/gup.c:check_vma_flags()."""
+    vm_flags = vma.vm_flags
+    if vm_flags & (VM_IO | VM_PFNMAP):
+        return -EFAULT
+    if gup_flags & FOLL_ANON and vma.vm_file is not None:
+        return -EFAULT
+    if gup_flags & FOLL_WRITE:
+        if (
+            cpu.era.no_writable_longterm_file_pins
+            and vma.vm_file is not None
+            and not writable_file_mapping_allowed(vma, gup_flags)
+        ):
+            return -EFAULT
+        if not (vm_flags & VM_WRITE):
+            if not (gup_flags & FOLL_FORCE):
+                return -EFAULT
+            if not is_cow_mapping(vm_flags):
+                return -EFAULT
+    elif not (vm_flags & VM_READ):
+        if not (gup_flags & FOLL_FORCE):
+            return -EFAULT
+        if not (vm_flags & VM_MAYREAD):
+            return -EFAULT
+    return 0
+
+
+def writable_file_mapping_allowed(vma: Vma, gup_flags: int) -> bool:
+    """Model of mm/gup.c:writable_file_mapping_allowed() (8ac268436e6d, v6.5)."""
+    if (gup_flags & (FOLL_PIN | FOLL_LONGTERM)) != (FOLL_PIN | FOLL_LONGTERM):
+        return True
+    return not vma_needs_dirty_tracking(vma)
+
+
+def vma_needs_dirty_tracking(vma: Vma) -> bool:
+    """Model of mm/mmap.c:vma_needs_dirty_tracking(): shared mappings of writeback filesystems."""
+    if not (vma.vm_flags & VM_SHARED):
+        return False
+    return vma.vm_file is not None and not vma.vm_file.shmem
+
+
+def should_force_cow_break(vma: Vma, flags: int) -> bool:
+    """Model of mm/gup.c:should_force_cow_break() (17839856fd58, v5.8 only)."""
+    return is_cow_mapping(vma.vm_flags) and bool(flags & (FOLL_GET | FOLL_PIN))
+
+
+def can_follow_write_pte(cpu: Cpu, pte: int, page: Page | None, vma: Vma, flags: int) -> Gen:
+    """Model of mm/gup.c:can_follow_write_pte().
+
+    Since 5535be309971 (v6.0) FOLL_FORCE may write through a R/O PTE only to
+    an exclusive anonymous page of a private mapping; before, a dirty PTE
+    after a COW cycle (FOLL_COW) sufficed.
+    """
+    if pte_write(pte):
+        return True
+    if not cpu.era.foll_force_needs_exclusive:
+        forced = bool(flags & FOLL_FORCE) or cpu.era.gup_breaks_cow
+        return forced and bool(flags & FOLL_COW) and pte_dirty(pte)
+    if not (flags & FOLL_FORCE):
+        return False
+    if vma.vm_flags & (VM_MAYSHARE | VM_SHARED) or not (vma.vm_flags & VM_MAYWRITE):
+        return False
+    if vma.vm_flags & VM_WRITE:
+        return False
+    if page is None or not (yield from PageAnon(page)):
+        return False
+    if not (yield from PageAnonExclusive(page)):
+        return False
+    if pte_needs_soft_dirty_wp(vma, pte):
+        return False
+    return not pte_uffd_wp(pte)
+
+
+def follow_page_mask(cpu: Cpu, vma: Vma, address: int, flags: int) -> Gen:
+    """Model of mm/gup.c:follow_page_mask() (PTE level): a Page, None (fault), or -errno."""
+    pmd = yield from pmdp_get_lockless(vma.mm.pmd(address))
+    if pmd_none(pmd):
+        if flags & FOLL_DUMP and vma.vm_file is None:
+            return -EFAULT
+        return None
+    return (yield from follow_page_pte(cpu, vma, address, flags))
+
+
+def follow_page_pte(cpu: Cpu, vma: Vma, address: int, flags: int) -> Gen:
+    """Model of mm/gup.c:follow_page_pte(): look at the PTE and grab the page, under the PTL."""
+    mm = vma.mm
+    ptep = yield from pte_offset_map_lock(mm, address)
+    result = yield from _follow_locked(cpu, vma, address, ptep, flags)
+    yield from pte_unmap_unlock(mm, address)
+    return result
+
+
+def _follow_locked(cpu: Cpu, vma: Vma, address: int, ptep: Loc, flags: int) -> Gen:
+    pte = yield from ptep_get(ptep)
+    if not pte_present(pte):
+        return None
+    page = vm_normal_page(vma, address, pte)
+    if flags & FOLL_WRITE and not (yield from can_follow_write_pte(cpu, pte, page, vma, flags)):
+        return None
+    if page is None:
+        if flags & FOLL_DUMP:
+            return -EFAULT
+        if not is_zero_pfn(pte_pfn(pte)):
+            return -EFAULT if flags & (FOLL_GET | FOLL_PIN) else -EEXIST
+        page = pfn_to_page(pte_pfn(pte))
+    folio = page_folio(page)
+    if not pte_write(pte) and (yield from gup_must_unshare(cpu, vma, flags, page)):
+        return -EMLINK
+    if (
+        cpu.era.anon_exclusive
+        and flags & FOLL_PIN
+        and (yield from PageAnon(page))
+        and not (yield from PageAnonExclusive(page))
+    ):
+        raise KernelBug(f"VM_BUG_ON_PAGE: pinning non-exclusive anonymous {page}")
+    ret = yield from try_grab_folio(cpu, folio, 1, flags)
+    if ret:
+        return ret
+    if flags & FOLL_TOUCH:
+        if flags & FOLL_WRITE and not pte_dirty(pte) and not (yield from folio_test_dirty(folio)):
+            yield from folio_mark_dirty(folio)
+        yield from folio_mark_accessed(folio)
+    return page
+
+
+def vm_fault_to_errno(ret: int, foll_flags: int) -> int:
+    """Model of include/linux/mm.h:vm_fault_to_errno()."""
+    if ret & vm_fault_reason.VM_FAULT_OOM:
+        return -ENOMEM
+    if ret & vm_fault_reason.VM_FAULT_HWPOISON:
+        return -EHWPOISON
+    return -EFAULT
+
+
+def faultin_page(cpu: Cpu, vma: Vma, address: int, flags: int, unshare: bool) -> Gen:
+    """Model of mm/gup.c:faultin_page(): returns (0 or -errno, the possibly updated flags)."""
+    fault_flags = 0
+    if flags & FOLL_NOFAULT:
+        return -EFAULT, flags
+    if flags & FOLL_WRITE:
+        fault_flags |= FAULT_FLAG_WRITE
+    if flags & FOLL_REMOTE:
+        fault_flags |= fault_flag.FAULT_FLAG_REMOTE
+    if flags & FOLL_UNLOCKABLE:
+        fault_flags |= fault_flag.FAULT_FLAG_ALLOW_RETRY | fault_flag.FAULT_FLAG_KILLABLE
+    if flags & FOLL_TRIED:
+        fault_flags |= fault_flag.FAULT_FLAG_TRIED
+    if unshare:
+        fault_flags |= FAULT_FLAG_UNSHARE
+    ret = yield from handle_mm_fault(cpu, vma, address, fault_flags)
+    if ret & VM_FAULT_ERROR:
+        return vm_fault_to_errno(ret, flags), flags
+    if ret & VM_FAULT_WRITE and not (vma.vm_flags & VM_WRITE):
+        flags |= FOLL_COW  # we broke COW: a dirty R/O PTE may now be followed
+    return 0, flags
+
+
+def __get_user_pages(
+    cpu: Cpu, mm: MmStruct, start: int, nr_pages: int, gup_flags: int, pages: list[Page] | None
+) -> Gen:
+    """Model of mm/gup.c:__get_user_pages(): follow each page, faulting as needed."""
+    i, ret = 0, 0
+    vma: Vma | None = None
+    foll_flags = gup_flags
+    while nr_pages:
+        if vma is None or start >= vma.vm_end:
+            vma = mm.find_vma(start)
+            ret = -EFAULT if vma is None else check_vma_flags(cpu, vma, gup_flags)
+            if vma is None or ret:
+                break
+            foll_flags = gup_flags
+            if cpu.era.gup_breaks_cow and should_force_cow_break(vma, foll_flags):
+                foll_flags |= FOLL_WRITE  # break COW even for reads (v5.8)
+        page = yield from follow_page_mask(cpu, vma, start, foll_flags)
+        if page is None or page == -EMLINK:
+            ret, foll_flags = yield from faultin_page(cpu, vma, start, foll_flags, page == -EMLINK)
+            if ret:
+                break
+            continue  # retry the same address
+        if isinstance(page, int):
+            if page == -EEXIST and pages is None:
+                page = None  # a PTE without a struct page: fine if no pages wanted
+            else:
+                ret = page
+                break
+        if pages is not None and page is not None:
+            pages.append(page)
+        i += 1
+        start += PAGE_SIZE
+        nr_pages -= 1
+    return i if i else ret

@@ -1,0 +1,136 @@
+"""Shared helpers of mm/: COW mappings, normal pages, pin bookkeeping, gup_must_unshare().
+
+Models mm/internal.h (gup_must_unshare, folio_needs_cow_for_dma), the
+is_cow_mapping() and vm_normal_page() helpers of include/linux/mm.h and
+mm/memory.c, and mm_set_has_pinned_flag() of mm/gup.c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pinlab.engine import kapi
+from pinlab.engine.program import Loc
+from pinlab.kernel.defs import (
+    FOLL_LONGTERM,
+    FOLL_PIN,
+    FOLL_WRITE,
+    MMF_HAS_PINNED,
+    VM_MAYSHARE,
+    VM_MAYWRITE,
+    VM_SHARED,
+    VM_WRITE,
+    vm_flags_t,
+)
+from pinlab.kernel.eras import HasPinned
+from pinlab.kernel.folio import (
+    Gen,
+    PageAnon,
+    PageAnonExclusive,
+    folio_maybe_dma_pinned,
+)
+from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, Vma, is_zero_pfn, pfn_to_page
+from pinlab.kernel.pte import pfn_pte, pte_mkwrite, pte_pfn, pte_special
+
+
+@dataclass
+class VmFault:
+    """struct vm_fault: one fault's working state (local to the faulting thread)."""
+
+    vma: Vma
+    address: int
+    flags: int
+    pte: Loc
+    orig_pte: Any = 0
+
+
+def maybe_mkwrite(pte: Any, vma: Vma) -> Any:
+    """Model of include/linux/mm.h:maybe_mkwrite()."""
+    if vma.vm_flags & VM_WRITE:
+        return pte_mkwrite(pte)
+    return pte
+
+
+def mk_pte(folio: Folio, prot: int) -> Any:
+    """Model of include/linux/mm.h:mk_pte() (folio_mk_pte())."""
+    return pfn_pte(folio.pfn, prot)
+
+
+def is_cow_mapping(vm_flags: vm_flags_t) -> bool:
+    """Model of include/linux/mm.h:is_cow_mapping(): private and may be written."""
+    return (vm_flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
+
+
+def vm_normal_page(vma: Vma, addr: int, pte: Any) -> Page | None:
+    """Model of mm/memory.c:vm_normal_page(): None for special PTEs (the zero page)."""
+    if pte_special(pte):
+        return None
+    if is_zero_pfn(pte_pfn(pte)):
+        return None
+    return pfn_to_page(pte_pfn(pte))
+
+
+def mm_has_pinned(cpu: Cpu, mm: MmStruct) -> Gen:
+    """Model of test_bit(MMF_HAS_PINNED, &mm->flags) (mm->has_pinned before v5.15)."""
+    kind = cpu.era.has_pinned
+    if kind is HasPinned.MMF_BIT:
+        return (yield from kapi.test_bit(MMF_HAS_PINNED, mm.flags))
+    if kind is HasPinned.ATOMIC:
+        return (yield from kapi.atomic_read(mm.has_pinned)) != 0
+    return False
+
+
+def mm_set_has_pinned_flag(cpu: Cpu, mm: MmStruct) -> Gen:
+    """Model of mm/gup.c:mm_set_has_pinned_flag(): test first, to avoid bouncing the line.
+
+    Before 292648ac5cf1 (v5.15) this was ``atomic_set(&mm->has_pinned, 1)``
+    (008cfe4418b3, v5.9); before that nothing was recorded.
+    """
+    kind = cpu.era.has_pinned
+    if kind is HasPinned.MMF_BIT:
+        if not (yield from kapi.test_bit(MMF_HAS_PINNED, mm.flags)):
+            yield from kapi.set_bit(MMF_HAS_PINNED, mm.flags)
+    elif kind is HasPinned.ATOMIC:
+        yield from kapi.atomic_set(mm.has_pinned, 1)
+
+
+def folio_needs_cow_for_dma(cpu: Cpu, vma: Vma, folio: Folio) -> Gen:
+    """Model of include/linux/mm.h:folio_needs_cow_for_dma() (fork, under write_protect_seq)."""
+    if not (yield from mm_has_pinned(cpu, vma.mm)):
+        return False
+    return (yield from folio_maybe_dma_pinned(cpu, folio))
+
+
+def gup_must_unshare(cpu: Cpu, vma: Vma | None, flags: int, page: Page) -> Gen:
+    """Model of mm/internal.h:gup_must_unshare().
+
+    Whether a R/O pin of ``page`` (mapped R/O) must first trigger an unshare
+    fault.  ``vma`` is None when called from GUP-fast, which cannot look at
+    VMAs and falls back to the slow path for non-anonymous LONGTERM pins.
+    Anonymous pages: since a7f226604170 (v5.19); anything in a COW mapping:
+    since 84209e87c696 (v6.2).
+    """
+    era = cpu.era
+    if not era.ro_pin_unshare_anon:
+        return False
+    if (flags & (FOLL_WRITE | FOLL_PIN)) != FOLL_PIN:
+        return False
+    if not (yield from PageAnon(page)):
+        if not era.ro_longterm_unshare_cow:
+            return False
+        if not (flags & FOLL_LONGTERM):
+            return False
+        if vma is None:
+            return True
+        return is_cow_mapping(vma.vm_flags)
+    if vma is None and era.gup_fast_pae_barriers:
+        # GUP-fast (IRQs off): read PageAnonExclusive only after the pin and
+        # the PTE recheck.  Pairs with the smp_mb__after_atomic() after
+        # ClearPageAnonExclusive() in folio_try_share_anon_rmap_pte().
+        yield from kapi.smp_rmb()
+    return not (yield from PageAnonExclusive(page))
+
+
+def is_shared_maywrite(vm_flags: vm_flags_t) -> bool:
+    return bool(vm_flags & (VM_SHARED | VM_MAYSHARE))

@@ -1,0 +1,338 @@
+"""Kernel objects: folio and page, mm_struct, vm_area_struct, address_space, swap.
+
+Shared state lives in engine locations, never in Python attributes, so that a
+kernel path is a deterministic function of the values it loads and can be
+replayed by the explorer.  The objects here only *name* locations:
+
+- ``Folio`` / ``Page`` are values computed from a pfn (the kernel's memmap
+  exists from boot; the model materialises entries on demand).  A pfn is
+  never reused, so a folio's identity is its pfn.  What kind of folio it is
+  (anonymous, KSM, pagecache, free) is state: ``folio->mapping``.
+- ``MmStruct`` names its PTEs, PMDs and locks from its own name and an
+  address, so page tables need no Python structure at all.  Its list of
+  VMAs is plain Python: only the sequential process API (mmap, munmap,
+  mprotect, madvise, all under mmap_lock held for write) replaces it, and
+  fork builds the child's list as a new object.
+- ``Cpu`` is a thread's context: the era, the machine, and the counters from
+  which new objects (folios, swap slots, mms) get deterministic names.
+
+Scope: order-0 folios (base pages); ``Folio.nr_pages`` is 1.  Large folios
+(per-page ``_mapcount`` and PG_anon_exclusive, ``_pincount``) belong to the
+next issue; the fields already exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Final
+
+from pinlab.engine.program import Loc
+from pinlab.kernel.defs import (
+    PAGE_MAPPING_ANON,
+    PAGE_SHIFT,
+    PMD_SHIFT,
+    VM_SHARED,
+    VM_SOFTDIRTY,
+    VM_WRITE,
+    PG_uptodate,
+    vm_flags_t,
+)
+from pinlab.kernel.eras import Era
+from pinlab.kernel.pte import PAGE_NONE, PAGE_READONLY, PAGE_SHARED
+
+ZERO_PFN: Final = 0x10
+ZONE_MOVABLE_START_PFN: Final = 0x4000_0000
+_PFNS_PER_CPU: Final = 0x10_0000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """struct page: its flags word (PG_anon_exclusive is per page) and its contents."""
+
+    pfn: int
+    flags: Loc
+    _mapcount: Loc
+    data: Loc
+
+    def __str__(self) -> str:
+        return f"page {self.pfn:#x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Folio:
+    """struct folio.  ``data`` is the page contents: an int that tests write and compare."""
+
+    pfn: int
+    name: str
+    _refcount: Loc
+    _mapcount: Loc
+    _pincount: Loc
+    flags: Loc
+    mapping: Loc
+    index: Loc
+    swap: Loc
+    data: Loc
+    nr_pages: int = 1
+
+    def page(self, i: int = 0) -> Page:
+        assert i == 0, "large folios are not modelled yet"
+        return Page(self.pfn, self.flags, self._mapcount, self.data)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@cache
+def pfn_folio(pfn: int) -> Folio:
+    """The folio at ``pfn`` (order 0)."""
+    name = "zero_page" if pfn == ZERO_PFN else f"folio{pfn:#x}"
+    return Folio(
+        pfn=pfn,
+        name=name,
+        _refcount=Loc(f"{name}._refcount"),
+        _mapcount=Loc(f"{name}._mapcount"),
+        _pincount=Loc(f"{name}._pincount"),
+        flags=Loc(f"{name}.flags"),
+        mapping=Loc(f"{name}.mapping"),
+        index=Loc(f"{name}.index"),
+        swap=Loc(f"{name}.swap"),
+        data=Loc(f"{name}.data"),
+    )
+
+
+def pfn_to_page(pfn: Any) -> Page:
+    return pfn_folio(int(pfn)).page(0)
+
+
+def page_folio(page: Page) -> Folio:
+    return pfn_folio(page.pfn)
+
+
+def folio_page(folio: Folio, i: int) -> Page:
+    return folio.page(i)
+
+
+def is_zero_pfn(pfn: Any) -> Any:
+    return pfn == ZERO_PFN
+
+
+def is_zero_folio(folio: Folio) -> bool:
+    return folio.pfn == ZERO_PFN
+
+
+def folio_is_longterm_pinnable(folio: Folio) -> bool:
+    """False for ZONE_MOVABLE (and CMA/isolated) memory; the zero page is pinnable."""
+    return is_zero_folio(folio) or folio.pfn < ZONE_MOVABLE_START_PFN
+
+
+@dataclass(frozen=True, slots=True)
+class SwapSlot:
+    """One slot of the swap device: its swap_map count, its swapcache folio, its data."""
+
+    offset: int
+    count: Loc
+    cache: Loc
+    data: Loc
+
+
+@cache
+def swap_slot(offset: int) -> SwapSlot:
+    n = f"swap{offset:#x}"
+    return SwapSlot(offset, Loc(f"{n}.count"), Loc(f"{n}.cache"), Loc(f"{n}.data"))
+
+
+@dataclass(frozen=True, eq=False)
+class AddressSpace:
+    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0."""
+
+    id: int
+    name: str
+    shmem: bool  # memfd / tmpfs: no writeback, no dirty tracking needed
+
+    @property
+    def mapping_value(self) -> int:
+        """What ``folio->mapping`` holds for this file's folios (low bits clear)."""
+        return self.id << 2
+
+    def i_pages(self, index: int) -> Loc:
+        return Loc(f"{self.name}.i_pages[{index}]")
+
+
+@dataclass(frozen=True, eq=False)
+class Vma:
+    """struct vm_area_struct.  Immutable: mprotect/madvise replace the object."""
+
+    mm: MmStruct
+    vm_start: int
+    vm_end: int
+    vm_flags: vm_flags_t
+    vm_page_prot: int
+    vm_pgoff: int
+    anon_vma: Loc
+    vm_file: AddressSpace | None = None
+
+    def replace(self, **changes: Any) -> Vma:
+        new = dataclasses.replace(self, **changes)
+        return dataclasses.replace(new, vm_page_prot=vm_page_prot_for(new))
+
+    def __str__(self) -> str:
+        return f"{self.mm.name}:[{self.vm_start:#x}-{self.vm_end:#x}) {self.vm_flags!r}"
+
+
+def vma_is_anonymous(vma: Vma) -> bool:
+    return vma.vm_file is None
+
+
+def linear_page_index(vma: Vma, addr: int) -> int:
+    return ((addr - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+
+
+def vma_address(vma: Vma, index: int) -> int:
+    return vma.vm_start + ((index - vma.vm_pgoff) << PAGE_SHIFT)
+
+
+def vma_soft_dirty_enabled(vma: Vma) -> bool:
+    """Soft-dirty tracking is on once clear_refs cleared VM_SOFTDIRTY (CONFIG_MEM_SOFT_DIRTY=y)."""
+    return not (vma.vm_flags & VM_SOFTDIRTY)
+
+
+def vma_wants_writenotify(vma: Vma) -> bool:
+    """Shared writable mappings that must see the first write (dirty tracking, soft-dirty)."""
+    if (vma.vm_flags & (VM_WRITE | VM_SHARED)) != (VM_WRITE | VM_SHARED):
+        return False
+    if vma_soft_dirty_enabled(vma):
+        return True
+    return vma.vm_file is not None and not vma.vm_file.shmem
+
+
+def vm_page_prot_for(vma: Vma) -> int:
+    """vm_get_page_prot() plus vma_set_page_prot(): private mappings never get RW."""
+    if not (vma.vm_flags & (vm_flags_t.VM_READ | vm_flags_t.VM_WRITE | vm_flags_t.VM_EXEC)):
+        return PAGE_NONE
+    if (vma.vm_flags & VM_SHARED) and (vma.vm_flags & VM_WRITE):
+        return PAGE_READONLY if vma_wants_writenotify(vma) else PAGE_SHARED
+    return PAGE_READONLY
+
+
+@dataclass(eq=False)
+class MmStruct:
+    """struct mm_struct: locations named after the mm; VMAs as a plain list (see module doc)."""
+
+    name: str
+    vmas: list[Vma] = field(default_factory=list)
+    next_mmap: int = 0x1000_0000
+    anon_vmas: int = 0
+
+    @property
+    def flags(self) -> Loc:
+        return Loc(f"{self.name}.flags")
+
+    @property
+    def has_pinned(self) -> Loc:
+        """mm->has_pinned, the atomic_t of v5.9-v5.14 (later the MMF_HAS_PINNED bit)."""
+        return Loc(f"{self.name}.has_pinned")
+
+    @property
+    def write_protect_seq(self) -> Loc:
+        return Loc(f"{self.name}.write_protect_seq")
+
+    @property
+    def mmap_lock(self) -> Loc:
+        return Loc(f"{self.name}.mmap_lock")
+
+    @property
+    def page_table_lock(self) -> Loc:
+        return Loc(f"{self.name}.page_table_lock")
+
+    def pte(self, addr: int) -> Loc:
+        return _pte_loc(self.name, addr >> PAGE_SHIFT)
+
+    def pmd(self, addr: int) -> Loc:
+        return _pmd_loc(self.name, addr >> PMD_SHIFT)
+
+    def ptl(self, addr: int) -> Loc:
+        """The split PTE-table lock of the table that maps ``addr``."""
+        return _ptl_loc(self.name, addr >> PMD_SHIFT)
+
+    def find_vma(self, addr: int) -> Vma | None:
+        for vma in self.vmas:
+            if vma.vm_start <= addr < vma.vm_end:
+                return vma
+        return None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@cache
+def _pte_loc(mm: str, vpn: int) -> Loc:
+    return Loc(f"{mm}.pte[{vpn:#x}]")
+
+
+@cache
+def _pmd_loc(mm: str, idx: int) -> Loc:
+    return Loc(f"{mm}.pmd[{idx:#x}]")
+
+
+@cache
+def _ptl_loc(mm: str, idx: int) -> Loc:
+    return Loc(f"{mm}.ptl[{idx:#x}]")
+
+
+NR_FOLL_PIN_ACQUIRED: Final = Loc("vmstat.nr_foll_pin_acquired")
+NR_FOLL_PIN_RELEASED: Final = Loc("vmstat.nr_foll_pin_released")
+
+
+@dataclass(eq=False)
+class Machine:
+    """The whole system: its era, and registries the sequential process API maintains.
+
+    ``mms`` and ``files`` are what the rmap walk and the invariant checker
+    iterate over.  Only the process API adds to or removes from them.
+    """
+
+    era: Era
+    mms: dict[str, MmStruct] = field(default_factory=dict)
+    files: dict[int, AddressSpace] = field(default_factory=dict)
+
+    def file_of_mapping(self, mapping: int) -> AddressSpace | None:
+        return self.files.get(mapping >> 2)
+
+    def boot_memory(self) -> dict[Loc, Any]:
+        """Initial memory: the shared zero page exists and is never freed."""
+        zero = pfn_folio(ZERO_PFN)
+        return {zero._refcount: 1, zero._mapcount: -1, zero.flags: 1 << PG_uptodate}
+
+
+@dataclass(eq=False)
+class Cpu:
+    """A thread's context: where new objects get their deterministic names from."""
+
+    machine: Machine
+    id: int = 0
+    _pfns: int = 0
+    _slots: int = 0
+    _mms: int = 0
+
+    @property
+    def era(self) -> Era:
+        return self.machine.era
+
+    def new_pfn(self, movable: bool = False) -> int:
+        self._pfns += 1
+        base = ZONE_MOVABLE_START_PFN if movable else 0x100
+        return base + self.id * _PFNS_PER_CPU + self._pfns
+
+    def new_swap_offset(self) -> int:
+        self._slots += 1
+        return self.id * _PFNS_PER_CPU + self._slots
+
+    def new_mm_name(self) -> str:
+        self._mms += 1
+        return f"mm{self.id}.{self._mms}"
+
+
+def folio_is_anon_mapping(mapping: Any) -> Any:
+    return (mapping & PAGE_MAPPING_ANON) != 0

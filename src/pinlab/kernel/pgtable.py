@@ -1,0 +1,118 @@
+"""Page-table accessors: reading, writing and locking PTEs and PMDs.
+
+Models include/linux/pgtable.h and the x86-64 implementations behind it.  A
+PTE is one 64-bit word, so ``ptep_get_lockless()`` is a single READ_ONCE
+(no split-word retry loop, spec 6 L6a).  ``ptep_get_and_clear()`` is an
+xchg, as on SMP x86.  TLB flushes are not modelled: no CPU caches a
+translation, so "clear and flush" is just the clear.
+
+The PMD level is one location per 2 MiB range holding ``PMD_TABLE`` once a
+PTE table has been allocated (``pte_alloc``); page tables are never freed
+in this model (munmap leaves empty tables behind, as the kernel does unless
+free_pgtables() runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pinlab.engine import kapi
+from pinlab.engine.program import Loc
+from pinlab.kernel.folio import Gen
+from pinlab.kernel.mm_types import MmStruct, Vma
+from pinlab.kernel.pte import _PAGE_RW
+
+PMD_TABLE: Final = 0x1  # pmd_present() and not a leaf: points to a PTE table
+_PAGE_BIT_RW: Final = _PAGE_RW.bit_length() - 1
+
+
+def pmd_none(pmd: Any) -> Any:
+    return pmd == 0
+
+
+def pmd_present(pmd: Any) -> Any:
+    return pmd != 0
+
+
+def pmdp_get_lockless(pmdp: Loc) -> Gen:
+    """Model of include/linux/pgtable.h:pmdp_get_lockless()."""
+    return (yield from kapi.READ_ONCE(pmdp))
+
+
+def pte_alloc(mm: MmStruct, addr: int) -> Gen:
+    """Model of mm/memory.c:__pte_alloc(): populate the PMD with a PTE table if none."""
+    pmdp = mm.pmd(addr)
+    pmd = yield from kapi.READ_ONCE(pmdp)
+    if pmd_none(pmd):
+        yield from kapi.spin_lock(mm.page_table_lock)
+        pmd = yield from kapi.READ_ONCE(pmdp)
+        if pmd_none(pmd):
+            # pmd_populate(): the (zeroed) table is visible before the PMD.
+            yield from kapi.smp_wmb()  # pairs with the address dependency of walkers
+            yield from kapi.WRITE_ONCE(pmdp, PMD_TABLE)
+        yield from kapi.spin_unlock(mm.page_table_lock)
+
+
+def ptep_get(ptep: Loc) -> Gen:
+    """Model of include/linux/pgtable.h:ptep_get()."""
+    return (yield from kapi.READ_ONCE(ptep))
+
+
+def ptep_get_lockless(ptep: Loc) -> Gen:
+    """Model of include/linux/pgtable.h:ptep_get_lockless() (64-bit: one READ_ONCE)."""
+    return (yield from kapi.READ_ONCE(ptep))
+
+
+def set_pte_at(mm: MmStruct, addr: int, ptep: Loc, pte: Any) -> Gen:
+    """Model of include/linux/pgtable.h:set_pte_at()."""
+    yield from kapi.WRITE_ONCE(ptep, pte)
+
+
+def pte_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
+    """Model of include/linux/pgtable.h:pte_clear()."""
+    yield from kapi.WRITE_ONCE(ptep, 0)
+
+
+def ptep_get_and_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
+    """Model of arch/x86/include/asm/pgtable.h:ptep_get_and_clear() (xchg, fully ordered)."""
+    return (yield from kapi.xchg(ptep, 0))
+
+
+def ptep_clear_flush(vma: Vma, addr: int, ptep: Loc) -> Gen:
+    """Model of mm/pgtable-generic.c:ptep_clear_flush() (the flush is not modelled)."""
+    return (yield from ptep_get_and_clear(vma.mm, addr, ptep))
+
+
+def ptep_set_wrprotect(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
+    """Model of arch/x86/include/asm/pgtable.h:ptep_set_wrprotect() (clear_bit of RW)."""
+    yield from kapi.clear_bit(_PAGE_BIT_RW, ptep)
+
+
+def ptep_modify_prot_start(vma: Vma, addr: int, ptep: Loc) -> Gen:
+    """Model of include/linux/pgtable.h:ptep_modify_prot_start(): get and clear."""
+    return (yield from ptep_get_and_clear(vma.mm, addr, ptep))
+
+
+def ptep_modify_prot_commit(vma: Vma, addr: int, ptep: Loc, old: Any, pte: Any) -> Gen:
+    """Model of include/linux/pgtable.h:ptep_modify_prot_commit()."""
+    yield from set_pte_at(vma.mm, addr, ptep, pte)
+
+
+def ptep_set_access_flags(vma: Vma, addr: int, ptep: Loc, entry: Any) -> Gen:
+    """Model of mm/pgtable-generic.c:ptep_set_access_flags()."""
+    cur = yield from ptep_get(ptep)
+    changed = cur != entry
+    if changed:
+        yield from set_pte_at(vma.mm, addr, ptep, entry)
+    return changed
+
+
+def pte_offset_map_lock(mm: MmStruct, addr: int) -> Gen:
+    """Model of include/linux/mm.h:pte_offset_map_lock(): take the PTL, return the PTE slot."""
+    yield from kapi.spin_lock(mm.ptl(addr))
+    return mm.pte(addr)
+
+
+def pte_unmap_unlock(mm: MmStruct, addr: int) -> Gen:
+    """Model of include/linux/mm.h:pte_unmap_unlock()."""
+    yield from kapi.spin_unlock(mm.ptl(addr))

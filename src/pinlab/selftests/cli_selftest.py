@@ -1,0 +1,88 @@
+"""What ``pinlab selftest`` shows: kselftest TAP or JSON records, and the list of eras.
+
+Functions here return text and an exit code; :mod:`pinlab.cli` prints them.
+
+TAP output is cow.c's, line for line.  After a result the model adds
+kselftest-style ``#`` comment lines:
+
+- ``# [MODEL] ...`` for every invariant found broken during the test (which,
+  at which step, in which kernel functions, and why);
+- ``# [HISTORY] ...`` for a failure or skip: the recorded reason and commits
+  from the era table, or a warning if the model disagrees with history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from pinlab.kernel.eras import ERAS, Era, era_by_name
+from pinlab.selftests.cow import CaseResult, run_cow
+from pinlab.selftests.cow_expected import expected
+from pinlab.selftests.cow_tests import PASS
+
+
+def resolve_eras(name: str) -> list[Era]:
+    """``all`` or one era name (KeyError if unknown)."""
+    return list(ERAS) if name == "all" else [era_by_name(name)]
+
+
+def _annotator(era: Era) -> Callable[[CaseResult], list[str]]:
+    def annotate(c: CaseResult) -> list[str]:
+        out = [f"[MODEL] {v}" for v in c.violations]
+        exp = expected(era.name, c.case, c.kind)
+        commits = f" ({', '.join(exp.entry.commits)})" if exp.entry and exp.entry.commits else ""
+        if c.result != exp.result:
+            out.append(
+                f"[HISTORY] {era.name}: history records {exp.result} for {c.case} on {c.kind}; "
+                "the model disagrees"
+            )
+        elif c.result != PASS and exp.entry is not None:
+            out.append(f"[HISTORY] {era.name}: {exp.entry.reason}{commits}")
+        return out
+
+    return annotate
+
+
+def _record(era: Era, c: CaseResult) -> dict[str, object]:
+    exp = expected(era.name, c.case, c.kind)
+    broken = "; ".join(
+        f"broken {v.invariant.label} in {v.where}: {v.message}" for v in c.violations
+    )
+    reason = c.outcome.message + (f" -- {broken}" if broken else "")
+    return {
+        "case": c.case,
+        "kind": c.kind,
+        "era": era.name,
+        "result": c.result,
+        "reason": reason,
+        "test": c.desc,
+        "invariants": list(c.invariants),
+        "expected": exp.result,
+        "history": exp.entry.reason if exp.entry is not None and c.result != PASS else "",
+    }
+
+
+def cow(era_name: str, as_json: bool) -> tuple[str, int]:
+    """``pinlab selftest cow``: the output text and kselftest's exit code (worst of the runs)."""
+    chunks: list[str] = []
+    code = 0
+    for era in resolve_eras(era_name):
+        run = run_cow(era, annotate=None if as_json else _annotator(era))
+        code = max(code, run.exit_code)
+        if as_json:
+            chunks += [json.dumps(_record(era, c)) for c in run.results]
+        else:
+            if era_name == "all":
+                chunks.append(f"# [ERA] {era.name}: {era.summary}")
+            chunks += run.ksft.lines
+    return "\n".join(chunks), code
+
+
+def list_eras() -> str:
+    """``pinlab selftest --list-eras``: each era, what it is, and the commits that made it."""
+    lines = []
+    for era in ERAS:
+        lines.append(f"{era.name:8} {era.summary}")
+        lines += [f"{'':8}   {c.commit} {c.subject} ({c.release})" for c in era.changes]
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""The expected cow.c results per era: loading the table, looking up, rendering.
+
+The table (``cow_expected.toml`` beside this module) is data about kernel
+history: which cases fail or skip on which eras, why, and the commits
+involved.  It is written from the kernel's history, never from the model's
+output; the tests run the model and compare.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+from pinlab.kernel.eras import ERAS
+from pinlab.selftests.cow import ANON_KINDS, NON_ANON_KINDS
+from pinlab.selftests.cow_tests import ANON_TEST_CASES, FAIL, NON_ANON_TEST_CASES, PASS, SKIP
+
+CASES: Final = tuple(c for c, _, _ in ANON_TEST_CASES) + tuple(c for c, _, _ in NON_ANON_TEST_CASES)
+KINDS: Final = {
+    **{c: tuple(k for k, _, _ in ANON_KINDS) for c, _, _ in ANON_TEST_CASES},
+    **{c: tuple(k for k, _ in NON_ANON_KINDS) for c, _, _ in NON_ANON_TEST_CASES},
+}
+DESCS: Final = {c: d for c, d, _ in ANON_TEST_CASES} | {c: d for c, d, _ in NON_ANON_TEST_CASES}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of the table: a result for cases x kinds x eras, with its reason."""
+
+    result: str  # fail, skip, or note (a pass worth explaining)
+    cases: tuple[str, ...]
+    kinds: tuple[str, ...]
+    eras: tuple[str, ...]
+    reason: str
+    commits: tuple[str, ...]
+    message: str = ""
+
+    def covers(self, era: str, case: str, kind: str) -> bool:
+        return era in self.eras and case in self.cases and kind in self.kinds
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What history says one test does on one era."""
+
+    result: str
+    entry: Entry | None
+
+
+def _entry(result: str, raw: dict[str, Any]) -> Entry:
+    cases = tuple(raw["cases"])
+    kinds = tuple(raw.get("kinds", ())) or tuple(sorted({k for c in cases for k in KINDS[c]}))
+    return Entry(
+        result,
+        cases,
+        kinds,
+        tuple(raw["eras"]),
+        _sentence(" ".join(raw["reason"].split())),
+        tuple(raw.get("commits", ())),
+        raw.get("message", ""),
+    )
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", ")")) else text + "."
+
+
+@cache
+def entries() -> tuple[Entry, ...]:
+    """The table's entries, checked: known names, no two results for one test."""
+    text = resources.files("pinlab.selftests").joinpath("cow_expected.toml").read_text()
+    data = tomllib.loads(text)
+    out = tuple(_entry(result, raw) for result in ("skip", "fail", "note") for raw in data[result])
+    names = {e.name for e in ERAS}
+    seen: dict[tuple[str, str, str], Entry] = {}
+    for e in out:
+        if not set(e.eras) <= names or not set(e.cases) <= set(CASES):
+            raise ValueError(f"unknown era or case in {e}")
+        if e.result == "note":
+            continue  # a note explains a pass; failures and skips take precedence
+        for era in e.eras:
+            for case in e.cases:
+                for kind in e.kinds:
+                    if kind not in KINDS[case]:
+                        continue
+                    key = (era, case, kind)
+                    if key in seen:
+                        raise ValueError(f"{key} is listed twice")
+                    seen[key] = e
+    return out
+
+
+def expected(era: str, case: str, kind: str) -> Expected:
+    """The recorded result of ``case`` on ``kind`` in ``era`` (pass unless listed)."""
+    for e in entries():
+        if e.covers(era, case, kind):
+            return Expected(PASS if e.result == "note" else e.result, e)
+    return Expected(PASS, None)
+
+
+def totals(era: str) -> dict[str, int]:
+    out = {PASS: 0, FAIL: 0, SKIP: 0}
+    for case in CASES:
+        for kind in KINDS[case]:
+            out[expected(era, case, kind).result] += 1
+    return out
+
+
+_MARK: Final = {PASS: "pass", FAIL: "**FAIL**", SKIP: "skip"}
+
+
+def render_markdown() -> str:
+    """docs/selftest-cow.md: the table, then every entry with its reason and commits."""
+    numbered = {e: i + 1 for i, e in enumerate(x for x in entries() if x.result != "note")}
+    eras = [e.name for e in ERAS]
+    lines = [
+        "# cow.c on the model: expected results per era",
+        "",
+        "<!-- Generated from src/pinlab/selftests/cow_expected.toml by",
+        "     pinlab.selftests.cow_expected.render_markdown(); do not edit. -->",
+        "",
+        "Run it: `pinlab selftest cow --era ERA` (`--era all` for every era, `--json` for",
+        "records).  The model's machine has no THP and no hugetlb, so each anonymous case",
+        "runs on a base page and a swapped-out base page, and each non-anonymous case on",
+        "the shared zeropage, memfd and tmpfile: 37 tests.  A cell's number refers to the",
+        "explanation below; `pinlab selftest cow` prints it as a `# [HISTORY]` line.",
+        "",
+        "| case | kind | " + " | ".join(eras) + " |",
+        "|---|---|" + "---|" * len(eras),
+    ]
+    for case in CASES:
+        for kind in KINDS[case]:
+            cells = []
+            for era in eras:
+                exp = expected(era, case, kind)
+                ref = f" [{numbered[exp.entry]}]" if exp.entry and exp.entry in numbered else ""
+                cells.append(_MARK[exp.result] + ref)
+            lines.append(f"| {case} | {kind} | " + " | ".join(cells) + " |")
+    for r in (PASS, FAIL, SKIP):
+        lines.append(f"| | **{r}** | " + " | ".join(str(totals(e)[r]) for e in eras) + " |")
+    lines += ["", "## Cases", ""]
+    lines += [f"- {case}: {DESCS[case]}" for case in CASES]
+    lines += ["", "## Why", ""]
+    for e, n in numbered.items():
+        where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
+        lines.append(f"{n}. **{e.result}** {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    lines += ["", "## Passes worth explaining", ""]
+    for e in entries():
+        if e.result == "note":
+            where = f"{', '.join(e.cases)} ({', '.join(e.eras)})"
+            lines.append(f"- {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,60 @@
+"""``pinlab selftest``: TAP, JSON records, the era list, exit codes, and the time budget."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from typer.testing import CliRunner
+
+from pinlab.cli import app
+
+runner = CliRunner()
+
+
+def test_list_eras() -> None:
+    result = runner.invoke(app, ["selftest", "--list-eras"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith("v4.20")
+    assert "09854ba94c6a mm: do_wp_page() simplification (v5.9)" in result.stdout
+
+
+def test_cow_current_passes() -> None:
+    result = runner.invoke(app, ["selftest", "cow"])
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().endswith(
+        "# Totals: pass:37 fail:0 xfail:0 xpass:0 skip:0 error:0"
+    )
+
+
+def test_cow_old_era_fails_with_diagnostics() -> None:
+    result = runner.invoke(app, ["selftest", "cow", "--era", "v5.7"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    i = lines.index("not ok 5 Leak from parent into child")
+    assert lines[i + 1].startswith("# [MODEL] I1 writable-implies-exclusive broken at step")
+    assert lines[i + 2].startswith("# [HISTORY] v5.7: CVE-2020-29374")
+
+
+def test_cow_json_records() -> None:
+    result = runner.invoke(app, ["selftest", "cow", "--era", "v5.9", "--json"])
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 37
+    a7 = next(r for r in records if r["case"] == "A7" and r["kind"] == "base page")
+    assert {k: a7[k] for k in ("case", "kind", "era", "result")} == {
+        "case": "A7", "kind": "base page", "era": "v5.9", "result": "fail",
+    }  # fmt: skip
+    assert "pin-never-replaced" in a7["reason"] and a7["invariants"] == ["pin-never-replaced"]
+
+
+def test_unknown_era() -> None:
+    result = runner.invoke(app, ["selftest", "cow", "--era", "v2.6"])
+    assert result.exit_code == 2
+
+
+def test_all_eras_well_under_a_minute() -> None:
+    start = time.monotonic()
+    result = runner.invoke(app, ["selftest", "cow", "--era", "all"])
+    elapsed = time.monotonic() - start
+    assert result.stdout.count("TAP version 13") == 10
+    assert elapsed < 60
