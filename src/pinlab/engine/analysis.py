@@ -121,7 +121,7 @@ def future_writes(factory: ThreadFactory, max_paths: int = 2048) -> Futures:
     def _record(op: Any) -> Loc | None:
         writes, loc = _written_loc(op)
         if writes and loc is None:
-            raise NeedsConcrete(Sym.leaf(-1))
+            raise NeedsConcrete(Sym(None, (-1,), 0))  # no read: only "stuck" matters
         return loc
 
     def _wrap(ans: Any, i: int, tracker: DepTracker) -> Any:
