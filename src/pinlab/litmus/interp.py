@@ -11,7 +11,8 @@ one is an error before anything runs.
 
 C semantics kept here: plain ``*p`` accesses are ``Tag.PLAIN`` loads and
 stores; ``if``, ``while``, ``&&``, ``||`` and ``?:`` truth-test their
-condition, which is what records a control dependency on a loaded value;
+condition, which is what records a control dependency on a loaded value, and
+the dependency ends with the branch, as in herd7 (:func:`_ctrl_mark`);
 ``while`` is unrolled as herd7 does for C (the body runs at most
 :data:`UNROLL` times; the next true test yields :class:`Cutoff` and ends the
 thread).
@@ -26,7 +27,7 @@ from typing import Any, Final
 
 from pinlab.engine.ops import Cutoff, Load, Op, Store, Tag
 from pinlab.engine.primitives import PRIMITIVES, Primitive
-from pinlab.engine.values import unwrap
+from pinlab.engine.values import DepTracker, Val, unwrap
 from pinlab.litmus import ast
 from pinlab.litmus.cvalues import CValueError, apply1, apply2, binary, not_pointer, unary
 from pinlab.litmus.errors import LitmusError
@@ -56,6 +57,28 @@ _SNAKE: Final[dict[type, str]] = {
 
 def _truth(v: Any) -> int:
     return int(bool(v))
+
+
+CtrlMark = tuple[DepTracker, int] | None
+
+
+def _ctrl_mark(v: Any) -> CtrlMark:
+    """Where the thread's control dependencies stand before branching on ``v``.
+
+    herd7's C semantics makes only the events inside an ``if``'s branches (or
+    a loop's body) control dependent on its condition: the compiler may hoist
+    what follows the join.  So the interpreter restores the dependencies in
+    force before the branch once the branch is done (:func:`_ctrl_restore`).
+    Only a value with dependencies changes them, so a plain one needs no mark.
+    """
+    if isinstance(v, Val) and v.tracker is not None:
+        return v.tracker, v.tracker.ctrl
+    return None
+
+
+def _ctrl_restore(mark: CtrlMark) -> None:
+    if mark is not None:
+        mark[0].ctrl = mark[1]
 
 
 def _lift(code: Code) -> Callable[[Env], Gen]:
@@ -153,10 +176,11 @@ class _Compiler:
 
         def gen(env: Env) -> Gen:
             a = yield from lg(env)
-            truth_a = apply1(_truth, a)  # 0 or 1, with a's dependencies
+            truth_a, mark = apply1(_truth, a), _ctrl_mark(a)  # 0 or 1, with a's dependencies
             if bool(a) != is_and:  # a branch: control dependency on a
                 return truth_a
             b = yield from rg(env)
+            _ctrl_restore(mark)
             return apply2(combine, truth_a, apply1(_truth, b))
 
         return True, gen
@@ -165,9 +189,11 @@ class _Compiler:
         cg, tg, og = (_lift(self.expr(x)) for x in (e.cond, e.then, e.other))
 
         def gen(env: Env) -> Gen:
-            if (yield from cg(env)):
-                return (yield from tg(env))
-            return (yield from og(env))
+            c = yield from cg(env)
+            mark = _ctrl_mark(c)
+            v = (yield from tg(env)) if c else (yield from og(env))
+            _ctrl_restore(mark)
+            return v
 
         return True, gen
 
@@ -284,10 +310,13 @@ class _Compiler:
         og = _lift(self.stmt(s.other)) if s.other is not None else None
 
         def gen(env: Env) -> Gen:
-            if (yield from cg(env)):  # the truth test records the control dependency
+            c = yield from cg(env)
+            mark = _ctrl_mark(c)
+            if c:  # the truth test records the control dependency
                 yield from tg(env)
             elif og is not None:
                 yield from og(env)
+            _ctrl_restore(mark)
 
         return True, gen
 
@@ -296,13 +325,18 @@ class _Compiler:
         why = f"while loop at {self.path}:{s.pos.line}:{s.pos.col} unrolled {UNROLL} times"
 
         def gen(env: Env) -> Gen:
-            n = 0
-            while (yield from cg(env)):
+            n, mark = 0, None
+            while True:
+                c = yield from cg(env)
+                mark = mark or _ctrl_mark(c)  # later iterations depend on earlier tests
+                if not c:
+                    break
                 if n >= UNROLL:
                     yield Cutoff(why)
                     raise _ThreadCutError
                 yield from bg(env)
                 n += 1
+            _ctrl_restore(mark)
 
         return True, gen
 
