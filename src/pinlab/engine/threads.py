@@ -121,18 +121,24 @@ class ThreadRun:
         self._gen: Any = None
         self._tracker: DepTracker | None = None
         self._fed = -1  # number of answers fed; -1: no live generator
+        self._pending_ctrl = 0  # the control dependencies in force at ``pending``
 
     # -- trail-managed setters -------------------------------------------------
     def set_status(self, status: Status, pending: Op | None = None) -> None:
-        old = (self.status, self.pending, self.waiting_on, self.fork_on, self.retval)
+        old = (self.status, self.pending, self.waiting_on, self.fork_on, self.retval,
+               self._pending_ctrl)  # fmt: skip
 
         def undo() -> None:
-            self.status, self.pending, self.waiting_on, self.fork_on, self.retval = old
+            (self.status, self.pending, self.waiting_on, self.fork_on, self.retval,
+             self._pending_ctrl) = old  # fmt: skip
             self._fed = -1
 
         self.trail.push(undo)
         self.status = status
         self.pending = pending
+        # Taken now: after an undo the live tracker may belong to a later run.
+        tracker = self._tracker
+        self._pending_ctrl = tracker.ctrl if pending is not None and tracker is not None else 0
 
     def _append(self, lst: list[Any], item: Any) -> None:
         lst.append(item)
@@ -161,7 +167,7 @@ class ThreadRun:
     @property
     def ctrl(self) -> int:
         """Thread-local operation indices that earlier branches depended on."""
-        return self._tracker.ctrl if self._tracker is not None else 0
+        return self._pending_ctrl
 
     # -- running -------------------------------------------------------------
     def start(self) -> None:
