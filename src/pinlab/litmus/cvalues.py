@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from pinlab.engine.program import Loc
-from pinlab.engine.values import Val, unwrap
+from pinlab.engine.values import Val, deps_of, unwrap
 
-__all__ = ["CValueError", "apply1", "apply2", "binary", "not_pointer", "unary"]
+__all__ = ["CValueError", "apply1", "apply2", "binary", "cancels", "not_pointer", "unary"]
 
 
 class CValueError(ValueError):
@@ -48,6 +48,20 @@ def apply2(fn: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
     if isinstance(b, Val):
         return b.map(lambda y: fn(a, y))
     return fn(a, b)
+
+
+def cancels(op: str, a: Any, b: Any) -> Any | None:
+    """``a op b`` when it is 0 whatever the value: ``x ^ x`` and ``x - x``; else None.
+
+    herd7 simplifies ``x ^ x`` to 0 even when ``x`` is not known yet (a
+    "fake" dependency, kept as a dependency), so that an address such as
+    ``y + (r1 ^ r1)`` is ``y`` before ``r1`` is read.  The result here is a
+    known 0 that keeps the operand's dependencies, so the explorer need not
+    wait for ``x`` either.
+    """
+    if a is b and op in ("^", "-") and isinstance(a, Val):
+        return Val(0, deps_of(a), a.tracker)
+    return None
 
 
 def apply1(fn: Callable[[Any], Any], a: Any) -> Any:

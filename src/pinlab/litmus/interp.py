@@ -29,7 +29,15 @@ from pinlab.engine.ops import Cutoff, Load, Op, Store, Tag
 from pinlab.engine.primitives import PRIMITIVES, Primitive
 from pinlab.engine.values import DepTracker, Val, unwrap
 from pinlab.litmus import ast
-from pinlab.litmus.cvalues import CValueError, apply1, apply2, binary, not_pointer, unary
+from pinlab.litmus.cvalues import (
+    CValueError,
+    apply1,
+    apply2,
+    binary,
+    cancels,
+    not_pointer,
+    unary,
+)
 from pinlab.litmus.errors import LitmusError
 
 __all__ = ["UNROLL", "Env", "compile_body"]
@@ -157,15 +165,20 @@ class _Compiler:
 
     def e_binary(self, e: ast.Binary) -> Code:
         left, right = self.expr(e.left), self.expr(e.right)
-        op = self.guard(e.pos, binary(e.op))
+        name, op = e.op, self.guard(e.pos, binary(e.op))
+
+        def apply(a: Any, b: Any) -> Any:
+            zero = cancels(name, a, b)
+            return zero if zero is not None else apply2(op, a, b)
+
         if not left[0] and not right[0]:
             lf, rf = left[1], right[1]
-            return False, lambda env: apply2(op, lf(env), rf(env))
+            return False, lambda env: apply(lf(env), rf(env))
         lg, rg = _lift(left), _lift(right)
 
         def gen(env: Env) -> Gen:
             a = yield from lg(env)
-            return apply2(op, a, (yield from rg(env)))
+            return apply(a, (yield from rg(env)))
 
         return True, gen
 
