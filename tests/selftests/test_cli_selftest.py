@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 from typer.testing import CliRunner
 
@@ -52,9 +51,7 @@ def test_unknown_era() -> None:
     assert result.exit_code == 2
 
 
-def test_all_eras_well_under_a_minute() -> None:
-    start = time.monotonic()
+def test_all_eras_in_one_run() -> None:
+    # Speed is measured by bench/selftest.py, never asserted in a test.
     result = runner.invoke(app, ["selftest", "cow", "--era", "all"])
-    elapsed = time.monotonic() - start
     assert result.stdout.count("TAP version 13") == 10
-    assert elapsed < 60

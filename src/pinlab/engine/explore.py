@@ -42,7 +42,7 @@ import enum
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pinlab.engine.analysis import future_writes, may_write_from
@@ -507,7 +507,9 @@ class Explorer:
         if isinstance(op, Rmw):
             return self._op_read(t, op)
         if isinstance(op, Fence):
-            self._add(t, EvKind.F, None, tag=op.tag.value, ctrl=self._eids(t, t.ctrl))
+            self._add(
+                t, EvKind.F, None, tag=op.tag.value, ctrl=self._eids(t, t.ctrl), label=op.label
+            )
             t.resume(Answer(), -1)
             return True
         if isinstance(op, Lock | TryLock | IsLocked | Unlock):
@@ -678,12 +680,7 @@ class Explorer:
             data=data | self._eids(t, deps_of(op.arg) | deps_of(op.arg2)),
             ctrl=self.g.events[r].ctrl,
         )
-        read_ev = self.g.events[r]
-        self._replace(
-            Event(read_ev.eid, read_ev.tid, read_ev.idx, read_ev.kind, read_ev.loc, None,
-                  read_ev.tag, True, w, read_ev.addr, read_ev.data, read_ev.ctrl,
-                  read_ev.op, read_ev.src)
-        )  # fmt: skip
+        self._replace(replace(self.g.events[r], atomic=True, rmw=w))
         self._place(w, loc, lambda: self._after(t, answer, r))
 
     @staticmethod
@@ -778,11 +775,7 @@ class Explorer:
     def _acquire(self, t: ThreadRun, loc: Loc, deps: dict[str, int], answer: Answer) -> None:
         lkr = self._add(t, EvKind.LKR, loc, tag="acquire", **deps)
         lkw = self._add(t, EvKind.LKW, loc, value=1, rmw=lkr, **deps)
-        e = self.g.events[lkr]
-        self._replace(
-            Event(e.eid, e.tid, e.idx, e.kind, e.loc, None, e.tag, False, lkw, e.addr,
-                  e.data, e.ctrl, e.op, e.src)
-        )  # fmt: skip
+        self._replace(replace(self.g.events[lkr], rmw=lkw))
         self._place(lkw, loc, lambda: self._after(t, answer, lkr))
 
     # -- the end of an execution ------------------------------------------------------
@@ -887,7 +880,8 @@ class Explorer:
         for t in self.threads:
             ret = t.retval if isinstance(t.retval, Mapping) else {}
             regs.append({k: _solved(v, read_value) for k, v in ret.items()})
-        return FinalState(memory, regs)
+        oopses = tuple((t.tid, t.oops) for t in self.threads if t.oops is not None)
+        return FinalState(memory, regs, oopses)
 
     def _record(self, graph: ExecutionGraph, final: FinalState, verdict: Verdict) -> None:
         cond = self.program.condition

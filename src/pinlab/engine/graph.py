@@ -65,6 +65,7 @@ class Event:
     ctrl: int = 0
     op: int = 0  # index of the thread operation that produced the event
     src: tuple[str, int] | None = None  # (function, line) of the yielding frame
+    label: str = ""  # a fence's name in the code that yields it
 
     @property
     def is_read(self) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import total_ordering
 from typing import Any
 
 __all__ = [
@@ -27,6 +26,7 @@ __all__ = [
     "Loc",
     "MemVar",
     "Observable",
+    "Oops",
     "Program",
     "RegVar",
     "Thread",
@@ -34,23 +34,30 @@ __all__ = [
 ]
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True)
-class Loc:
-    """A shared memory location, identified by its name (``x``, ``folio0._refcount``)."""
+class Loc(str):
+    """A shared memory location, identified by its name (``x``, ``folio0._refcount``).
 
-    name: str
+    A ``str`` subclass, so that hashing and comparing locations -- done for
+    every event the explorer adds -- costs what it costs for a string.
+    """
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Loc):
-            return NotImplemented
-        return self.name < other.name
+    __slots__ = ()
 
-    def __str__(self) -> str:
-        return self.name
+    @property
+    def name(self) -> str:
+        return str.__str__(self)
 
     def __repr__(self) -> str:
-        return f"Loc({self.name!r})"
+        return f"Loc({str.__repr__(self)})"
+
+
+class Oops(Exception):
+    """A thread hit a condition its code asserts impossible (a VM_BUG_ON, a BUG).
+
+    Under the explorer an ``Oops`` ends its thread and is recorded in the
+    execution's final state (:attr:`FinalState.oopses`), so a scenario can ask
+    whether one is reachable; under the sequential executor it propagates.
+    """
 
 
 Thread = Generator[Any, Any, Mapping[str, Any] | None]
@@ -87,6 +94,7 @@ class FinalState:
 
     memory: Mapping[Loc, Any]
     regs: Sequence[Mapping[str, Any]]
+    oopses: tuple[tuple[int, str], ...] = ()  # (thread, message) of each Oops raised
 
     def get(self, var: Observable) -> Any:
         if isinstance(var, MemVar):

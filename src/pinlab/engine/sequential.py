@@ -124,6 +124,7 @@ class SequentialExecutor:
         self.after_step = after_step
         self.chooser = chooser
         self.steps = 0
+        self.current: Thread | None = None  # the generator being run, for hooks
 
     def _loc(self, loc: Any) -> Loc:
         plain = unwrap(loc)
@@ -181,9 +182,13 @@ class SequentialExecutor:
     def run(self, thread: Thread) -> Any:
         """Run ``thread`` to completion; return what it returns."""
         answer: Any = None
+        outer = self.current
+        self.current = thread
         try:
             while True:
                 op = thread.send(answer)
                 answer = self.step(op)
         except StopIteration as stop:
             return stop.value
+        finally:
+            self.current = outer

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pinlab.engine.ops import Op
-from pinlab.engine.program import ThreadFactory
+from pinlab.engine.program import Oops, ThreadFactory
 from pinlab.engine.values import (
     BranchMismatch,
     DepTracker,
@@ -117,6 +117,7 @@ class ThreadRun:
         self.waiting_on: Sym | None = None
         self.fork_on: Sym | None = None
         self.retval: Any = None
+        self.oops: str | None = None
         # the live generator and how far it has been fed
         self._gen: Any = None
         self._tracker: DepTracker | None = None
@@ -125,11 +126,11 @@ class ThreadRun:
 
     # -- trail-managed setters -------------------------------------------------
     def set_status(self, status: Status, pending: Op | None = None) -> None:
-        old = (self.status, self.pending, self.waiting_on, self.fork_on, self.retval,
+        old = (self.status, self.pending, self.waiting_on, self.fork_on, self.retval, self.oops,
                self._pending_ctrl)  # fmt: skip
 
         def undo() -> None:
-            (self.status, self.pending, self.waiting_on, self.fork_on, self.retval,
+            (self.status, self.pending, self.waiting_on, self.fork_on, self.retval, self.oops,
              self._pending_ctrl) = old  # fmt: skip
             self._fed = -1
 
@@ -222,6 +223,12 @@ class ThreadRun:
         except BranchMismatch:
             self._fed = -1
             self.set_status(Status.DEAD)
+            return
+        except Oops as oops:
+            self._fed = -1
+            self._absorb_decisions()
+            self.set_status(Status.DONE)
+            self.oops = f"{type(oops).__name__}: {oops}"
             return
         self._absorb_decisions()
         self.set_status(Status.RUN, op)

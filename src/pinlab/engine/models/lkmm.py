@@ -25,6 +25,7 @@ from __future__ import annotations
 from pinlab.engine import relation as r
 from pinlab.engine.graph import EvKind, ExecutionGraph
 from pinlab.engine.models.base import CONSISTENT, Relations, Verdict, lock_rules
+from pinlab.engine.models.sparse import atomicity_holds, coherence_acyclic, lock_rules_hold
 from pinlab.engine.relation import Rel
 
 __all__ = ["LKMM", "LkmmModel"]
@@ -65,20 +66,7 @@ class LkmmModel:
     allows_porf_cycles = True
 
     def check_partial(self, g: ExecutionGraph) -> bool:
-        rel = Relations(g)
-        return self._coherence_atomic(rel) is None and lock_rules(g, rel) is None
-
-    @staticmethod
-    def _coherence_atomic(rel: Relations) -> str | None:
-        com = r.union(rel.rf, rel.co, rel.fr)
-        if not r.acyclic(r.union(rel.po_loc(), com)):
-            return "coherence"
-        fre = r.inter(rel.fr, rel.ext)
-        coe = r.inter(rel.co, rel.ext)
-        rmw = r.union(rel.rmw, _lk_rmw(rel))
-        if not r.empty(r.inter(rmw, r.compose(fre, coe))):
-            return "atomic"
-        return None
+        return lock_rules_hold(g) is None and coherence_acyclic(g) and atomicity_holds(g)
 
     def check(self, g: ExecutionGraph) -> Verdict:
         rel = Relations(g)

@@ -10,16 +10,22 @@
   forms them (see :mod:`pinlab.engine.graph`).
 
 Every axiom is an acyclicity or emptiness condition on relations that only
-grow as a graph is extended, so the same check prunes partial graphs.
+grow as a graph is extended, so the same check prunes partial graphs.  The
+checks run on sparse edges (:mod:`pinlab.engine.models.sparse`).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from pinlab.engine import relation as r
 from pinlab.engine.graph import ExecutionGraph
-from pinlab.engine.models.base import CONSISTENT, Relations, Verdict, lock_rules
+from pinlab.engine.models.base import CONSISTENT, Verdict
+from pinlab.engine.models.sparse import (
+    atomicity_holds,
+    lock_rules_hold,
+    sc_acyclic,
+    unmatched_lock_rules_hold,
+)
 
 __all__ = ["SC"]
 
@@ -31,15 +37,18 @@ class ScModel:
     allows_porf_cycles = False
 
     def _failed(self, g: ExecutionGraph) -> str | None:
-        rel = Relations(g)
-        com = r.union(rel.po, rel.rf, rel.co, rel.fr)
-        if not r.acyclic(com):
+        failed = lock_rules_hold(g)
+        if failed is not None:
+            return failed
+        if g.complete:
+            failed = unmatched_lock_rules_hold(g)
+            if failed is not None:
+                return failed
+        if not sc_acyclic(g):
             return "sc"
-        fre = r.inter(rel.fr, rel.ext)
-        coe = r.inter(rel.co, rel.ext)
-        if not r.empty(r.inter(rel.rmw, r.compose(fre, coe))):
+        if not atomicity_holds(g):
             return "atomic"
-        return lock_rules(g, rel)
+        return None
 
     def check(self, g: ExecutionGraph) -> Verdict:
         failed = self._failed(g)
