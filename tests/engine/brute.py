@@ -10,10 +10,9 @@ shares no code with the explorer but the operations' single-CPU semantics
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.ops import Choose, IsLocked, Lock, Op, TryLock
+from pinlab.engine.ops import Choose, Lock, Op
 from pinlab.engine.program import Loc, Program
 from pinlab.engine.sequential import (
     AssumptionError,
@@ -70,7 +69,7 @@ def brute_force_program(program: Program, max_states: int = 500_000) -> set[Fina
             done = False
             op: Op = what
             for answer, new_mem in _steps(op, mem):
-                new_hists = hists[:tid] + (hist + (answer,),) + hists[tid + 1 :]
+                new_hists = (*hists[:tid], (*hist, answer), *hists[tid + 1 :])
                 stack.append((new_mem, new_hists))
         if done:
             regs = []
@@ -87,8 +86,6 @@ def _steps(op: Op, mem: dict[Loc, Any]) -> list[tuple[Any, dict[Loc, Any]]]:
         return []  # spins until the holder unlocks
     if isinstance(op, Choose):
         return [(i, dict(mem)) for i in range(op.n)]
-    if isinstance(op, TryLock | IsLocked):
-        pass
     memory = Memory(mem)
     ex = SequentialExecutor(memory)
     try:
@@ -111,6 +108,3 @@ def explorer_finals(program: Program, model: str = "sc", **kw: Any) -> set[Final
 
     explore(program, model, on_execution=record, **kw)
     return out
-
-
-_unused: Callable[..., Any] = brute_force_program
