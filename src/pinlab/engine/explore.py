@@ -68,7 +68,7 @@ from pinlab.engine.ops import (
 from pinlab.engine.program import FinalState, Loc, Program
 from pinlab.engine.relation import bits
 from pinlab.engine.threads import Answer, Status, ThreadRun, Trail
-from pinlab.engine.values import Sym, Val, deps_of, evaluate, unwrap
+from pinlab.engine.values import Sym, Undetermined, Val, deps_of, evaluate, unwrap
 
 __all__ = [
     "Execution",
@@ -204,6 +204,8 @@ class Explorer:
         self.witness: tuple[int, ...] | None = None
         self.counterexample: tuple[int, ...] | None = None
         self.outcome = Outcome.COMPLETE
+        self._solving = False
+        self._choices = 0
         self._deadline = (
             time.monotonic() + self.limits.time_limit if self.limits.time_limit else None
         )
@@ -237,6 +239,9 @@ class Explorer:
 
     def _choice(self, n: int, body: Callable[[int], None]) -> None:
         """Take each of ``n`` options in turn: ``body(i)`` applies it and searches on."""
+        self._choices += 1
+        if self._deadline is not None and self._choices & 0xFF == 0:
+            self._check_deadline()
         if self.replay is not None and n > 1:
             depth = len(self.path)
             if depth >= len(self.replay) or not 0 <= self.replay[depth] < n:
@@ -260,17 +265,23 @@ class Explorer:
 
         def body(i: int) -> None:
             change = apply(i)
-            if change is None or self.model.check_partial(self.g, change):
+            if change is None or (
+                self.model.check_partial(self.g, change)
+                and (change[0] != "rf" or self._known_constraints_hold())
+            ):
                 cont()
-            else:
-                self.stats.pruned += 1
+                return
+            self.stats.pruned += 1
 
         self._choice(n, body)
 
-    def _check_limits(self) -> None:
+    def _check_deadline(self) -> None:
         if self._deadline is not None and time.monotonic() > self._deadline:
             self.outcome = Outcome.TIME
             raise _Stop
+
+    def _check_limits(self) -> None:
+        self._check_deadline()
         cap = self.limits.max_executions
         if cap is not None and self.stats.consistent >= cap:
             self.outcome = Outcome.EXECUTIONS
@@ -368,7 +379,11 @@ class Explorer:
 
     def _read_value(self, r: int, visiting: set[int]) -> Any:
         w = self.g.rf[r]
-        if w < 0 or r in visiting:
+        if w < 0:
+            raise _Unsolvable
+        if r in visiting:
+            if self._solving:
+                return Undetermined(r)  # a value cycle: herd7's S<n>
             raise _Unsolvable
         visiting.add(r)
         try:
@@ -714,22 +729,46 @@ class Explorer:
         self._place(w, loc, lambda: self._after(t, Answer(), w))
         return False
 
+    def _positions(self, w: int, loc: Loc) -> list[int]:
+        """Where new write ``w`` may go in ``loc``'s coherence order (insertion indices).
+
+        An RMW's write goes right after the write its read took, and nothing
+        goes between such a pair: any other position breaks atomicity, so it
+        is not offered at all (the atomic axioms would reject it anyway).
+        """
+        g = self.g
+        co = g.co[loc]
+        events, rf = g.events, g.rf
+        forced = -1
+        ev = events[w]
+        if ev.rmw >= 0 and ev.kind is EvKind.W and rf[ev.rmw] >= 0:
+            forced = co.index(rf[ev.rmw]) + 1
+        out = []
+        for k in range(len(co), 0, -1):
+            if forced >= 0 and k != forced:
+                continue
+            if k < len(co):
+                nxt = events[co[k]]
+                if nxt.rmw >= 0 and nxt.kind is EvKind.W and rf[nxt.rmw] == co[k - 1]:
+                    continue  # between an RMW's two halves
+            out.append(k)
+        return out
+
     def _place(self, w: int, loc: Loc, cont: Callable[[], None]) -> None:
         """Choose the coherence position of new write ``w``, then bind waiting reads."""
-        n = len(self.g.co[loc])  # insert at 1..n (after the initial write)
-
+        positions = self._positions(w, loc)
         kind = self.g.events[w].kind
 
         def apply(i: int) -> Change | None:
-            self._co_insert(loc, n - i, w)
-            if n == 1:
-                return None
+            self._co_insert(loc, positions[i], w)
+            if len(self.g.co[loc]) == 2:
+                return None  # the first write after the initial one
             return ("co", w, -1) if kind is EvKind.W else FULL_CHECK
 
         if kind is EvKind.W:
-            self._branch(n, apply, lambda: self._bind(w, loc, cont))
+            self._branch(len(positions), apply, lambda: self._bind(w, loc, cont))
         else:
-            self._branch(n, apply, cont)
+            self._branch(len(positions), apply, cont)
 
     def _bind(self, w: int, loc: Loc, cont: Callable[[], None]) -> None:
         tid = self.g.events[w].tid
@@ -763,6 +802,7 @@ class Explorer:
         deps = self._deps(t, op.loc)
         if isinstance(op, Unlock):
             ul = self._add(t, EvKind.UL, loc, value=0, tag="release", **deps)
+            self._match_unlock(ul)
             t.resume(Answer(), ul)
             return True
         if isinstance(op, Lock):
@@ -781,6 +821,26 @@ class Explorer:
 
         self._choice(2, body)
         return False
+
+    def _match_unlock(self, ul: int) -> None:
+        """lock.cat's ``critical``: the nearest earlier LKW|UL of the lock, if an LKW."""
+        g = self.g
+        e = g.events[ul]
+        for x in reversed(g.threads[e.tid][: e.idx]):
+            prev = g.events[x]
+            if prev.loc == e.loc and prev.kind in (EvKind.LKW, EvKind.UL):
+                if prev.kind is EvKind.LKW:
+                    self._set_crit(x, ul)
+                return
+
+    def _set_crit(self, lkw: int, ul: int) -> None:
+        crit = self.g.crit
+        crit[lkw] = ul
+
+        def undo() -> None:
+            del crit[lkw]
+
+        self._push(undo)
 
     def _acquire(self, t: ThreadRun, loc: Loc, deps: dict[str, int], answer: Answer) -> None:
         lkr = self._add(t, EvKind.LKR, loc, tag="acquire", **deps)
@@ -848,23 +908,46 @@ class Explorer:
                 values.append(None)
         return values
 
+    def _known_constraints_hold(self) -> bool:
+        """The branch outcomes taken on trust whose values are now known still hold."""
+        pending = list(self.constraints)
+        for t in self.threads:
+            pending.extend(t.constraints.values())
+        for sym, outcome in pending:
+            try:
+                value = evaluate(sym, lambda r: self._read_value(r, set()))
+            except _Unsolvable:
+                continue
+            if bool(value) != outcome:
+                return False
+        return True
+
     def _constraints_hold(self, read_value: Callable[[int], Any]) -> bool:
-        for sym, outcome in self.constraints:
+        """Whether each branch taken on trust went the way the values say.
+
+        A branch on an undetermined value is accepted either way, as herd7
+        accepts a candidate whose remaining equations are only predicates.
+        """
+        pending = list(self.constraints)
+        for t in self.threads:
+            pending.extend(t.constraints.values())
+        for sym, outcome in pending:
+            if any(isinstance(read_value(r), Undetermined) for r in bits(sym.reads)):
+                continue
             if bool(evaluate(sym, read_value)) != outcome:
                 return False
-        for t in self.threads:
-            for sym, outcome in t.constraints.values():
-                if bool(evaluate(sym, read_value)) != outcome:
-                    return False
         return True
 
     def _complete(self) -> None:
         self._set_complete()
+        self._solving = True
         try:
             values = self._solve()
         except _Unsolvable:
             self.stats.unsolvable += 1
             return
+        finally:
+            self._solving = False
 
         def read_value(r: int) -> Any:
             return values[r]

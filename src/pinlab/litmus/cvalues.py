@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from pinlab.engine.program import Loc
-from pinlab.engine.values import Val, deps_of, unwrap
+from pinlab.engine.values import Val, unwrap
 
 __all__ = ["CValueError", "apply1", "apply2", "binary", "cancels", "not_pointer", "unary"]
 
@@ -60,7 +60,7 @@ def cancels(op: str, a: Any, b: Any) -> Any | None:
     wait for ``x`` either.
     """
     if a is b and op in ("^", "-") and isinstance(a, Val):
-        return Val(0, deps_of(a), a.tracker)
+        return a.with_value(0)
     return None
 
 

@@ -25,9 +25,9 @@ import re
 from collections.abc import Callable, Generator
 from typing import Any, Final
 
-from pinlab.engine.ops import Cutoff, Load, Op, Store, Tag
+from pinlab.engine.ops import Assume, Cutoff, Load, Op, Store, Tag
 from pinlab.engine.primitives import PRIMITIVES, Primitive
-from pinlab.engine.values import DepTracker, Val, unwrap
+from pinlab.engine.values import CtrlMark, ctrl_mark, ctrl_restore, unwrap
 from pinlab.litmus import ast
 from pinlab.litmus.cvalues import (
     CValueError,
@@ -67,9 +67,6 @@ def _truth(v: Any) -> int:
     return int(bool(v))
 
 
-CtrlMark = tuple[DepTracker, int] | None
-
-
 def _ctrl_mark(v: Any) -> CtrlMark:
     """Where the thread's control dependencies stand before branching on ``v``.
 
@@ -77,16 +74,12 @@ def _ctrl_mark(v: Any) -> CtrlMark:
     a loop's body) control dependent on its condition: the compiler may hoist
     what follows the join.  So the interpreter restores the dependencies in
     force before the branch once the branch is done (:func:`_ctrl_restore`).
-    Only a value with dependencies changes them, so a plain one needs no mark.
     """
-    if isinstance(v, Val) and v.tracker is not None:
-        return v.tracker, v.tracker.ctrl
-    return None
+    return ctrl_mark(v)
 
 
 def _ctrl_restore(mark: CtrlMark) -> None:
-    if mark is not None:
-        mark[0].ctrl = mark[1]
+    ctrl_restore(mark)
 
 
 def _lift(code: Code) -> Callable[[Env], Gen]:
@@ -354,9 +347,29 @@ class _Compiler:
         return True, gen
 
 
-def compile_body(path: str, proc: ast.Process) -> Callable[[Env], Generator[Op, Any, Env]]:
-    """The thread of ``proc``: call it with an initial register file for a fresh generator."""
-    body = _lift(_Compiler(path, proc).stmt(proc.body))
+def compile_body(
+    path: str, proc: ast.Process, assumes: dict[int, list[tuple[str, int]]] | None = None
+) -> Callable[[Env], Generator[Op, Any, Env]]:
+    """The thread of ``proc``: call it with an initial register file for a fresh generator.
+
+    ``assumes`` maps a top-level statement index to (register, value) pairs
+    to assume right after it (see :mod:`pinlab.litmus.early`).
+    """
+    compiler = _Compiler(path, proc)
+    body: Callable[[Env], Gen]
+    if assumes:
+        early = assumes
+        steps = [_lift(compiler.stmt(x)) for x in proc.body.stmts]
+
+        def checked(env: Env) -> Gen:
+            for i, step in enumerate(steps):
+                yield from step(env)
+                for reg, value in early.get(i, ()):
+                    yield Assume(env[reg] == value)
+
+        body = checked
+    else:
+        body = _lift(compiler.stmt(proc.body))
 
     def thread(init: Env) -> Generator[Op, Any, Env]:
         env = dict(init)

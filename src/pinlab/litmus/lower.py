@@ -25,6 +25,7 @@ from pinlab.engine.ops import Op
 from pinlab.engine.program import Condition, Loc, Program, ThreadFactory
 from pinlab.litmus import ast
 from pinlab.litmus.cond import KIND, condition_text, observed, predicate, registers
+from pinlab.litmus.early import early_assumes
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.herd_hash import herd_hash
 from pinlab.litmus.interp import Env, compile_body
@@ -117,8 +118,12 @@ def lower(test: ast.Test) -> Lowered:
         if isinstance(loc, ast.CondReg):
             check_reg(loc)
 
+    assumes = early_assumes(test)
     threads = tuple(
-        _factory(compile_body(test.path, proc), _initial_env(proc, regs[proc.index]))
+        _factory(
+            compile_body(test.path, proc, assumes[proc.index]),
+            _initial_env(proc, regs[proc.index]),
+        )
         for proc in test.processes
     )
     condition = Condition(
