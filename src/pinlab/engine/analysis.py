@@ -22,10 +22,12 @@ from pinlab.engine.ops import (
     Cutoff,
     IsLocked,
     Load,
+    Lock,
     Rmw,
     RmwKind,
     Store,
     TryLock,
+    Unlock,
 )
 from pinlab.engine.program import Loc, ThreadFactory
 from pinlab.engine.values import (
@@ -45,7 +47,7 @@ Futures = list[frozenset[Loc] | None]
 
 def _written_loc(op: Any) -> tuple[bool, Loc | None]:
     """(writes?, location) of an operation; location None when symbolic."""
-    if isinstance(op, Store | Rmw):
+    if isinstance(op, Store | Rmw | Lock | TryLock | Unlock):  # a lock's LKW and UL write it
         loc = unwrap(op.loc)
         return True, loc if isinstance(loc, Loc) else None
     return False, None

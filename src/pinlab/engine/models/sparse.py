@@ -56,7 +56,7 @@ def _rf_co_fr(g: ExecutionGraph, succ: list[list[int]], co: dict[object, list[in
             if i + 1 < len(ws):
                 succ[w].append(ws[i + 1])
     events = g.events
-    lock_rf = g.lock_rf(co) if g.complete else {}  # type: ignore[arg-type]
+    lock_rf = g.lock_rf(co)  # type: ignore[arg-type]
     for e in events:
         w = rf[e.eid]
         if w < 0:
