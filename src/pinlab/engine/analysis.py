@@ -26,6 +26,7 @@ from pinlab.engine.ops import (
     Rmw,
     RmwKind,
     Store,
+    Tag,
     TryLock,
     Unlock,
 )
@@ -71,7 +72,11 @@ def _answers(op: Any, k: int) -> list[Any]:
 
 
 def _dry_run(
-    factory: ThreadFactory, answers: list[Any], decisions: list[bool], max_ops: int
+    factory: ThreadFactory,
+    answers: list[Any],
+    decisions: list[bool],
+    max_ops: int,
+    plain: set[Loc] | None = None,
 ) -> tuple[list[Loc | None], str, Any]:
     """Run one path.  Returns (written location per op, how it ended, what to branch on).
 
@@ -85,7 +90,7 @@ def _dry_run(
     try:
         op = gen.send(None)
         for i, ans in enumerate(answers):
-            writes.append(_record(op))
+            writes.append(_record(op, plain))
             op = gen.send(_wrap(ans, i, tracker))
         while True:
             if len(writes) >= max_ops:
@@ -98,7 +103,7 @@ def _dry_run(
             options = _answers(op, len(writes))
             if len(options) > 1:
                 return writes, "branch", options
-            writes.append(_record(op))
+            writes.append(_record(op, plain))
             op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
     except StopIteration:
         return writes, "done", None
@@ -110,10 +115,12 @@ def _dry_run(
         return writes, "dead", None
 
 
-def _record(op: Any) -> Loc | None:
+def _record(op: Any, plain: set[Loc] | None = None) -> Loc | None:
     writes, loc = _written_loc(op)
     if writes and loc is None:
         raise NeedsConcrete(Sym.leaf(0))
+    if plain is not None and loc is not None and isinstance(op, Store) and op.tag is Tag.PLAIN:
+        plain.add(loc)
     return loc
 
 
@@ -121,11 +128,17 @@ def _wrap(ans: Any, i: int, tracker: DepTracker) -> Any:
     return Val(ans, 1 << i, tracker) if type(ans) is Sym else ans
 
 
-def future_writes(factory: ThreadFactory, max_runs: int = 512, max_ops: int = 400) -> Futures:
+def future_writes(
+    factory: ThreadFactory,
+    max_runs: int = 512,
+    max_ops: int = 400,
+    plain: set[Loc] | None = None,
+) -> Futures:
     """Per operation index, the locations the thread may write from there on.
 
     Gives up (``[]``: unknown) after ``max_runs`` runs or on a path longer
     than ``max_ops`` operations: kernel paths with retry loops get there.
+    ``plain`` collects the locations some path writes with a plain store.
     """
     paths: list[tuple[list[Loc | None], bool]] = []  # (written loc per op or None, stuck?)
     work: list[tuple[list[Any], list[bool]]] = [([], [])]
@@ -135,7 +148,7 @@ def future_writes(factory: ThreadFactory, max_runs: int = 512, max_ops: int = 40
         if runs > max_runs:
             return []
         answers, decisions = work.pop()
-        writes, how, more = _dry_run(factory, answers, decisions, max_ops)
+        writes, how, more = _dry_run(factory, answers, decisions, max_ops, plain)
         if how == "long":
             return []
         if how == "branch":

@@ -186,7 +186,10 @@ class Explorer:
         nthreads = len(program.threads)
         self.g = ExecutionGraph(threads=[[] for _ in range(nthreads)])
         self.threads = [ThreadRun(i, f, self.trail) for i, f in enumerate(program.threads)]
-        self.futures = [future_writes(f) for f in program.threads]
+        plain: set[Loc] = set()
+        self.futures = [future_writes(f, plain=plain) for f in program.threads]
+        # Locations some thread may write with a plain store (None: unknown).
+        self.plain_written: set[Loc] | None = None if any(not f for f in self.futures) else plain
         self.writes: dict[Loc, list[int]] = {}
         self.awaiting: dict[int, Loc] = {}
         # LKR events waiting for an unlock of their lock: eid -> lock
@@ -453,6 +456,9 @@ class Explorer:
             if (self.awaiting or self.lock_waiting) and self._hopeless_wait():
                 self.stats.blocked += 1
                 return
+            if self.awaiting and self.program.ctrl_persists and self._committed_cycle():
+                self.stats.blocked += 1
+                return
             if self.ready:
                 self._go_on(self.ready[-1])
                 return
@@ -578,6 +584,44 @@ class Explorer:
             if may_write_from(self.futures[t.tid], len(t.answers), loc):
                 return True
         return False
+
+    def _committed_cycle(self) -> bool:
+        """Whether every speculated read still waiting can only be bound by closing
+        a happens-before cycle (so the speculation is hopeless).
+
+        A read that waits while its thread runs on (speculated) can only get a
+        write that a thread makes from now on.  If every live thread is past a
+        branch on one of its own still-waiting speculated reads -- with
+        ``Program.ctrl_persists`` every later write of the thread is then
+        control-dependent on that read, hence ppo-after it -- the chain
+        "read <-rfe- write ppo-after a waiting read <-rfe- ..." can only close
+        into a cycle of ppo and rfe edges, which LKMM's happens-before axiom
+        forbids.  It needs every access in such a chain to be marked: the
+        waiting reads are checked, and no thread may write their locations
+        with a plain store.
+        """
+        plain = self.plain_written
+        if plain is None:
+            return False
+        g = self.g
+        spec: dict[int, list[int]] = {}
+        for r, loc in self.awaiting.items():
+            ev = g.events[r]
+            sus = self.suspended.get(ev.tid)
+            if sus is not None and sus[0] == r:
+                continue  # still suspended: not speculated
+            if ev.tag == "plain" or loc in plain:
+                return False
+            spec.setdefault(ev.tid, []).append(ev.op)
+        if not spec:
+            return False
+        for t in self.threads:
+            if t.status is Status.DONE or t.status is Status.DEAD:
+                continue
+            ops = spec.get(t.tid)
+            if not ops or not any(t.ctrl >> op & 1 for op in ops):
+                return False
+        return True
 
     def _hopeless_wait(self) -> bool:
         """Whether some waiting read can no longer get a write."""
@@ -866,7 +910,7 @@ class Explorer:
         lkr = self._add(t, EvKind.LKR, loc, tag="acquire", **deps)
         lkw = self._add(t, EvKind.LKW, loc, value=1, rmw=lkr, **deps)
         self._replace(replace(self.g.events[lkr], rmw=lkw))
-        go_on = lambda: self._after(t, answer, lkr)  # noqa: E731
+        go_on: Callable[[], None] = lambda: self._after(t, answer, lkr)  # noqa: E731
         free = self._lock_free(loc)
         may_wait = self._unlocker_may_come(loc, t.tid)
 

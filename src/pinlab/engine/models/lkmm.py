@@ -31,6 +31,7 @@ from pinlab.engine.models.sparse import (
     atomicity_holds,
     coherence_acyclic,
     lock_rules_hold,
+    porf_reaches,
 )
 from pinlab.engine.relation import Rel
 
@@ -77,7 +78,16 @@ class LkmmModel:
             return lock_rules_hold(g) is None and coherence_acyclic(g) and atomicity_holds(g)
         if not (acyclic_after(g, change, po_loc=True) and atomicity_after(g, change)):
             return False
-        return self._check(g, partial=True).consistent
+        # The ordering axioms cost a full computation: only where they are
+        # likely to prune -- a new reads-from that closes a po|rf cycle (a
+        # speculated read bound to a write that depends on it), or any
+        # change once the graph has locks (critical sections order
+        # everything around them).
+        kind, a, b = change
+        has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
+        if has_locks or (kind == "rf" and porf_reaches(g, a, b)):
+            return self._check(g, partial=True).consistent
+        return True
 
     def check(self, g: ExecutionGraph) -> Verdict:
         return self._check(g, partial=False)
