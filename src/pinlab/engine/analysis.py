@@ -81,12 +81,14 @@ def _dry_run(
     """Run one path.  Returns (written location per op, how it ended, what to branch on).
 
     Endings: ``done``; ``stuck`` (needed a concrete value); ``branch`` (an
-    operation with several answers: the third item lists them); ``fork`` (a
-    truth test of a symbol); ``dead`` (contradicts a decision); ``long``.
+    operation with several answers: the third item is the answers given so
+    far, one per operation, and the options); ``fork`` (a truth test of a
+    symbol); ``dead`` (contradicts a decision); ``long``.
     """
     tracker = DepTracker(decisions)
     gen = factory()
     writes: list[Loc | None] = []
+    used = list(answers)
     try:
         op = gen.send(None)
         for i, ans in enumerate(answers):
@@ -102,8 +104,9 @@ def _dry_run(
                 return writes, "done", None
             options = _answers(op, len(writes))
             if len(options) > 1:
-                return writes, "branch", options
+                return writes, "branch", (used, options)
             writes.append(_record(op, plain))
+            used.append(options[0])
             op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
     except StopIteration:
         return writes, "done", None
@@ -152,7 +155,8 @@ def future_writes(
         if how == "long":
             return []
         if how == "branch":
-            work.extend(([*answers, ans], decisions) for ans in reversed(more))
+            used, options = more
+            work.extend(([*used, ans], decisions) for ans in reversed(options))
         elif how == "fork":
             work.extend((answers, [*more, outcome]) for outcome in (False, True))
         elif how != "dead":
