@@ -10,13 +10,26 @@ locations written at index ``k`` or later on some path.  When a path stops on
 a value it needed concretely (a computed address), or the dry run runs out of
 budget, nothing is known: the result is ``[]``, always a safe answer, only a
 slower one.
+
+Value domains make the computed addresses concrete.  A read returns the
+initial value of its location or a value some thread writes there; so the
+values every thread may write, found by dry runs that answer a needed read
+with each value of its location's domain, grow the domains until nothing
+changes (:func:`value_domains`).  A location written with a value that is
+itself unknown (a counter incremented) has no finite domain, and a path that
+needs such a value concretely is still stuck.  The fixpoint assumes values
+do not appear out of thin air, which LKMM guarantees for a value that flows
+into an address or a branch (dependencies order marked accesses).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pinlab.engine.ops import (
+    Arith,
     Assume,
     Choose,
     Cutoff,
@@ -29,6 +42,7 @@ from pinlab.engine.ops import (
     Tag,
     TryLock,
     Unlock,
+    apply_arith,
 )
 from pinlab.engine.program import Loc, ThreadFactory
 from pinlab.engine.values import (
@@ -37,13 +51,19 @@ from pinlab.engine.values import (
     ForkNeeded,
     NeedsConcrete,
     Sym,
+    Undetermined,
     Val,
+    evaluate,
     unwrap,
 )
 
-__all__ = ["Futures", "future_writes", "may_write_from"]
+__all__ = ["Domains", "Futures", "future_writes", "may_write_from", "value_domains"]
 
 Futures = list[frozenset[Loc] | None]
+# Per location, the values it may hold (None: not a small finite set).
+Domains = dict[Loc, frozenset[Any] | None]
+_DOMAIN_CAP = 24  # larger sets count as unknown
+_COMBINATIONS_CAP = 64
 
 
 def _written_loc(op: Any) -> tuple[bool, Loc | None]:
@@ -77,22 +97,30 @@ def _dry_run(
     decisions: list[bool],
     max_ops: int,
     plain: set[Loc] | None = None,
+    values: _Values | None = None,
 ) -> tuple[list[Loc | None], str, Any]:
     """Run one path.  Returns (written location per op, how it ended, what to branch on).
 
     Endings: ``done``; ``stuck`` (needed a concrete value); ``branch`` (an
     operation with several answers: the third item is the answers given so
     far, one per operation, and the options); ``fork`` (a truth test of a
-    symbol); ``dead`` (contradicts a decision); ``long``.
+    symbol); ``dead`` (contradicts a decision); ``long``.  ``stuck`` comes
+    with (answers given, the operations, the symbol needed).
     """
     tracker = DepTracker(decisions)
     gen = factory()
     writes: list[Loc | None] = []
+    ops: list[Any] = []
+    if values is not None:
+        values.start(ops)
     used = list(answers)
     try:
         op = gen.send(None)
         for i, ans in enumerate(answers):
             writes.append(_record(op, plain))
+            ops.append(op)
+            if values is not None:
+                values.note(op, ans)
             op = gen.send(_wrap(ans, i, tracker))
         while True:
             if len(writes) >= max_ops:
@@ -106,16 +134,23 @@ def _dry_run(
             if len(options) > 1:
                 return writes, "branch", (used, options)
             writes.append(_record(op, plain))
+            ops.append(op)
             used.append(options[0])
+            if values is not None:
+                values.note(op, options[0])
             op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
     except StopIteration:
         return writes, "done", None
     except ForkNeeded:
         return writes, "fork", list(tracker.decisions)
-    except NeedsConcrete:
-        return writes, "stuck", None
+    except NeedsConcrete as need:
+        return writes, "stuck", (used, ops, need.sym)
     except BranchMismatch:
         return writes, "dead", None
+    except Exception:
+        # The thread fails here (a kernel bug it reports, or a value from a
+        # domain that cannot reach this point): it writes nothing more.
+        return writes, "done", None
 
 
 def _record(op: Any, plain: set[Loc] | None = None) -> Loc | None:
@@ -133,15 +168,21 @@ def _wrap(ans: Any, i: int, tracker: DepTracker) -> Any:
 
 def future_writes(
     factory: ThreadFactory,
-    max_runs: int = 512,
+    max_runs: int = 4096,
     max_ops: int = 400,
     plain: set[Loc] | None = None,
+    domains: Domains | None = None,
+    init: Mapping[Loc, Any] | None = None,
+    values: _Values | None = None,
 ) -> Futures:
     """Per operation index, the locations the thread may write from there on.
 
     Gives up (``[]``: unknown) after ``max_runs`` runs or on a path longer
     than ``max_ops`` operations: kernel paths with retry loops get there.
     ``plain`` collects the locations some path writes with a plain store.
+    With ``domains`` (and ``init``), a read whose value is needed concretely
+    is answered with each value of its location's domain; ``values`` collects
+    what the paths write.
     """
     paths: list[tuple[list[Loc | None], bool]] = []  # (written loc per op or None, stuck?)
     work: list[tuple[list[Any], list[bool]]] = [([], [])]
@@ -151,9 +192,17 @@ def future_writes(
         if runs > max_runs:
             return []
         answers, decisions = work.pop()
-        writes, how, more = _dry_run(factory, answers, decisions, max_ops, plain)
+        writes, how, more = _dry_run(factory, answers, decisions, max_ops, plain, values)
         if how == "long":
             return []
+        if how == "stuck" and domains is not None:
+            used, ops, sym = more
+            options = _concretize(used, ops, sym, domains, init or {})
+            if options is not None:
+                # The truth tests on what is now concrete take no decision:
+                # the decisions are found afresh on each new path.
+                work.extend((o, []) for o in options)
+                continue
         if how == "branch":
             used, options = more
             work.extend(([*used, ans], decisions) for ans in reversed(options))
@@ -174,6 +223,185 @@ def future_writes(
             acc.update(loc for loc in writes[k:] if loc is not None)
         out.append(frozenset(acc))
     return out
+
+
+def _concretize(
+    used: list[Any], ops: list[Any], sym: Sym, domains: Domains, init: Mapping[Loc, Any]
+) -> list[list[Any]] | None:
+    """The answer lists that make ``sym`` concrete, one per combination of
+    values of the reads it depends on; None if some read has no finite domain."""
+    leaves = [k for k in range(len(used)) if sym.reads >> k & 1]
+    if not leaves or sym.reads >> len(used):
+        return None
+    choices: list[list[Any]] = []
+    total = 1
+    for k in leaves:
+        dom = _answer_domain(ops[k], domains, init)
+        if dom is None:
+            return None
+        total *= len(dom)
+        if total > _COMBINATIONS_CAP:
+            return None
+        choices.append(sorted(dom, key=repr))
+    out: list[list[Any]] = []
+    for combo in itertools.product(*choices):
+        answers = list(used)
+        for k, v in zip(leaves, combo, strict=True):
+            answers[k] = v
+        out.append(answers)
+    return out
+
+
+def _answer_domain(op: Any, domains: Domains, init: Mapping[Loc, Any]) -> frozenset[Any] | None:
+    """The values operation ``op`` may answer, from its location's domain."""
+    if not isinstance(op, Load | Rmw):
+        return None
+    loc = unwrap(op.loc)
+    if not isinstance(loc, Loc):
+        return None
+    dom = domains.get(loc, frozenset({init.get(loc, 0)}))
+    if dom is None:
+        return None
+    if isinstance(op, Rmw) and op.kind is RmwKind.OP_RETURN:
+        arg = unwrap(op.arg)
+        if type(arg) is Sym or op.arith is None:
+            return None
+        arith = op.arith
+        return frozenset(apply_arith(arith, v, arg) for v in dom)
+    return dom
+
+
+class _Values:
+    """What the dry runs write, per location: concrete values, and the
+    arithmetic applied to the old value by RMWs (closed over at the end)."""
+
+    def __init__(self) -> None:
+        self.values: dict[Loc, set[Any] | None] = {}
+        self.ops: dict[Loc, set[tuple[Arith, Any]]] = {}
+        # symbolic values written: (location, expression, the reads below it)
+        self.syms: list[tuple[Loc, Sym, dict[int, Any]]] = []
+        self._reads: list[Any] = []
+
+    def _add(self, loc: Loc, v: Any) -> None:
+        s = self.values.setdefault(loc, set())
+        if s is None:
+            return
+        if type(v) is Sym:
+            leaves = {k: self._reads[k] for k in range(len(self._reads)) if v.reads >> k & 1}
+            if v.reads >> len(self._reads):
+                self.values[loc] = None
+            else:
+                self.syms.append((loc, v, leaves))
+            return
+        if type(v) is Undetermined:
+            self.values[loc] = None
+            return
+        try:
+            s.add(v)
+        except TypeError:
+            self.values[loc] = None
+
+    def start(self, ops: list[Any]) -> None:
+        """A new dry-run path: ``ops`` will hold its operations, by index."""
+        self._reads = ops
+
+    def note(self, op: Any, answer: Any) -> None:
+        if isinstance(op, Lock | TryLock):
+            loc = unwrap(op.loc)
+            if isinstance(loc, Loc):
+                self._add(loc, 1)
+        elif isinstance(op, Unlock):
+            loc = unwrap(op.loc)
+            if isinstance(loc, Loc):
+                self._add(loc, 0)
+        elif isinstance(op, Store):
+            loc = unwrap(op.loc)
+            if isinstance(loc, Loc):
+                self._add(loc, unwrap(op.value))
+        elif isinstance(op, Rmw):
+            loc = unwrap(op.loc)
+            if not isinstance(loc, Loc):
+                return
+            arg, arg2 = unwrap(op.arg), unwrap(op.arg2)
+            if op.kind is RmwKind.XCHG:
+                self._add(loc, arg)
+            elif op.kind is RmwKind.CMPXCHG:
+                self._add(loc, arg2)
+            elif op.arith is not None and type(arg) is not Sym:
+                self.ops.setdefault(loc, set()).add((op.arith, arg))
+                self.values.setdefault(loc, set())
+            elif op.kind is RmwKind.ADD_UNLESS and type(arg) is not Sym:
+                self.ops.setdefault(loc, set()).add((Arith.ADD, arg))
+                self.values.setdefault(loc, set())
+            else:
+                self.values[loc] = None
+
+
+def _evaluate_into(
+    dom: set[Any],
+    syms: list[tuple[Sym, dict[int, Any]]],
+    domains: Domains,
+    init: Mapping[Loc, Any],
+) -> bool:
+    """Add to ``dom`` every value of each expression over its reads' domains."""
+    for sym, leaves in syms:
+        keys = list(leaves)
+        choices = []
+        total = 1
+        for k in keys:
+            d = _answer_domain(leaves[k], domains, init)
+            if d is None:
+                return False
+            total *= len(d)
+            if total > _COMBINATIONS_CAP:
+                return False
+            choices.append(sorted(d, key=repr))
+        for combo in itertools.product(*choices):
+            env = dict(zip(keys, combo, strict=True))
+            try:
+                dom.add(evaluate(sym, env.__getitem__))
+            except (TypeError, KeyError, NeedsConcrete):
+                return False
+        if len(dom) > _DOMAIN_CAP:
+            return False
+    return True
+
+
+def value_domains(
+    factories: Sequence[ThreadFactory], init: Mapping[Loc, Any], rounds: int = 8
+) -> Domains | None:
+    """Per location, the values it may ever hold, or None when that is unknown
+    (a dry run gave up or got stuck, or no fixpoint within ``rounds``)."""
+    domains: Domains = {}
+    for _ in range(rounds):
+        acc = _Values()
+        for f in factories:
+            if not future_writes(f, domains=domains, init=init, values=acc):
+                return None
+        new: Domains = {}
+        for loc in set(acc.values) | set(domains):
+            written = acc.values.get(loc, set())
+            if written is None:
+                new[loc] = None
+                continue
+            dom: set[Any] = {init.get(loc, 0), *written}
+            if not _evaluate_into(
+                dom, [(s, lv) for x, s, lv in acc.syms if x == loc], domains, init
+            ):
+                new[loc] = None
+                continue
+            for _ in range(_DOMAIN_CAP):
+                grown = {apply_arith(a, v, arg) for a, arg in acc.ops.get(loc, ()) for v in dom}
+                if grown <= dom:
+                    break
+                dom |= grown
+                if len(dom) > _DOMAIN_CAP:
+                    break
+            new[loc] = frozenset(dom) if len(dom) <= _DOMAIN_CAP else None
+        if new == domains:
+            return domains
+        domains = new
+    return None
 
 
 def may_write_from(futures: Futures, k: int, loc: Loc) -> bool:

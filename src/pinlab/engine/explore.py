@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pinlab.engine.analysis import future_writes, may_write_from
+from pinlab.engine.analysis import future_writes, may_write_from, value_domains
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
 from pinlab.engine.models.base import FULL_CHECK, Change, Model, Verdict
 from pinlab.engine.ops import (
@@ -187,7 +187,11 @@ class Explorer:
         self.g = ExecutionGraph(threads=[[] for _ in range(nthreads)])
         self.threads = [ThreadRun(i, f, self.trail) for i, f in enumerate(program.threads)]
         plain: set[Loc] = set()
-        self.futures = [future_writes(f, plain=plain) for f in program.threads]
+        domains = value_domains(program.threads, program.init)
+        self.futures = [
+            future_writes(f, plain=plain, domains=domains, init=program.init)
+            for f in program.threads
+        ]
         # Locations some thread may write with a plain store (None: unknown).
         self.plain_written: set[Loc] | None = None if any(not f for f in self.futures) else plain
         self.writes: dict[Loc, list[int]] = {}
