@@ -616,14 +616,20 @@ class Explorer:
                 continue  # still suspended: not speculated
             if ev.tag == "plain" or loc in plain:
                 return False
-            spec.setdefault(ev.tid, []).append(ev.op)
+            spec.setdefault(ev.tid, []).append(r)
         if not spec:
             return False
         for t in self.threads:
             if t.status is Status.DONE or t.status is Status.DEAD:
                 continue
-            ops = spec.get(t.tid)
-            if not ops or not any(t.ctrl >> op & 1 for op in ops):
+            reads = spec.get(t.tid)
+            if not reads:
+                return False
+            fork = t.fork_on if t.status is Status.FORK else None
+            if not any(
+                t.ctrl >> g.events[r].op & 1 or (fork is not None and fork.reads >> r & 1)
+                for r in reads
+            ):
                 return False
         return True
 

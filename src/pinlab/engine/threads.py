@@ -139,7 +139,8 @@ class ThreadRun:
         self.pending = pending
         # Taken now: after an undo the live tracker may belong to a later run.
         tracker = self._tracker
-        self._pending_ctrl = tracker.ctrl if pending is not None and tracker is not None else 0
+        # (also at a fork or the end: what the thread's branches depended on so far)
+        self._pending_ctrl = tracker.ctrl if tracker is not None else 0
 
     def _append(self, lst: list[Any], item: Any) -> None:
         lst.append(item)
