@@ -57,8 +57,24 @@ def test_catalogue_state_exact(path: Path) -> None:
     assert _herd7_lines(render(_verdict(path))) == _herd7_lines(expected)
 
 
+# Known disagreements, each listed in the closing note of issue 3.
+KNOWN = {
+    "manual/oota/C-JO-OOTA-4.litmus": "verdict and flags agree (Never, data-race); pinlab "
+    "counts 8 executions where herd7 counts 5: candidates whose values form a cycle "
+    "through plain accesses are told apart differently",
+    "manual/kernel/C-ManfredSpraul-L1G2xchg.litmus": "herd7 gives up after 120 s; so does "
+    "pinlab (about 220 executions a second; the total is not known)",
+}
+
+
+def _param(row: dict[str, str]) -> object:
+    reason = KNOWN.get(row["path"])
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(row, id=row["path"], marks=marks)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("row", PAULMCK, ids=lambda r: r["path"])
+@pytest.mark.parametrize("row", [_param(r) for r in PAULMCK])
 def test_paulmck_as_herd7(row: dict[str, str]) -> None:
     path = LITMUS / "paulmck" / row["path"]
     if row["herd7_verdict"] == "ERROR":  # the smp_memb tests

@@ -85,6 +85,7 @@ __all__ = [
 class Limits:
     max_executions: int | None = None  # consistent executions
     time_limit: float | None = None  # seconds
+    stop_at_witness: bool = False  # stop at the first execution satisfying the condition
 
 
 class Outcome(enum.StrEnum):
@@ -92,6 +93,7 @@ class Outcome(enum.StrEnum):
     BOUND = "bound-reached"  # some execution was cut by a loop bound
     TIME = "time-limit"
     EXECUTIONS = "execution-limit"
+    WITNESS = "witness"  # stopped at the first witness (Limits.stop_at_witness)
 
 
 @dataclass(slots=True)
@@ -1127,6 +1129,12 @@ class Explorer:
             self.positive += 1
             if self.witness is None:
                 self.witness = choices
+            if self.limits.stop_at_witness:
+                self.flags |= verdict.flags
+                if self.on_execution is not None:
+                    self.on_execution(Execution(graph, final, verdict, choices))
+                self.outcome = Outcome.WITNESS
+                raise _Stop
         else:
             self.negative += 1
             if self.counterexample is None:

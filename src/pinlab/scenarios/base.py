@@ -97,6 +97,8 @@ class Scenario:
         return Built(program, bad, built.describe_state)
 
     def run(self, limits: Limits | None = None, **kw: Any) -> ScenarioResult:
+        """Explore; with ``limits.stop_at_witness`` a reachable verdict comes from
+        the first forbidden execution found (``executions`` counts up to it)."""
         built = self.program()
         start = time.perf_counter()
         result = explore(built.program, self.model, limits=limits, **kw)

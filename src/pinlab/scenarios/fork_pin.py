@@ -104,4 +104,19 @@ SCENARIOS: tuple[Scenario, ...] = (
     _scenario("v5.11", V5_11, "sc", Expect.NEVER, "write_protect_seq"),
     _scenario("v6.1", V6_1, "sc", Expect.NEVER),
     _scenario("current", era_by_name("current"), "sc", Expect.NEVER),
+    # Under the LKMM fork's side of the write_protect_seq protocol is
+    # store-buffering with only smp_wmb() and lock acquisitions between its
+    # write of the count and its reads of the pinned state: "neither side
+    # COWs" stays allowed (docs/findings.md, the open question).
+    _scenario("v5.9", V5_9, "lkmm", Expect.REACHABLE, "has_pinned, no ordering vs GUP-fast"),
+    _scenario(
+        "v5.11", V5_11, "lkmm", Expect.REACHABLE, "write_protect_seq: SB without a full barrier"
+    ),
+    _scenario(
+        "current",
+        era_by_name("current"),
+        "lkmm",
+        Expect.REACHABLE,
+        "MMF_HAS_PINNED; fork still has no smp_mb() after raw_write_seqcount_begin()",
+    ),
 )
