@@ -131,6 +131,10 @@ def future_writes(factory: ThreadFactory, max_paths: int = 2048) -> Futures:
         run([], [])
     except _GiveUp:
         return []
+    if any(stuck for _, stuck in paths):
+        # A path stopped on a value it needed concretely: the real thread may
+        # go on past that point, to any index, and write anything there.
+        return []
     length = max((len(w) for w, _ in paths), default=0) + 1
     out: Futures = []
     for k in range(length):
