@@ -224,6 +224,8 @@ class MmStruct:
     vmas: list[Vma] = field(default_factory=list)
     next_mmap: int = 0x1000_0000
     anon_vmas: int = 0
+    # mmu_interval_notifier subscriptions (set up before paths run; see mmu_notifier.py)
+    notifier_subscriptions: list[Any] = field(default_factory=list)
 
     @property
     def flags(self) -> Loc:
