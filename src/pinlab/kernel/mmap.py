@@ -3,7 +3,8 @@
 Models the VMA halves of mm/mmap.c (``do_mmap``, ``do_vmi_munmap``),
 mm/mprotect.c (``mprotect_fixup``), mm/madvise.c (MADV_DONTNEED,
 MADV_DONTFORK / DOFORK, MADV_WIPEONFORK / KEEPONFORK, MADV_PAGEOUT,
-MADV_[NO]HUGEPAGE) and kernel/exit's ``exit_mmap``.
+MADV_[NO]HUGEPAGE, MADV_[UN]MERGEABLE -- the VMA flag only: ksmd's pass is
+:func:`pinlab.kernel.ksm.ksm_do_scan`) and kernel/exit's ``exit_mmap``.
 
 These are the only paths that change a VMA list, and they do it under
 mmap_lock held for write (a spinlock in the model) from the sequential
@@ -60,6 +61,8 @@ MAP_ANONYMOUS: Final = 0x20
 MADV_DONTNEED: Final = 4
 MADV_DONTFORK: Final = 10
 MADV_DOFORK: Final = 11
+MADV_MERGEABLE: Final = 12
+MADV_UNMERGEABLE: Final = 13
 MADV_HUGEPAGE: Final = 14
 MADV_NOHUGEPAGE: Final = 15
 MADV_WIPEONFORK: Final = 18
@@ -208,6 +211,8 @@ def do_madvise(cpu: Cpu, mm: MmStruct, start: int, length: int, advice: int) -> 
         yield from kapi.spin_unlock(mm.mmap_lock)
         return 0
     table = {
+        MADV_MERGEABLE: (vm_flags_t.VM_MERGEABLE, none),
+        MADV_UNMERGEABLE: (none, vm_flags_t.VM_MERGEABLE),
         MADV_DONTFORK: (VM_DONTCOPY, none),
         MADV_DOFORK: (none, VM_DONTCOPY),
         MADV_WIPEONFORK: (VM_WIPEONFORK, none),

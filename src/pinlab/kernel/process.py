@@ -30,11 +30,13 @@ from pinlab.kernel.defs import (
     PAGE_MAPPING_ANON,
     PAGE_SIZE,
     VM_SOFTDIRTY,
+    vm_flags_t,
 )
 from pinlab.kernel.eras import Era
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup import vma_needs_dirty_tracking
 from pinlab.kernel.internal import is_cow_mapping
+from pinlab.kernel.ksm import ksm_do_scan
 from pinlab.kernel.mm_types import AddressSpace, Cpu, Machine, MmStruct, Page, pfn_folio
 from pinlab.kernel.mmap import (
     MADV_DONTNEED,
@@ -49,6 +51,7 @@ from pinlab.kernel.pte import SWP_SWAPFILE, pte_present, pte_swp_exclusive, swp_
 from pinlab.kernel.uaccess import user_access
 from pinlab.kernel.view import GupRef
 
+VM_MERGEABLE: Final = vm_flags_t.VM_MERGEABLE
 PIN_LONGTERM_TEST_FLAG_USE_WRITE: Final = 1
 PIN_LONGTERM_TEST_FLAG_USE_FAST: Final = 2
 CLEAR_REFS_SOFT_DIRTY: Final = 4
@@ -124,6 +127,15 @@ class System:
         for off in range(offset, offset + length, PAGE_SIZE):
             self.run("fallocate", drivers.file_write_page(self.cpu, file, off // PAGE_SIZE, 0))
         return 0
+
+    def ksmd(self, targets: list[tuple[Process, int]]) -> int:
+        """One ksmd pass over the pages at ``targets`` in VM_MERGEABLE VMAs; pages merged."""
+        pairs = []
+        for proc, addr in targets:
+            vma = proc.mm.find_vma(addr)
+            if vma is not None and vma.vm_flags & VM_MERGEABLE:
+                pairs.append((proc.mm, addr))
+        return int(self.run("ksmd", ksm_do_scan(self.cpu, pairs)))
 
     def pread(self, file: AddressSpace, offset: int, length: int) -> list[int]:
         return [
