@@ -29,7 +29,7 @@ from pinlab.engine.ops import (
     Store,
     TryLock,
 )
-from pinlab.engine.program import Loc, ThreadFactory
+from pinlab.engine.program import Loc, Oops, ThreadFactory
 from pinlab.engine.values import (
     BranchMismatch,
     DepTracker,
@@ -108,8 +108,8 @@ def future_writes(factory: ThreadFactory, max_paths: int = 2048) -> Futures:
                 writes.append(_record(op))
                 answers = [*answers, options[0]]
                 op = gen.send(_wrap(options[0], len(answers) - 1, tracker))
-        except StopIteration:
-            paths.append((writes, False))
+        except (StopIteration, Oops):
+            paths.append((writes, False))  # an Oops ends the thread, as under the explorer
         except ForkNeeded:
             for outcome in (True, False):
                 run(list(answers), [*tracker.decisions, outcome])
