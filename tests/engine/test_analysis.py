@@ -7,7 +7,7 @@ from typing import Any
 from pinlab.engine import kapi
 from pinlab.engine.analysis import future_writes, may_write_from
 from pinlab.engine.explore import explore
-from pinlab.engine.program import Condition, CondKind, Loc, Program
+from pinlab.engine.program import Condition, CondKind, Loc, Oops, Program
 
 X, INDEX = Loc("x"), Loc("index")
 
@@ -43,3 +43,16 @@ def test_a_reader_sees_every_write_of_a_thread_that_needs_a_concrete_value() -> 
         )
         result = explore(program, "sc")
         assert result.stats.consistent == 3, [t.__name__ for t in threads]
+
+
+def _oops_on_some_path() -> Any:
+    v = yield from kapi.READ_ONCE(INDEX)
+    if v:
+        raise Oops("VM_BUG_ON")
+    yield from kapi.WRITE_ONCE(X, 1)
+    return {}
+
+
+def test_an_oops_ends_a_dry_run_path() -> None:
+    futures = future_writes(_oops_on_some_path)
+    assert may_write_from(futures, 0, X) and not may_write_from(futures, 0, INDEX)
