@@ -118,6 +118,9 @@ class Era:
     reclaim_skips_pinned: bool = field(
         metadata=_cite("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11")
     )
+    longterm_pin_migrates_movable: bool = field(
+        metadata=_cite("d1e153fea2a8", "mm/gup: migrate pinned pages out of movable zone", "v5.13")
+    )
     # --- PageAnonExclusive ---------------------------------------------------
     anon_exclusive: bool = field(
         metadata=_cite(
@@ -225,6 +228,7 @@ V4_20: Final = Era(
     write_protect_seq=False,
     clear_refs_skips_pinned=False,
     reclaim_skips_pinned=False,
+    longterm_pin_migrates_movable=False,
     anon_exclusive=False,
     ro_pin_unshare_anon=False,
     foll_force_needs_exclusive=False,
@@ -308,12 +312,14 @@ V5_19: Final = dataclasses.replace(
             "anon_exclusive",
         ),
         *_changes("ro_pin_unshare_anon"),
+        *_changes("longterm_pin_migrates_movable"),
     ),
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
     has_pinned=HasPinned.MMF_BIT,
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
+    longterm_pin_migrates_movable=True,
 )
 V6_1: Final = dataclasses.replace(
     V5_19,

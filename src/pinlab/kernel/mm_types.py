@@ -298,6 +298,9 @@ class Machine:
     era: Era
     mms: dict[str, MmStruct] = field(default_factory=dict)
     files: dict[int, AddressSpace] = field(default_factory=dict)
+    # movablecore=: user memory (movable allocations) comes from ZONE_MOVABLE,
+    # which FOLL_LONGTERM must not pin (it migrates such pages first).
+    movablecore: bool = False
 
     def file_of_mapping(self, mapping: int) -> AddressSpace | None:
         return self.files.get(mapping >> 2)
@@ -314,6 +317,8 @@ class Cpu:
 
     machine: Machine
     id: int = 0
+    # PF_MEMALLOC_PIN (memalloc_pin_save()): allocations avoid ZONE_MOVABLE.
+    memalloc_pin: bool = False
     _pfns: int = 0
     _slots: int = 0
     _mms: int = 0
@@ -323,8 +328,10 @@ class Cpu:
         return self.machine.era
 
     def new_pfn(self, movable: bool = False) -> int:
+        """A new pfn: in ZONE_MOVABLE for a movable allocation on a movablecore machine."""
         self._pfns += 1
-        base = ZONE_MOVABLE_START_PFN if movable else 0x100
+        in_movable = movable and self.machine.movablecore and not self.memalloc_pin
+        base = ZONE_MOVABLE_START_PFN if in_movable else 0x100
         return base + self.id * _PFNS_PER_CPU + self._pfns
 
     def new_swap_offset(self) -> int:

@@ -37,6 +37,7 @@ from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup import vma_needs_dirty_tracking
 from pinlab.kernel.internal import is_cow_mapping
 from pinlab.kernel.ksm import ksm_do_scan
+from pinlab.kernel.migrate import move_pages
 from pinlab.kernel.mm_types import AddressSpace, Cpu, Machine, MmStruct, Page, pfn_folio
 from pinlab.kernel.mmap import (
     MADV_DONTNEED,
@@ -60,9 +61,9 @@ CLEAR_REFS_SOFT_DIRTY: Final = 4
 class System:
     """One machine running one era, driven one system call at a time."""
 
-    def __init__(self, era: Era, *, strict: bool = True) -> None:
+    def __init__(self, era: Era, *, strict: bool = True, movablecore: bool = False) -> None:
         self.era = era
-        self.machine = Machine(era)
+        self.machine = Machine(era, movablecore=movablecore)
         self.cpu = Cpu(self.machine)
         self.refs: list[GupRef] = []
         self.births: dict[str, int] = {}  # mm name -> epoch of its creation
@@ -220,6 +221,12 @@ class Process:
         if advice == MADV_DONTNEED:
             self._detach(addr, addr + length)
         return int(self._run("madvise", do_madvise(self.cpu, self.mm, addr, length, advice)))
+
+    def move_pages(self, addrs: list[int]) -> int:
+        """move_pages(2) to another node: migrate the pages; how many could not be moved."""
+        vma = self.mm.find_vma(addrs[0])
+        assert vma is not None
+        return int(self._run("move_pages", move_pages(self.cpu, self.cpu.machine, vma, addrs)))
 
     def _detach(self, start: int, end: int) -> None:
         for ref in self.system.refs:
