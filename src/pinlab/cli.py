@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from pinlab import __version__
+from pinlab.engine.models import get_model
+from pinlab.litmus.run import run_file
+from pinlab.report.litmus_text import Tally, render_run
 from pinlab.selftests import cli_selftest
 
 app = typer.Typer(
@@ -29,6 +35,36 @@ def _root(
     ),
 ) -> None:
     """pinlab: is this outcome possible, on which interleaving, through which barriers."""
+
+
+@app.command("litmus")
+def _litmus(
+    files: Annotated[list[Path], typer.Argument(help="C litmus tests (.litmus files).")],
+    model: Annotated[str, typer.Option(help="Memory model: lkmm or sc.")] = "lkmm",
+    judge: Annotated[bool, typer.Option(help="Judge Result: lines as judgelitmus.sh.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per test.")] = False,
+) -> None:
+    """Run C litmus tests; print herd7's output for each (exit 1 on an error or a failure)."""
+    try:
+        engine_model = get_model(model)
+    except ValueError as err:
+        typer.echo(f"pinlab litmus: {err}", err=True)
+        raise typer.Exit(2) from None
+    tally, errors = Tally(), 0
+    for path in files:
+        run = run_file(path, engine_model)
+        if run.error is not None:
+            errors += 1
+            typer.echo(str(run.error), err=True)
+        elif run.verdict is not None and run.verdict.loop:
+            typer.echo(f"Warning: {path}: loop unrolling limit reached, outcomes may be missing.",
+                       err=True)  # fmt: skip
+        typer.echo(render_run(run, judge=judge, as_json=as_json), nl=False)
+        tally.add(run)
+    if judge:
+        typer.echo(tally.render(as_json=as_json), nl=False)
+        raise typer.Exit(1 if tally.failed or errors else 0)
+    raise typer.Exit(1 if errors else 0)
 
 
 selftest_app = typer.Typer(help="Run ports of the mm selftests on the kernel model.")

@@ -6,12 +6,10 @@ a dead end.  To know which threads may still write a location, each thread is
 run alone, once per path, with every read answering a fresh symbol, every
 branch on a symbol taken both ways, and every lock, trylock and choice taken
 each possible way.  For each operation index ``k`` the result holds the set of
-locations written at index ``k`` or later on some path -- or ``None`` when a
-path reached index ``k`` or later and then stopped on a value it needed
-concretely (a computed address), so that what follows is unknown.
-
-The dry run gives up (answering ``None`` everywhere) after ``max_paths``
-paths; ``None`` is always a safe answer, only a slower one.
+locations written at index ``k`` or later on some path.  When a path stops on
+a value it needed concretely (a computed address), or the dry run runs out of
+budget, nothing is known: the result is ``[]``, always a safe answer, only a
+slower one.
 """
 
 from __future__ import annotations
@@ -45,10 +43,6 @@ __all__ = ["Futures", "future_writes", "may_write_from"]
 Futures = list[frozenset[Loc] | None]
 
 
-class _GiveUp(Exception):
-    pass
-
-
 def _written_loc(op: Any) -> tuple[bool, Loc | None]:
     """(writes?, location) of an operation; location None when symbolic."""
     if isinstance(op, Store | Rmw):
@@ -60,13 +54,13 @@ def _written_loc(op: Any) -> tuple[bool, Loc | None]:
 def _answers(op: Any, k: int) -> list[Any]:
     """The answers to try for operation ``op`` at index ``k`` of a dry run."""
     if isinstance(op, Load):
-        return [Sym.leaf(10_000_000 + k)]
+        return [Sym.leaf(k)]
     if isinstance(op, Rmw):
         if op.kind is RmwKind.ADD_UNLESS and not op.ret_old:
             return [1, 0]
         if op.kind is RmwKind.ATOMIC_OP:
             return [None]
-        return [Sym.leaf(10_000_000 + k)]
+        return [Sym.leaf(k)]
     if isinstance(op, TryLock | IsLocked):
         return [1, 0]
     if isinstance(op, Choose):
@@ -74,78 +68,92 @@ def _answers(op: Any, k: int) -> list[Any]:
     return [None]
 
 
-def future_writes(factory: ThreadFactory, max_paths: int = 2048) -> Futures:
-    """Per operation index, the locations the thread may write from there on."""
-    paths: list[tuple[list[Loc | None], bool]] = []  # (written loc per op or None, stuck?)
+def _dry_run(
+    factory: ThreadFactory, answers: list[Any], decisions: list[bool], max_ops: int
+) -> tuple[list[Loc | None], str, Any]:
+    """Run one path.  Returns (written location per op, how it ended, what to branch on).
 
-    def run(answers: list[Any], decisions: list[bool]) -> None:
-        if len(paths) >= max_paths:
-            raise _GiveUp
-        tracker = DepTracker(decisions)
-        gen = factory()
-        writes: list[Loc | None] = []
-        try:
-            op = gen.send(None)
-            for i, ans in enumerate(answers):
-                writes.append(_record(op))
-                op = gen.send(_wrap(ans, i, tracker))
-            while True:
-                if isinstance(op, Cutoff):
-                    paths.append((writes, False))
-                    return
-                if (
-                    isinstance(op, Assume)
-                    and type(unwrap(op.cond)) is not Sym
-                    and not unwrap(op.cond)
-                ):
-                    paths.append((writes, False))
-                    return
-                options = _answers(op, len(answers))
-                if len(options) > 1:
-                    for ans in options:
-                        run([*answers, ans], list(tracker.decisions))
-                    return
-                writes.append(_record(op))
-                answers = [*answers, options[0]]
-                op = gen.send(_wrap(options[0], len(answers) - 1, tracker))
-        except (StopIteration, Oops):
-            paths.append((writes, False))  # an Oops ends the thread, as under the explorer
-        except ForkNeeded:
-            for outcome in (True, False):
-                run(list(answers), [*tracker.decisions, outcome])
-        except NeedsConcrete:
-            paths.append((writes, True))
-        except BranchMismatch:
-            return
-
-    def _record(op: Any) -> Loc | None:
-        writes, loc = _written_loc(op)
-        if writes and loc is None:
-            raise NeedsConcrete(Sym.leaf(-1))
-        return loc
-
-    def _wrap(ans: Any, i: int, tracker: DepTracker) -> Any:
-        return Val(ans, 1 << i, tracker) if type(ans) is Sym else ans
-
+    Endings: ``done``; ``stuck`` (needed a concrete value); ``branch`` (an
+    operation with several answers: the third item lists them); ``fork`` (a
+    truth test of a symbol); ``dead`` (contradicts a decision); ``long``.
+    """
+    tracker = DepTracker(decisions)
+    gen = factory()
+    writes: list[Loc | None] = []
     try:
-        run([], [])
-    except _GiveUp:
-        return []
+        op = gen.send(None)
+        for i, ans in enumerate(answers):
+            writes.append(_record(op))
+            op = gen.send(_wrap(ans, i, tracker))
+        while True:
+            if len(writes) >= max_ops:
+                return writes, "long", None
+            if isinstance(op, Cutoff):
+                return writes, "done", None
+            cond = unwrap(op.cond) if isinstance(op, Assume) else True
+            if type(cond) is not Sym and not cond:
+                return writes, "done", None
+            options = _answers(op, len(writes))
+            if len(options) > 1:
+                return writes, "branch", options
+            writes.append(_record(op))
+            op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
+    except (StopIteration, Oops):
+        return writes, "done", None  # an Oops ends the thread, as under the explorer
+    except ForkNeeded:
+        return writes, "fork", list(tracker.decisions)
+    except NeedsConcrete:
+        return writes, "stuck", None
+    except BranchMismatch:
+        return writes, "dead", None
+
+
+def _record(op: Any) -> Loc | None:
+    writes, loc = _written_loc(op)
+    if writes and loc is None:
+        raise NeedsConcrete(Sym.leaf(0))
+    return loc
+
+
+def _wrap(ans: Any, i: int, tracker: DepTracker) -> Any:
+    return Val(ans, 1 << i, tracker) if type(ans) is Sym else ans
+
+
+def future_writes(factory: ThreadFactory, max_runs: int = 512, max_ops: int = 400) -> Futures:
+    """Per operation index, the locations the thread may write from there on.
+
+    Gives up (``[]``: unknown) after ``max_runs`` runs or on a path longer
+    than ``max_ops`` operations: kernel paths with retry loops get there.
+    """
+    paths: list[tuple[list[Loc | None], bool]] = []  # (written loc per op or None, stuck?)
+    work: list[tuple[list[Any], list[bool]]] = [([], [])]
+    runs = 0
+    while work:
+        runs += 1
+        if runs > max_runs:
+            return []
+        answers, decisions = work.pop()
+        writes, how, more = _dry_run(factory, answers, decisions, max_ops)
+        if how == "long":
+            return []
+        if how == "branch":
+            work.extend(([*answers, ans], decisions) for ans in reversed(more))
+        elif how == "fork":
+            work.extend((answers, [*more, outcome]) for outcome in (False, True))
+        elif how != "dead":
+            paths.append((writes, how == "stuck"))
     if any(stuck for _, stuck in paths):
-        # A path stopped on a value it needed concretely: the real thread may
-        # go on past that point, to any index, and write anything there.
+        # A thread that stopped on a value it needed concretely can be, at
+        # run time, before that point or past it on a path the dry run did
+        # not follow: what it writes next is unknown at every position.
         return []
     length = max((len(w) for w, _ in paths), default=0) + 1
     out: Futures = []
     for k in range(length):
         acc: set[Loc] = set()
-        unknown = False
-        for writes, stuck in paths:
-            if stuck and len(writes) >= k:
-                unknown = True
-                break
+        for writes, _ in paths:
             acc.update(loc for loc in writes[k:] if loc is not None)
-        out.append(None if unknown else frozenset(acc))
+        out.append(frozenset(acc))
     return out
 
 

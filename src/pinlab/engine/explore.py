@@ -42,12 +42,12 @@ import enum
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pinlab.engine.analysis import future_writes, may_write_from
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
-from pinlab.engine.models.base import Model, Verdict
+from pinlab.engine.models.base import FULL_CHECK, Change, Model, Verdict
 from pinlab.engine.ops import (
     Assume,
     Choose,
@@ -68,7 +68,7 @@ from pinlab.engine.ops import (
 from pinlab.engine.program import FinalState, Loc, Program
 from pinlab.engine.relation import bits
 from pinlab.engine.threads import Answer, Status, ThreadRun, Trail
-from pinlab.engine.values import Sym, Val, deps_of, evaluate, unwrap
+from pinlab.engine.values import Sym, Undetermined, Val, deps_of, evaluate, unwrap
 
 __all__ = [
     "Execution",
@@ -204,6 +204,8 @@ class Explorer:
         self.witness: tuple[int, ...] | None = None
         self.counterexample: tuple[int, ...] | None = None
         self.outcome = Outcome.COMPLETE
+        self._solving = False
+        self._choices = 0
         self._deadline = (
             time.monotonic() + self.limits.time_limit if self.limits.time_limit else None
         )
@@ -237,6 +239,9 @@ class Explorer:
 
     def _choice(self, n: int, body: Callable[[int], None]) -> None:
         """Take each of ``n`` options in turn: ``body(i)`` applies it and searches on."""
+        self._choices += 1
+        if self._deadline is not None and self._choices & 0xFF == 0:
+            self._check_deadline()
         if self.replay is not None and n > 1:
             depth = len(self.path)
             if depth >= len(self.replay) or not 0 <= self.replay[depth] < n:
@@ -254,23 +259,29 @@ class Explorer:
                 self.path.pop()
 
     def _branch(
-        self, n: int, apply: Callable[[int], bool | None], cont: Callable[[], None]
+        self, n: int, apply: Callable[[int], Change | None], cont: Callable[[], None]
     ) -> None:
-        """Options that change the graph (``apply`` returns True) are pruned by the model."""
+        """Options that change the graph (``apply`` says how) are pruned by the model."""
 
         def body(i: int) -> None:
-            changed = apply(i)
-            if changed is None or (changed and self.model.check_partial(self.g)):
+            change = apply(i)
+            if change is None or (
+                self.model.check_partial(self.g, change)
+                and (change[0] != "rf" or self._known_constraints_hold())
+            ):
                 cont()
-            else:
-                self.stats.pruned += 1
+                return
+            self.stats.pruned += 1
 
         self._choice(n, body)
 
-    def _check_limits(self) -> None:
+    def _check_deadline(self) -> None:
         if self._deadline is not None and time.monotonic() > self._deadline:
             self.outcome = Outcome.TIME
             raise _Stop
+
+    def _check_limits(self) -> None:
+        self._check_deadline()
         cap = self.limits.max_executions
         if cap is not None and self.stats.consistent >= cap:
             self.outcome = Outcome.EXECUTIONS
@@ -300,15 +311,22 @@ class Explorer:
         self.g.replace_event(ev)
         self._push(lambda: self.g.replace_event(old))
 
-    def _set_rf(self, r: int, w: int) -> bool:
-        rf = self.g.rf
-        rf[r] = w
+    def _set_rf(self, r: int, w: int) -> Change:
+        g = self.g
+        g.rf[r] = w
+        readers = g.readers.setdefault(w, [])
+        readers.append(r)
 
         def undo() -> None:
-            rf[r] = -1
+            g.rf[r] = -1
+            readers.pop()
 
         self._push(undo)
-        return True
+        return ("rf", r, w)
+
+    def _set_lock_rf(self, r: int, w: int) -> Change:
+        self._set_rf(r, w)
+        return FULL_CHECK
 
     def _co_insert(self, loc: Loc, pos: int, w: int) -> None:
         co = self.g.co[loc]
@@ -361,7 +379,11 @@ class Explorer:
 
     def _read_value(self, r: int, visiting: set[int]) -> Any:
         w = self.g.rf[r]
-        if w < 0 or r in visiting:
+        if w < 0:
+            raise _Unsolvable
+        if r in visiting:
+            if self._solving:
+                return Undetermined(r)  # a value cycle: herd7's S<n>
             raise _Unsolvable
         visiting.add(r)
         try:
@@ -486,7 +508,7 @@ class Explorer:
         self._search()
 
     def _fork(self, t: ThreadRun) -> None:
-        def apply(i: int) -> bool | None:
+        def apply(i: int) -> Change | None:
             t.add_decision(i == 0)
             t.rerun()
             return None
@@ -507,7 +529,9 @@ class Explorer:
         if isinstance(op, Rmw):
             return self._op_read(t, op)
         if isinstance(op, Fence):
-            self._add(t, EvKind.F, None, tag=op.tag.value, ctrl=self._eids(t, t.ctrl))
+            self._add(
+                t, EvKind.F, None, tag=op.tag.value, ctrl=self._eids(t, t.ctrl), label=op.label
+            )
             t.resume(Answer(), -1)
             return True
         if isinstance(op, Lock | TryLock | IsLocked | Unlock):
@@ -529,7 +553,7 @@ class Explorer:
             return True
         if isinstance(op, Choose):
 
-            def choose(i: int) -> bool | None:
+            def choose(i: int) -> Change | None:
                 t.resume(Answer(const=i), -1)
                 return None
 
@@ -580,8 +604,8 @@ class Explorer:
 
         def body(i: int) -> None:
             if i < len(known):
-                self._set_rf(r, known[i])
-                if self.model.check_partial(self.g):
+                change = self._set_rf(r, known[i])
+                if self.model.check_partial(self.g, change):
                     go_on()
                 else:
                     self.stats.pruned += 1
@@ -630,7 +654,7 @@ class Explorer:
                 cond = _apply(lambda a, b: a != b, old, unwrap(op.arg2))
             if type(cond) is Sym:
 
-                def decide(i: int) -> bool | None:
+                def decide(i: int) -> Change | None:
                     self._constrain(cond, i == 0)
                     return None
 
@@ -678,12 +702,7 @@ class Explorer:
             data=data | self._eids(t, deps_of(op.arg) | deps_of(op.arg2)),
             ctrl=self.g.events[r].ctrl,
         )
-        read_ev = self.g.events[r]
-        self._replace(
-            Event(read_ev.eid, read_ev.tid, read_ev.idx, read_ev.kind, read_ev.loc, None,
-                  read_ev.tag, True, w, read_ev.addr, read_ev.data, read_ev.ctrl,
-                  read_ev.op, read_ev.src)
-        )  # fmt: skip
+        self._replace(replace(self.g.events[r], atomic=True, rmw=w))
         self._place(w, loc, lambda: self._after(t, answer, r))
 
     @staticmethod
@@ -710,19 +729,46 @@ class Explorer:
         self._place(w, loc, lambda: self._after(t, Answer(), w))
         return False
 
+    def _positions(self, w: int, loc: Loc) -> list[int]:
+        """Where new write ``w`` may go in ``loc``'s coherence order (insertion indices).
+
+        An RMW's write goes right after the write its read took, and nothing
+        goes between such a pair: any other position breaks atomicity, so it
+        is not offered at all (the atomic axioms would reject it anyway).
+        """
+        g = self.g
+        co = g.co[loc]
+        events, rf = g.events, g.rf
+        forced = -1
+        ev = events[w]
+        if ev.rmw >= 0 and ev.kind is EvKind.W and rf[ev.rmw] >= 0:
+            forced = co.index(rf[ev.rmw]) + 1
+        out = []
+        for k in range(len(co), 0, -1):
+            if forced >= 0 and k != forced:
+                continue
+            if k < len(co):
+                nxt = events[co[k]]
+                if nxt.rmw >= 0 and nxt.kind is EvKind.W and rf[nxt.rmw] == co[k - 1]:
+                    continue  # between an RMW's two halves
+            out.append(k)
+        return out
+
     def _place(self, w: int, loc: Loc, cont: Callable[[], None]) -> None:
         """Choose the coherence position of new write ``w``, then bind waiting reads."""
-        n = len(self.g.co[loc])  # insert at 1..n (after the initial write)
-
-        def apply(i: int) -> bool | None:
-            self._co_insert(loc, n - i, w)
-            return True if n > 1 else None
-
+        positions = self._positions(w, loc)
         kind = self.g.events[w].kind
+
+        def apply(i: int) -> Change | None:
+            self._co_insert(loc, positions[i], w)
+            if len(self.g.co[loc]) == 2:
+                return None  # the first write after the initial one
+            return ("co", w, -1) if kind is EvKind.W else FULL_CHECK
+
         if kind is EvKind.W:
-            self._branch(n, apply, lambda: self._bind(w, loc, cont))
+            self._branch(len(positions), apply, lambda: self._bind(w, loc, cont))
         else:
-            self._branch(n, apply, cont)
+            self._branch(len(positions), apply, cont)
 
     def _bind(self, w: int, loc: Loc, cont: Callable[[], None]) -> None:
         tid = self.g.events[w].tid
@@ -737,7 +783,7 @@ class Explorer:
             return
         r = waiting[j]
 
-        def apply(i: int) -> bool | None:
+        def apply(i: int) -> Change | None:
             if i == 0:
                 return None
             self._unawait(r)
@@ -756,6 +802,7 @@ class Explorer:
         deps = self._deps(t, op.loc)
         if isinstance(op, Unlock):
             ul = self._add(t, EvKind.UL, loc, value=0, tag="release", **deps)
+            self._match_unlock(ul)
             t.resume(Answer(), ul)
             return True
         if isinstance(op, Lock):
@@ -775,14 +822,30 @@ class Explorer:
         self._choice(2, body)
         return False
 
+    def _match_unlock(self, ul: int) -> None:
+        """lock.cat's ``critical``: the nearest earlier LKW|UL of the lock, if an LKW."""
+        g = self.g
+        e = g.events[ul]
+        for x in reversed(g.threads[e.tid][: e.idx]):
+            prev = g.events[x]
+            if prev.loc == e.loc and prev.kind in (EvKind.LKW, EvKind.UL):
+                if prev.kind is EvKind.LKW:
+                    self._set_crit(x, ul)
+                return
+
+    def _set_crit(self, lkw: int, ul: int) -> None:
+        crit = self.g.crit
+        crit[lkw] = ul
+
+        def undo() -> None:
+            del crit[lkw]
+
+        self._push(undo)
+
     def _acquire(self, t: ThreadRun, loc: Loc, deps: dict[str, int], answer: Answer) -> None:
         lkr = self._add(t, EvKind.LKR, loc, tag="acquire", **deps)
         lkw = self._add(t, EvKind.LKW, loc, value=1, rmw=lkr, **deps)
-        e = self.g.events[lkr]
-        self._replace(
-            Event(e.eid, e.tid, e.idx, e.kind, e.loc, None, e.tag, False, lkw, e.addr,
-                  e.data, e.ctrl, e.op, e.src)
-        )  # fmt: skip
+        self._replace(replace(self.g.events[lkr], rmw=lkw))
         self._place(lkw, loc, lambda: self._after(t, answer, lkr))
 
     # -- the end of an execution ------------------------------------------------------
@@ -826,7 +889,7 @@ class Explorer:
         options = self._lock_read_options(e)
         self._branch(
             len(options),
-            lambda i: self._set_rf(e.eid, options[i]),
+            lambda i: self._set_lock_rf(e.eid, options[i]),
             lambda: self._lock_reads(pending, j + 1),
         )
 
@@ -845,23 +908,46 @@ class Explorer:
                 values.append(None)
         return values
 
+    def _known_constraints_hold(self) -> bool:
+        """The branch outcomes taken on trust whose values are now known still hold."""
+        pending = list(self.constraints)
+        for t in self.threads:
+            pending.extend(t.constraints.values())
+        for sym, outcome in pending:
+            try:
+                value = evaluate(sym, lambda r: self._read_value(r, set()))
+            except _Unsolvable:
+                continue
+            if bool(value) != outcome:
+                return False
+        return True
+
     def _constraints_hold(self, read_value: Callable[[int], Any]) -> bool:
-        for sym, outcome in self.constraints:
+        """Whether each branch taken on trust went the way the values say.
+
+        A branch on an undetermined value is accepted either way, as herd7
+        accepts a candidate whose remaining equations are only predicates.
+        """
+        pending = list(self.constraints)
+        for t in self.threads:
+            pending.extend(t.constraints.values())
+        for sym, outcome in pending:
+            if any(isinstance(read_value(r), Undetermined) for r in bits(sym.reads)):
+                continue
             if bool(evaluate(sym, read_value)) != outcome:
                 return False
-        for t in self.threads:
-            for sym, outcome in t.constraints.values():
-                if bool(evaluate(sym, read_value)) != outcome:
-                    return False
         return True
 
     def _complete(self) -> None:
         self._set_complete()
+        self._solving = True
         try:
             values = self._solve()
         except _Unsolvable:
             self.stats.unsolvable += 1
             return
+        finally:
+            self._solving = False
 
         def read_value(r: int) -> Any:
             return values[r]

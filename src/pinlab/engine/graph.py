@@ -65,6 +65,7 @@ class Event:
     ctrl: int = 0
     op: int = 0  # index of the thread operation that produced the event
     src: tuple[str, int] | None = None  # (function, line) of the yielding frame
+    label: str = ""  # a fence's name in the code that yields it
 
     @property
     def is_read(self) -> bool:
@@ -91,6 +92,8 @@ class ExecutionGraph:
     co: dict[Loc, list[int]] = field(default_factory=dict)
     init: dict[Loc, int] = field(default_factory=dict)
     complete: bool = False
+    readers: dict[int, list[int]] = field(default_factory=dict)  # rf inverse: write -> reads
+    crit: dict[int, int] = field(default_factory=dict)  # lock.cat's critical: LKW -> UL
 
     # -- construction --------------------------------------------------------
     def add(self, ev: Event) -> None:
@@ -121,6 +124,8 @@ class ExecutionGraph:
             co={loc: list(ws) for loc, ws in self.co.items()},
             init=dict(self.init),
             complete=self.complete,
+            readers={w: list(rs) for w, rs in self.readers.items()},
+            crit=dict(self.crit),
         )
 
     # -- queries ---------------------------------------------------------------
@@ -133,19 +138,11 @@ class ExecutionGraph:
                 yield e
 
     def critical(self) -> dict[int, int]:
-        """lock.cat's ``critical``: each LKW -> the UL that ends its critical section."""
-        out: dict[int, int] = {}
-        for eids in self.threads:
-            open_lkw: dict[Loc, int] = {}
-            for eid in eids:
-                e = self.events[eid]
-                if e.kind is EvKind.LKW:
-                    open_lkw[e.loc] = eid  # type: ignore[index]
-                elif e.kind is EvKind.UL:
-                    lkw = open_lkw.pop(e.loc, -1)  # type: ignore[arg-type]
-                    if lkw >= 0:
-                        out[lkw] = eid
-        return out
+        """lock.cat's ``critical``: each LKW -> the UL that ends its critical section.
+
+        Kept up to date by whoever adds UL events (the explorer).
+        """
+        return self.crit
 
     def lock_co(self) -> dict[Loc, list[int]]:
         """The coherence order with each matched UL placed right after its LKW."""

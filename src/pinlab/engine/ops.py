@@ -138,6 +138,7 @@ class Rmw:
 @dataclass(frozen=True, slots=True)
 class Fence:
     tag: FenceTag
+    label: str = ""  # a name for this barrier in the code that yields it (for traces)
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,18 @@ def _signature(op: Op) -> tuple[Any, ...]:
     return (type(op), loc if not isinstance(loc, Sym) else None, getattr(op, "tag", None))
 
 
+def _same_signature(recorded: tuple[Any, ...], now: tuple[Any, ...]) -> bool:
+    """Whether a replayed operation is the recorded one.
+
+    A location recorded as None was symbolic when the operation was answered
+    (an address computed from a read not resolved then); on a replay the read
+    has its value, so any location matches it.
+    """
+    if recorded[1] is None:
+        return recorded[0] is now[0] and recorded[2] == now[2]
+    return recorded == now
+
+
 class ThreadRun:
     """The explorer's view of one thread."""
 
@@ -110,25 +122,24 @@ class ThreadRun:
         self._gen: Any = None
         self._tracker: DepTracker | None = None
         self._fed = -1  # number of answers fed; -1: no live generator
+        self._pending_ctrl = 0  # the control dependencies in force at ``pending``
 
     # -- trail-managed setters -------------------------------------------------
     def set_status(self, status: Status, pending: Op | None = None) -> None:
-        old = (self.status, self.pending, self.waiting_on, self.fork_on, self.retval, self.oops)
+        old = (self.status, self.pending, self.waiting_on, self.fork_on, self.retval, self.oops,
+               self._pending_ctrl)  # fmt: skip
 
         def undo() -> None:
-            (
-                self.status,
-                self.pending,
-                self.waiting_on,
-                self.fork_on,
-                self.retval,
-                self.oops,
-            ) = old
+            (self.status, self.pending, self.waiting_on, self.fork_on, self.retval, self.oops,
+             self._pending_ctrl) = old  # fmt: skip
             self._fed = -1
 
         self.trail.push(undo)
         self.status = status
         self.pending = pending
+        # Taken now: after an undo the live tracker may belong to a later run.
+        tracker = self._tracker
+        self._pending_ctrl = tracker.ctrl if pending is not None and tracker is not None else 0
 
     def _append(self, lst: list[Any], item: Any) -> None:
         lst.append(item)
@@ -157,7 +168,7 @@ class ThreadRun:
     @property
     def ctrl(self) -> int:
         """Thread-local operation indices that earlier branches depended on."""
-        return self._tracker.ctrl if self._tracker is not None else 0
+        return self._pending_ctrl
 
     # -- running -------------------------------------------------------------
     def start(self) -> None:
@@ -230,7 +241,7 @@ class ThreadRun:
         self._fed = 0
         op: Op = gen.send(None)
         for i, ans in enumerate(self.answers):
-            if _signature(op) != self.signatures[i]:
+            if not _same_signature(self.signatures[i], _signature(op)):
                 raise NondeterministicThread(
                     f"thread {self.tid}: operation {i} was {self.signatures[i]}, "
                     f"is now {_signature(op)}"

@@ -12,9 +12,13 @@ local variables exactly as herd7 derives them from register data flow:
 - a ``Val`` used as the location of an access (a pointer) gives an *address*
   dependency;
 - a ``Val`` tested for truth (``if``, ``while``, ``and``, ``or``, ``not``)
-  makes every later event of the thread *control* dependent on its loads: the
-  test calls back into the thread's :class:`DepTracker`.  As in herd7, a
-  control dependency does not end at the join point of the branch.
+  makes the later events of the thread *control* dependent on its loads: the
+  test calls back into the thread's :class:`DepTracker`.  The dependency lasts
+  until the code that branched says where its branches join
+  (:func:`ctrl_mark` / :func:`ctrl_restore`): herd7's C semantics makes only
+  the events inside an ``if``'s branches dependent, while a kernel path that
+  leaves early (``if (!pte_present(pte)) return 0;``) makes everything after
+  the test dependent, which is what a tracker does when nobody restores it.
 
 A value may also be *symbolic* (:class:`Sym`): the explorer lets a read wait
 for a write that has not been generated yet (herd7 likewise enumerates thread
@@ -38,11 +42,15 @@ from typing import Any, Final
 
 __all__ = [
     "BranchMismatch",
+    "CtrlMark",
     "DepTracker",
     "ForkNeeded",
     "NeedsConcrete",
     "Sym",
+    "Undetermined",
     "Val",
+    "ctrl_mark",
+    "ctrl_restore",
     "deps_of",
     "evaluate",
     "is_symbolic",
@@ -106,6 +114,49 @@ def evaluate(v: Any, read_value: Callable[[int], Any]) -> Any:
     if v.fn is None:
         return read_value(v.args[0])
     return v.fn(*(evaluate(a, read_value) for a in v.args))
+
+
+class Undetermined:
+    """A value no write determines: it depends on itself through reads-from.
+
+    A candidate execution whose values form a cycle (``r1 = *x; *y = r1`` on
+    one CPU, ``r2 = *y; *x = r2`` on the other, each read reading the other's
+    write) has no solution.  herd7 keeps such a candidate, with the value
+    left as a symbol it prints ``S<n>``, as long as no branch condition needs
+    it; so does the explorer.  An undetermined value equals only itself;
+    arithmetic on it is undetermined too.
+    """
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: object) -> None:
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Undetermined) and other.key == self.key
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(("undetermined", self.key))
+
+    def __str__(self) -> str:
+        key = self.key
+        while isinstance(key, tuple):
+            key = key[1]
+        return f"S{key}"
+
+    __repr__ = __str__
+
+    def _derived(self, *_: object) -> Undetermined:
+        return Undetermined(("derived", self.key))
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _derived
+    __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = _derived
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _derived
+    __lshift__ = __rlshift__ = __rshift__ = __rrshift__ = _derived
+    __neg__ = __invert__ = _derived
 
 
 class ForkNeeded(BaseException):
@@ -291,7 +342,27 @@ class Val:
         v = Sym.apply(_inv, self.value) if type(self.value) is Sym else ~self.value
         return Val(v, self.deps, self.tracker)
 
+    def with_value(self, value: Any) -> Val:
+        """A known ``value`` that keeps this value's dependencies (herd7's ``x ^ x`` is 0)."""
+        return Val(value, self.deps, self.tracker)
+
     def map(self, fn: Callable[[Any], Any]) -> Val:
         """Apply ``fn`` to the plain value, keeping the dependencies (e.g. pte -> folio)."""
         v = Sym.apply(fn, self.value) if type(self.value) is Sym else fn(self.value)
         return Val(v, self.deps, self.tracker)
+
+
+CtrlMark = tuple[DepTracker, int] | None
+
+
+def ctrl_mark(v: object) -> CtrlMark:
+    """Where the thread's control dependencies stand before a branch on ``v``."""
+    if isinstance(v, Val) and v.tracker is not None:
+        return v.tracker, v.tracker.ctrl
+    return None
+
+
+def ctrl_restore(mark: CtrlMark) -> None:
+    """End the control dependencies taken since ``mark``: the branches have joined."""
+    if mark is not None:
+        mark[0].ctrl = mark[1]

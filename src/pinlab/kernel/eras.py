@@ -191,6 +191,13 @@ class Era:
         )
     )
 
+    # What-if knob, not history: barriers (by kernel.barriers name) left out.
+    removed_barriers: frozenset[str] = frozenset()
+
+    def without(self, *barriers: str) -> Era:
+        """This era with the named barriers removed (for "is this barrier needed?")."""
+        return dataclasses.replace(self, removed_barriers=self.removed_barriers | set(barriers))
+
     def at_least(self, other: str) -> bool:
         """Whether this era is ``other`` or newer."""
         return self.order >= era_by_name(other).order

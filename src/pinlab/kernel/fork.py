@@ -20,6 +20,7 @@ from typing import Any
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
+from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import (
     EAGAIN,
     EBUSY,
@@ -142,12 +143,12 @@ def copy_page_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma) -> Gen:
         seq = yield from kapi.READ_ONCE(src_mm.write_protect_seq)
         yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 1)
         # Pairs with the smp_rmb() after GUP-fast's raw_seqcount_try_begin().
-        yield from kapi.smp_wmb()
+        yield from barrier(cpu, "copy_page_range:seq-begin-wmb")
     ret = yield from copy_pte_range(cpu, dst_vma, src_vma, src_vma.vm_start, src_vma.vm_end)
     if seqcount:
         # raw_write_seqcount_end().  Pairs with the smp_rmb() of GUP-fast's
         # read_seqcount_retry().
-        yield from kapi.smp_wmb()
+        yield from barrier(cpu, "copy_page_range:seq-end-wmb")
         yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 2)
     return ret
 

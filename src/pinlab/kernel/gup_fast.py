@@ -23,6 +23,7 @@ rests on three protocols, each with a partner elsewhere:
 from __future__ import annotations
 
 from pinlab.engine import kapi
+from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import (
     EINVAL,
     FOLL_FAST_ONLY,
@@ -133,7 +134,7 @@ def gup_fast(
         # G1: raw_seqcount_try_begin().  Pairs with the smp_wmb() after the
         # increment in fork's raw_write_seqcount_begin().
         seq = yield from kapi.READ_ONCE(mm.write_protect_seq)
-        yield from kapi.smp_rmb()
+        yield from barrier(cpu, "gup_fast:seq-begin-rmb")
         if seq & 1:
             return 0
     # v5.8: "only targets that are already writable are safe": a R/O PTE may
@@ -148,7 +149,7 @@ def gup_fast(
         # G12: read_seqcount_retry().  Pairs with the smp_wmb() before fork's
         # raw_write_seqcount_end(): if fork ran meanwhile, it may have shared
         # a page we pinned without seeing the pin.
-        yield from kapi.smp_rmb()
+        yield from barrier(cpu, "gup_fast:seq-retry-rmb")
         if (yield from kapi.READ_ONCE(mm.write_protect_seq)) != seq:
             yield from gup_fast_unpin_user_pages(cpu, pages[base:])
             del pages[base:]

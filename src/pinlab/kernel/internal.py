@@ -12,6 +12,7 @@ from typing import Any
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
+from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import (
     FOLL_LONGTERM,
     FOLL_PIN,
@@ -128,7 +129,7 @@ def gup_must_unshare(cpu: Cpu, vma: Vma | None, flags: int, page: Page) -> Gen:
         # GUP-fast (IRQs off): read PageAnonExclusive only after the pin and
         # the PTE recheck.  Pairs with the smp_mb__after_atomic() after
         # ClearPageAnonExclusive() in folio_try_share_anon_rmap_pte().
-        yield from kapi.smp_rmb()
+        yield from barrier(cpu, "gup_must_unshare:rmb-before-exclusive")
     return not (yield from PageAnonExclusive(page))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Oops
+from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import ENOMEM, FOLL_GET, FOLL_LONGTERM, FOLL_PIN, GUP_PIN_COUNTING_BIAS
 from pinlab.kernel.folio import (
     Gen,
@@ -105,7 +106,7 @@ def try_grab_folio_fast(cpu: Cpu, page: Page, refs: int, flags: int) -> Gen:
     if era.gup_fast_pae_barriers:
         # Adjust the pincount before re-checking the PTE for changes.  Pairs
         # with the smp_mb() in folio_try_share_anon_rmap_pte().
-        yield from kapi.smp_mb__after_atomic()
+        yield from barrier(cpu, "try_grab_folio_fast:mb-after-pin")
     yield from kapi.atomic_add(refs, NR_FOLL_PIN_ACQUIRED)
     return folio
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from pinlab.engine import kapi
+from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import EBUSY, RMAP_EXCLUSIVE, VM_MAYSHARE, VM_SHARED
 from pinlab.kernel.folio import (
     ClearPageAnonExclusive,
@@ -121,14 +122,14 @@ def folio_try_share_anon_rmap_pte(cpu: Cpu, folio: Folio, page: Page) -> Gen:
     if era.gup_fast_pae_barriers:
         # Clear/invalidate the PTE before checking for pins.  Pairs with the
         # smp_mb__after_atomic() after the pin in try_grab_folio_fast().
-        yield from kapi.smp_mb()
+        yield from barrier(cpu, "folio_try_share_anon_rmap_pte:mb-before-pin-check")
     if (yield from folio_maybe_dma_pinned(cpu, folio)):
         return -EBUSY
     yield from ClearPageAnonExclusive(page)
     if era.gup_fast_pae_barriers:
         # Clear PageAnonExclusive before (eventually) restoring the PTE.
         # Pairs with the smp_rmb() in gup_must_unshare() under GUP-fast.
-        yield from kapi.smp_mb__after_atomic()
+        yield from barrier(cpu, "folio_try_share_anon_rmap_pte:mb-after-exclusive-clear")
     return 0
 
 

@@ -25,7 +25,7 @@ from typing import Protocol
 from pinlab.engine import relation as r
 from pinlab.engine.graph import READ_KINDS, WRITE_KINDS, EvKind, ExecutionGraph
 
-__all__ = ["Model", "Relations", "Verdict", "lock_rules"]
+__all__ = ["FULL_CHECK", "Change", "Model", "Relations", "Verdict", "lock_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,12 @@ class Verdict:
 
 CONSISTENT = Verdict(True)
 
+# What a choice changed, for incremental pruning: ("rf", read, write) -- the
+# read now reads from the write; ("co", write, -1) -- a new ordinary write took
+# its place in coherence; FULL_CHECK -- anything else (check everything).
+Change = tuple[str, int, int]
+FULL_CHECK: Change = ("full", -1, -1)
+
 
 class Model(Protocol):
     name: str
@@ -46,7 +52,7 @@ class Model(Protocol):
 
     def check(self, g: ExecutionGraph) -> Verdict: ...
 
-    def check_partial(self, g: ExecutionGraph) -> bool: ...
+    def check_partial(self, g: ExecutionGraph, change: Change) -> bool: ...
 
 
 class Relations:

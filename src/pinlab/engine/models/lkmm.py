@@ -24,8 +24,14 @@ from __future__ import annotations
 
 from pinlab.engine import relation as r
 from pinlab.engine.graph import EvKind, ExecutionGraph
-from pinlab.engine.models.base import CONSISTENT, Relations, Verdict, lock_rules
-from pinlab.engine.models.sparse import atomicity_holds, coherence_acyclic, lock_rules_hold
+from pinlab.engine.models.base import CONSISTENT, Change, Relations, Verdict, lock_rules
+from pinlab.engine.models.sparse import (
+    acyclic_after,
+    atomicity_after,
+    atomicity_holds,
+    coherence_acyclic,
+    lock_rules_hold,
+)
 from pinlab.engine.relation import Rel
 
 __all__ = ["LKMM", "LkmmModel"]
@@ -65,8 +71,11 @@ class LkmmModel:
     name = "lkmm"
     allows_porf_cycles = True
 
-    def check_partial(self, g: ExecutionGraph) -> bool:
-        return lock_rules_hold(g) is None and coherence_acyclic(g) and atomicity_holds(g)
+    def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
+        """Prune by coherence, atomicity and lock.cat's nesting rules (incrementally)."""
+        if change[0] == "full":
+            return lock_rules_hold(g) is None and coherence_acyclic(g) and atomicity_holds(g)
+        return acyclic_after(g, change, po_loc=True) and atomicity_after(g, change)
 
     def check(self, g: ExecutionGraph) -> Verdict:
         rel = Relations(g)

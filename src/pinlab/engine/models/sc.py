@@ -19,8 +19,10 @@ from __future__ import annotations
 from typing import Final
 
 from pinlab.engine.graph import ExecutionGraph
-from pinlab.engine.models.base import CONSISTENT, Verdict
+from pinlab.engine.models.base import CONSISTENT, Change, Verdict
 from pinlab.engine.models.sparse import (
+    acyclic_after,
+    atomicity_after,
     atomicity_holds,
     lock_rules_hold,
     sc_acyclic,
@@ -54,8 +56,10 @@ class ScModel:
         failed = self._failed(g)
         return CONSISTENT if failed is None else Verdict(False, failed)
 
-    def check_partial(self, g: ExecutionGraph) -> bool:
-        return self._failed(g) is None
+    def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
+        if change[0] == "full":
+            return self._failed(g) is None
+        return acyclic_after(g, change, po_loc=False) and atomicity_after(g, change)
 
 
 SC: Final = ScModel()

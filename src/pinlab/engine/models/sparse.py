@@ -16,8 +16,11 @@ from __future__ import annotations
 import itertools
 
 from pinlab.engine.graph import EvKind, ExecutionGraph
+from pinlab.engine.program import Loc
 
 __all__ = [
+    "acyclic_after",
+    "atomicity_after",
     "atomicity_holds",
     "coherence_acyclic",
     "lock_rules_hold",
@@ -154,3 +157,155 @@ def unmatched_lock_rules_hold(g: ExecutionGraph) -> str | None:
         if unmatched and lkws[-1] != unmatched[0]:
             return "unmatched-lkw-co-last"
     return None
+
+
+# --- incremental checks -------------------------------------------------------------
+#
+# A choice adds edges that all touch one event (the read that got its write,
+# or the write that took its coherence position), so a new cycle, if any,
+# passes through that event: search from its successors for it (or for its
+# new predecessors).  New events sit at the end of the graph, so what they
+# reach is small; this is what makes checking after every choice cheap.
+
+
+class _Succ:
+    """Successors in po | rf | co | fr (or po-loc | rf | co | fr), computed on demand."""
+
+    def __init__(self, g: ExecutionGraph, po_loc: bool) -> None:
+        self.g = g
+        self.po_loc = po_loc
+        self.co = g.lock_co()
+        self._pos: dict[object, dict[int, int]] = {}
+
+    def co_next(self, w: int) -> int:
+        loc = self.g.events[w].loc
+        ws = self.co.get(loc)  # type: ignore[arg-type]
+        if ws is None:
+            return -1
+        pos = self._pos.get(loc)
+        if pos is None:
+            pos = {x: i for i, x in enumerate(ws)}
+            self._pos[loc] = pos
+        i = pos.get(w, -1)
+        return ws[i + 1] if 0 <= i < len(ws) - 1 else -1
+
+    def co_prev(self, w: int) -> int:
+        loc = self.g.events[w].loc
+        ws = self.co.get(loc)  # type: ignore[arg-type]
+        if not ws:
+            return -1
+        i = ws.index(w)
+        return ws[i - 1] if i > 0 else -1
+
+    def po_next(self, e: int) -> int:
+        ev = self.g.events[e]
+        if ev.tid < 0:
+            return -1
+        eids = self.g.threads[ev.tid]
+        if not self.po_loc:
+            return eids[ev.idx + 1] if ev.idx + 1 < len(eids) else -1
+        events = self.g.events
+        for x in eids[ev.idx + 1 :]:
+            if events[x].loc == ev.loc:
+                return x
+        return -1
+
+    def po_prev(self, e: int) -> int:
+        ev = self.g.events[e]
+        if ev.tid < 0:
+            return -1
+        eids = self.g.threads[ev.tid]
+        if not self.po_loc:
+            return eids[ev.idx - 1] if ev.idx > 0 else -1
+        events = self.g.events
+        for x in reversed(eids[: ev.idx]):
+            if events[x].loc == ev.loc:
+                return x
+        return -1
+
+    def __call__(self, e: int) -> list[int]:
+        g = self.g
+        out = []
+        nxt = self.po_next(e)
+        if nxt >= 0:
+            out.append(nxt)
+        ev = g.events[e]
+        if ev.loc is None:
+            return out
+        if ev.kind in _WRITES:
+            c = self.co_next(e)
+            if c >= 0:
+                out.append(c)
+            out.extend(g.readers.get(e, ()))
+        else:
+            w = g.rf[e]
+            if w >= 0:
+                c = self.co_next(w)
+                if c >= 0:
+                    out.append(c)
+        return out
+
+
+_WRITES = frozenset({EvKind.INIT, EvKind.W, EvKind.LKW, EvKind.UL})
+
+
+def _reaches(succ: _Succ, starts: list[int], targets: set[int]) -> bool:
+    seen: set[int] = set()
+    stack = list(starts)
+    while stack:
+        e = stack.pop()
+        if e in targets:
+            return True
+        if e in seen:
+            continue
+        seen.add(e)
+        stack.extend(succ(e))
+    return False
+
+
+def _loc_atomicity_holds(g: ExecutionGraph, loc: Loc | None) -> bool:
+    ws = g.co.get(loc) if loc is not None else None
+    if not ws:
+        return True
+    events = g.events
+    pos = {w: i for i, w in enumerate(ws)}
+    for w in ws:
+        e = events[w]
+        if e.rmw < 0 or e.kind is not EvKind.W:
+            continue
+        src = g.rf[e.rmw]
+        if src < 0 or src not in pos:
+            continue
+        i, j = pos[src], pos[w]
+        if j < i:
+            continue
+        tid = events[e.rmw].tid
+        if any(events[x].tid != tid for x in ws[i + 1 : j]):
+            return False
+    return True
+
+
+def acyclic_after(g: ExecutionGraph, change: tuple[str, int, int], po_loc: bool) -> bool:
+    """Whether po (or po-loc) | rf | co | fr is still acyclic after ``change``."""
+    succ = _Succ(g, po_loc)
+    kind, a, b = change
+    if kind == "rf":
+        r, w = a, b
+        return not _reaches(succ, succ(r), {r, w})
+    # "co": write a took its place
+    w = a
+    targets = {w}
+    prev = succ.co_prev(w)
+    if prev >= 0:
+        targets.add(prev)
+        targets.update(g.readers.get(prev, ()))
+    pp = succ.po_prev(w)
+    if pp >= 0:
+        targets.add(pp)
+    return not _reaches(succ, succ(w), targets)
+
+
+def atomicity_after(g: ExecutionGraph, change: tuple[str, int, int]) -> bool:
+    """Atomicity of the RMWs of the location ``change`` touched."""
+    loc = g.events[change[1]].loc
+    return _loc_atomicity_holds(g, loc)

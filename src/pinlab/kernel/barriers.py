@@ -1,0 +1,105 @@
+"""The named barriers of the page-pinning protocols.
+
+Every barrier the race analyses turn on has a name here, the primitive the
+kernel uses, the barrier it pairs with, and the commit that added it.  Kernel
+paths yield it through :func:`barrier`, which
+
+- labels the fence event with the name, so traces say which barrier it is;
+- leaves it out when the era lists the name in ``removed_barriers``: the
+  "what if this barrier were not there" experiments of the scenarios (which
+  barriers a fixed design needs, and which it does not).
+
+A barrier that exists only from some era on is still guarded by that era's
+switch at the call site, as the kernel's code differed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Final
+
+from pinlab.engine.primitives import PRIMITIVES
+from pinlab.kernel.folio import Gen
+from pinlab.kernel.mm_types import Cpu
+
+__all__ = ["BARRIERS", "NamedBarrier", "barrier"]
+
+
+@dataclass(frozen=True, slots=True)
+class NamedBarrier:
+    name: str
+    primitive: str
+    pairs_with: str
+    why: str
+    commit: str
+
+
+_LIST: Final = (
+    NamedBarrier(
+        "gup_fast:seq-begin-rmb",
+        "smp_rmb",
+        "copy_page_range:seq-begin-wmb",
+        "G1: raw_seqcount_try_begin() reads write_protect_seq before the page-table walk",
+        "57efa1fe5957",
+    ),
+    NamedBarrier(
+        "gup_fast:seq-retry-rmb",
+        "smp_rmb",
+        "copy_page_range:seq-end-wmb",
+        "G12: read_seqcount_retry() reads write_protect_seq after the walk and the pins",
+        "57efa1fe5957",
+    ),
+    NamedBarrier(
+        "copy_page_range:seq-begin-wmb",
+        "smp_wmb",
+        "gup_fast:seq-begin-rmb",
+        "raw_write_seqcount_begin(): the odd count is visible before any PTE is write-protected",
+        "57efa1fe5957",
+    ),
+    NamedBarrier(
+        "copy_page_range:seq-end-wmb",
+        "smp_wmb",
+        "gup_fast:seq-retry-rmb",
+        "raw_write_seqcount_end(): the write-protected PTEs are visible before the even count",
+        "57efa1fe5957",
+    ),
+    NamedBarrier(
+        "try_grab_folio_fast:mb-after-pin",
+        "smp_mb__after_atomic",
+        "folio_try_share_anon_rmap_pte:mb-before-pin-check",
+        "B3->B4: the pin is visible before GUP-fast re-reads the PTE",
+        "088b8aa537c2",
+    ),
+    NamedBarrier(
+        "gup_must_unshare:rmb-before-exclusive",
+        "smp_rmb",
+        "folio_try_share_anon_rmap_pte:mb-after-exclusive-clear",
+        "B4->B5: GUP-fast reads PageAnonExclusive only after re-reading the PTE",
+        "088b8aa537c2",
+    ),
+    NamedBarrier(
+        "folio_try_share_anon_rmap_pte:mb-before-pin-check",
+        "smp_mb",
+        "try_grab_folio_fast:mb-after-pin",
+        "A1->A2: the cleared PTE is visible before the pin count is read",
+        "088b8aa537c2",
+    ),
+    NamedBarrier(
+        "folio_try_share_anon_rmap_pte:mb-after-exclusive-clear",
+        "smp_mb__after_atomic",
+        "gup_must_unshare:rmb-before-exclusive",
+        "A3->A4: PageAnonExclusive is clear before the PTE is restored",
+        "088b8aa537c2",
+    ),
+)
+
+BARRIERS: Final[dict[str, NamedBarrier]] = {b.name: b for b in _LIST}
+
+
+def barrier(cpu: Cpu, name: str) -> Gen:
+    """Yield barrier ``name`` (labelled), unless the era removes it."""
+    b = BARRIERS[name]
+    if name in cpu.era.removed_barriers:
+        return
+    for op in PRIMITIVES[b.primitive].build():
+        yield replace(op, label=name)  # type: ignore[arg-type]

@@ -1,0 +1,20 @@
+"""The one error type of the litmus front end: a message at ``file:line:col``."""
+
+from __future__ import annotations
+
+__all__ = ["LitmusError"]
+
+
+class LitmusError(Exception):
+    """A syntax error, an unknown primitive, or a C-level error while running a thread.
+
+    ``str()`` is the whole user-facing message, ``path:line:col: message``, as
+    compilers print it; the command line prints it without a traceback.
+    """
+
+    def __init__(self, path: str, line: int, col: int, message: str) -> None:
+        super().__init__(f"{path}:{line}:{col}: {message}")
+        self.path = path
+        self.line = line
+        self.col = col
+        self.message = message

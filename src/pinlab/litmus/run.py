@@ -1,0 +1,60 @@
+"""Run one litmus file end to end: parse, lower, explore, summarise as herd7 does.
+
+This is the whole of ``pinlab litmus FILE`` except printing: a
+:class:`LitmusRun` holds the verdict (or the error that stopped the run at
+``file:line:col``) and, when the test has a ``Result:`` line, what it expects.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinlab.engine.explore import Limits, explore
+from pinlab.engine.models import Model
+from pinlab.litmus.errors import LitmusError
+from pinlab.litmus.judge import Expectation, Judgement, expectation, judge
+from pinlab.litmus.lower import lower
+from pinlab.litmus.parse import parse_text
+from pinlab.litmus.verdict import Verdict, verdict
+
+__all__ = ["LitmusRun", "run_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class LitmusRun:
+    path: str
+    model: str
+    verdict: Verdict | None
+    error: LitmusError | None
+    expected: Expectation | None
+
+    def judgement(self) -> Judgement | None:
+        """The ``Result:`` judgement (None when the test has no ``Result:`` line)."""
+        return judge(self.expected, self.verdict) if self.expected is not None else None
+
+
+def run_file(
+    path: str | Path, model: str | Model = "lkmm", *, time_limit: float | None = None
+) -> LitmusRun:
+    """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set.
+
+    With ``time_limit`` (seconds) the exploration may stop early, and the
+    verdict then says so (no observation).
+    """
+    start = time.perf_counter()
+    name = model if isinstance(model, str) else model.name
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        return LitmusRun(str(path), name, None, LitmusError(str(path), 0, 0, str(err)), None)
+    expected = expectation(text)
+    try:
+        lowered = lower(parse_text(text, str(path)))
+        limits = Limits(time_limit=time_limit) if time_limit is not None else None
+        result = explore(lowered.program, model, limits=limits)
+    except LitmusError as err:
+        return LitmusRun(str(path), name, None, err, expected)
+    seconds = time.perf_counter() - start
+    return LitmusRun(str(path), name, verdict(lowered, result, seconds), None, expected)

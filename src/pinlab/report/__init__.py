@@ -1,0 +1,1 @@
+"""Renderings of results: herd7's text format, JSON records."""

@@ -1,0 +1,125 @@
+"""Scenarios: a race from linux-mm history, as data the explorer can run.
+
+A :class:`Scenario` names its source (a commit or a lore thread), builds its
+setup sequentially (the process API of :mod:`pinlab.kernel.process`) and its
+threads from kernel paths of :mod:`pinlab.kernel` (never re-written copies),
+fixes its era and memory model, and says which outcome is forbidden -- a
+predicate over the final state, or a named invariant -- and whether that
+outcome is expected ``never`` (the fixed design) or ``reachable`` (the race).
+
+Running a scenario explores every execution of its threads; the verdict is
+``reachable`` when some consistent execution shows the forbidden outcome,
+``never`` when none does and the exploration was complete, and
+``inconclusive`` when a bound stopped it first.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pinlab.engine.explore import ExplorationResult, Limits, Outcome, explore
+from pinlab.engine.program import Condition, CondKind, FinalState, Program
+from pinlab.kernel.eras import Era
+
+__all__ = [
+    "Built",
+    "Expect",
+    "Scenario",
+    "ScenarioResult",
+    "Verdict",
+]
+
+
+class Expect(enum.StrEnum):
+    NEVER = "never"
+    REACHABLE = "reachable"
+
+
+class Verdict(enum.StrEnum):
+    NEVER = "never"
+    REACHABLE = "reachable"
+    INCONCLUSIVE = "inconclusive"
+
+
+# A check on a final state: a description of the forbidden outcome when it
+# happened, None otherwise.
+Bad = Callable[[FinalState], str | None]
+
+
+@dataclass(frozen=True)
+class Built:
+    """A scenario made concrete: the program to explore and its forbidden outcome."""
+
+    program: Program
+    bad: Bad
+    describe_state: Callable[[FinalState], list[str]] = field(default=lambda s: [])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # the catalogue id, e.g. "fork-vs-pin-fast"
+    variant: str  # what distinguishes this instance: an era, a barrier removed, ...
+    title: str
+    source: str  # commit id or lore thread
+    era: Era
+    model: str  # "sc" or "lkmm"
+    expected: Expect
+    forbidden: str  # the forbidden outcome, in words (or an invariant id)
+    build: Callable[[Era], Built] = field(repr=False)
+    notes: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}[{self.variant}]@{self.model}"
+
+    def program(self) -> Built:
+        built = self.build(self.era)
+        bad = built.bad
+
+        def predicate(state: FinalState) -> bool:
+            return bad(state) is not None
+
+        cond = Condition(CondKind.EXISTS, predicate, text=self.forbidden)
+        program = Program(
+            built.program.name,
+            built.program.threads,
+            init=built.program.init,
+            condition=cond,
+            thread_names=built.program.thread_names,
+            max_events_per_thread=built.program.max_events_per_thread,
+            may_write=built.program.may_write,
+        )
+        return Built(program, bad, built.describe_state)
+
+    def run(self, limits: Limits | None = None, **kw: Any) -> ScenarioResult:
+        built = self.program()
+        start = time.perf_counter()
+        result = explore(built.program, self.model, limits=limits, **kw)
+        seconds = time.perf_counter() - start
+        if result.positive:
+            verdict = Verdict.REACHABLE
+        elif result.outcome is Outcome.COMPLETE:
+            verdict = Verdict.NEVER
+        else:
+            verdict = Verdict.INCONCLUSIVE
+        return ScenarioResult(self, verdict, result, seconds)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    scenario: Scenario
+    verdict: Verdict
+    exploration: ExplorationResult
+    seconds: float
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict.value == self.scenario.expected.value
+
+    @property
+    def executions(self) -> int:
+        return self.exploration.stats.consistent

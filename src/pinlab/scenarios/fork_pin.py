@@ -1,0 +1,107 @@
+"""``fork-vs-pin-fast``: fork() racing pin_user_pages_fast() (2020).
+
+Source: the linux-mm thread "mm: Introduce mm_struct.has_pinned" (Peter Xu,
+Jason Gunthorpe, Sept 2020) and the fixes 008cfe4418b3 / 70e806e4e645
+(v5.9, copy maybe-pinned pages at fork) and 57efa1fe5957 (v5.11,
+``write_protect_seq``).
+
+One process has an exclusive, writable anonymous page.  CPU0 pins it with
+``pin_user_pages_fast(FOLL_WRITE)``; CPU1 forks.  Forbidden: "both sides COW,
+never neither" -- the pin succeeds *and* fork shares the pinned page with the
+child (the parent's next write would then COW away from the page the DMA
+writes to).  Fork may either copy the page for the child (it saw the pin) or
+GUP-fast may fall back / retry (it saw fork).
+
+- v5.8: no ``has_pinned``: fork shares pinned pages even without a race.
+- v5.9: fork copies a page when ``has_pinned`` and the page may be pinned,
+  but nothing orders its checks against a concurrent GUP-fast: reachable.
+- v5.11 and later: GUP-fast samples ``write_protect_seq`` before and after,
+  fork's copy is inside the write section: never under sc.  Under lkmm the
+  fork side has only smp_wmb() between the ``write_protect_seq`` write and
+  the pin-count read (docs/findings.md answers whether that is enough).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pinlab.engine.program import FinalState, Program
+from pinlab.kernel.defs import FOLL_WRITE, PAGE_SIZE
+from pinlab.kernel.eras import V5_8, V5_9, V5_11, V6_1, Era, era_by_name
+from pinlab.kernel.fork import dup_mmap
+from pinlab.kernel.gup_fast import pin_user_pages_fast
+from pinlab.kernel.mm_types import Cpu, MmStruct
+from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from pinlab.kernel.process import System
+from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
+from pinlab.scenarios.base import Built, Expect, Scenario
+
+__all__ = ["SCENARIOS"]
+
+SOURCE = "lore: 'mm: Introduce mm_struct.has_pinned' (Sep 2020); 57efa1fe5957"
+
+
+def build(era: Era) -> Built:
+    system = System(era)
+    proc = system.spawn()
+    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    proc.write(addr, 0x11)  # fault it in: exclusive, writable
+    mm: MmStruct = proc.mm
+    machine = system.machine
+
+    def pinner() -> Any:
+        cpu = Cpu(machine, id=1)
+        pages: list[Any] = []
+        n = yield from pin_user_pages_fast(cpu, mm, addr, 1, FOLL_WRITE, pages)
+        return {"pinned": n, "pfn": pages[0].pfn if pages else 0}
+
+    def forker() -> Any:
+        cpu = Cpu(machine, id=2)
+        child = yield from dup_mmap(cpu, mm)
+        return {"child": child}
+
+    def bad(state: FinalState) -> str | None:
+        pin, fork = state.regs[0], state.regs[1]
+        child = fork.get("child")
+        if not isinstance(child, MmStruct) or pin.get("pinned") != 1:
+            return None
+        pte = int(state.memory.get(child.pte(addr), 0))
+        if pte_present(pte) and pte_pfn(pte) == pin["pfn"]:
+            parent = int(state.memory.get(mm.pte(addr), 0))
+            return (
+                f"pinned pfn {pin['pfn']:#x} is mapped by the child ({describe_pte(pte)}) "
+                f"and the parent ({describe_pte(parent)})"
+            )
+        return None
+
+    program = Program(
+        "fork-vs-pin-fast",
+        (pinner, forker),
+        init=system.memory.snapshot(),
+        thread_names=("pin_user_pages_fast", "fork"),
+    )
+    return Built(program, bad)
+
+
+def _scenario(variant: str, era: Era, model: str, expected: Expect, notes: str = "") -> Scenario:
+    return Scenario(
+        name="fork-vs-pin-fast",
+        variant=variant,
+        title="fork() racing pin_user_pages_fast(): both sides COW, never neither",
+        source=SOURCE,
+        era=era,
+        model=model,
+        expected=expected,
+        forbidden="the page is pinned and fork shares it with the child",
+        build=build,
+        notes=notes,
+    )
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    _scenario("v5.8", V5_8, "sc", Expect.REACHABLE, "no has_pinned: fork shares pinned pages"),
+    _scenario("v5.9", V5_9, "sc", Expect.REACHABLE, "has_pinned, but no ordering vs GUP-fast"),
+    _scenario("v5.11", V5_11, "sc", Expect.NEVER, "write_protect_seq"),
+    _scenario("v6.1", V6_1, "sc", Expect.NEVER),
+    _scenario("current", era_by_name("current"), "sc", Expect.NEVER),
+)

@@ -1,0 +1,74 @@
+"""The shared litmus data under the LKMM: herd7's verdicts, states and flags.
+
+- kernel/: every test judged on its Result: line, as judgelitmus.sh does;
+- catalogue/: herd7's complete output, state for state (Time and Hash aside);
+- paulmck/: herd7's verdict, flags and Positive/Negative counts from expected.tsv;
+  the smp_memb tests must give the unknown-primitive error.
+
+These fail, honestly, wherever pinlab's LKMM and herd7 disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinlab.litmus.run import run_file
+from pinlab.litmus.verdict import Verdict
+from pinlab.report.herd7 import render
+from tests.litmus.litmus_data import LITMUS, rel, tsv
+
+KERNEL = tsv("kernel")
+CATALOGUE = sorted((LITMUS / "catalogue").glob("*.litmus"))
+PAULMCK = tsv("paulmck")
+
+
+LIMIT = 120.0  # seconds: herd7 itself gives up after 120 s on two paulmck tests
+
+
+def _verdict(path: Path) -> Verdict:
+    run = run_file(path, "lkmm", time_limit=LIMIT)
+    assert run.error is None, str(run.error)
+    assert run.verdict is not None and run.verdict.observation is not None, run.verdict
+    return run.verdict
+
+
+def test_data_sets_are_complete() -> None:
+    assert (len(KERNEL), len(CATALOGUE), len(PAULMCK)) == (47, 79, 509)
+
+
+@pytest.mark.parametrize("row", KERNEL, ids=lambda r: r["path"])
+def test_kernel_result_lines(row: dict[str, str]) -> None:
+    run = run_file(LITMUS / "kernel" / row["path"], "lkmm")
+    assert run.expected is not None and run.expected.outcome == row["expected"]
+    judgement = run.judgement()
+    assert run.error is None, str(run.error)
+    assert judgement is not None and judgement.passed, (judgement, run.verdict)
+
+
+def _herd7_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith(("Time ", "Hash="))]
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=rel)
+def test_catalogue_state_exact(path: Path) -> None:
+    expected = Path(f"{path}.expected").read_text()
+    assert _herd7_lines(render(_verdict(path))) == _herd7_lines(expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", PAULMCK, ids=lambda r: r["path"])
+def test_paulmck_as_herd7(row: dict[str, str]) -> None:
+    path = LITMUS / "paulmck" / row["path"]
+    if row["herd7_verdict"] == "ERROR":  # the smp_memb tests
+        run = run_file(path, "lkmm")
+        assert run.error is not None and "unknown primitive 'smp_memb'" in str(run.error)
+        return
+    v = _verdict(path)
+    if row["herd7_verdict"] == "TIMEOUT":  # herd7 gave up after 120 s; pinlab must finish
+        return
+    got = (v.observation, ",".join(v.flags), v.positive, v.negative)
+    want = (row["herd7_verdict"], row["herd7_flags"], int(row["herd7_positive"]),
+            int(row["herd7_negative"]))  # fmt: skip
+    assert got == want
