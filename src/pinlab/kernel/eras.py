@@ -118,6 +118,13 @@ class Era:
     reclaim_skips_pinned: bool = field(
         metadata=_cite("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11")
     )
+    lazyfree_checks_refs: bool = field(
+        metadata=_cite(
+            "6c8e2a256915",
+            "mm: fix race between MADV_FREE reclaim and blkdev direct IO read",
+            "v5.18",
+        )
+    )
     longterm_pin_migrates_movable: bool = field(
         metadata=_cite("d1e153fea2a8", "mm/gup: migrate pinned pages out of movable zone", "v5.13")
     )
@@ -235,6 +242,7 @@ V4_20: Final = Era(
     write_protect_seq=False,
     clear_refs_skips_pinned=False,
     reclaim_skips_pinned=False,
+    lazyfree_checks_refs=False,
     longterm_pin_migrates_movable=False,
     anon_exclusive=False,
     ro_pin_unshare_anon=False,
@@ -308,7 +316,7 @@ V5_19: Final = dataclasses.replace(
             "v5.18",
             "cow_reuse",
         ),
-        *_changes("swapin_cow_streamlined"),
+        *_changes("swapin_cow_streamlined", "lazyfree_checks_refs"),
         Change("a458b76a4171", "mm: gup: pack has_pinned in MMF_HAS_PINNED", "v5.15", "has_pinned"),
         Change("292648ac5cf1", "mm: gup: allow FOLL_PIN to scale in SMP", "v5.15", "has_pinned"),
         *_changes("anon_exclusive"),
@@ -323,6 +331,7 @@ V5_19: Final = dataclasses.replace(
     ),
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
+    lazyfree_checks_refs=True,
     has_pinned=HasPinned.MMF_BIT,
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
