@@ -143,13 +143,23 @@ def swap_slot(offset: int) -> SwapSlot:
     return SwapSlot(offset, Loc(f"{n}.count"), Loc(f"{n}.cache"), Loc(f"{n}.data"))
 
 
+FILESYSTEMS: Final = ("tmpfs", "ext4", "xfs", "btrfs")
+
+
 @dataclass(frozen=True, eq=False)
 class AddressSpace:
-    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0."""
+    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0.
+
+    ``fstype`` is the filesystem the file lives on.  tmpfs (and memfd) files
+    are shmem: no writeback, so no dirty tracking.  ext4, xfs and btrfs write
+    back to ``disk(index)`` and need to see every first write of a clean page
+    (->page_mkwrite), which is why their shared mappings are dirty-tracked.
+    """
 
     id: int
     name: str
     shmem: bool  # memfd / tmpfs: no writeback, no dirty tracking needed
+    fstype: str = ""
 
     @property
     def mapping_value(self) -> int:
@@ -158,6 +168,15 @@ class AddressSpace:
 
     def i_pages(self, index: int) -> Loc:
         return Loc(f"{self.name}.i_pages[{index}]")
+
+    def disk(self, index: int) -> Loc:
+        """What the block device holds for page ``index`` (written by writeback)."""
+        return Loc(f"{self.name}.disk[{index}]")
+
+    @property
+    def mapping_can_writeback(self) -> bool:
+        """Model of include/linux/backing-dev.h:mapping_can_writeback()."""
+        return not self.shmem
 
 
 @dataclass(frozen=True, eq=False)

@@ -38,7 +38,15 @@ from pinlab.kernel.gup import vma_needs_dirty_tracking
 from pinlab.kernel.internal import is_cow_mapping
 from pinlab.kernel.ksm import ksm_do_scan
 from pinlab.kernel.migrate import move_pages
-from pinlab.kernel.mm_types import AddressSpace, Cpu, Machine, MmStruct, Page, pfn_folio
+from pinlab.kernel.mm_types import (
+    FILESYSTEMS,
+    AddressSpace,
+    Cpu,
+    Machine,
+    MmStruct,
+    Page,
+    pfn_folio,
+)
 from pinlab.kernel.mmap import (
     MADV_DONTNEED,
     do_madvise,
@@ -51,6 +59,7 @@ from pinlab.kernel.mprotect import clear_refs_soft_dirty_range
 from pinlab.kernel.pte import SWP_SWAPFILE, pte_present, pte_swp_exclusive, swp_type
 from pinlab.kernel.uaccess import user_access
 from pinlab.kernel.view import GupRef
+from pinlab.kernel.writeback import writeback_mapping
 
 VM_MERGEABLE: Final = vm_flags_t.VM_MERGEABLE
 PIN_LONGTERM_TEST_FLAG_USE_WRITE: Final = 1
@@ -109,19 +118,28 @@ class System:
         self._pids += 1
         return Process(self, mm, self._pids)
 
-    def _file(self, name: str, shmem: bool) -> AddressSpace:
+    def _file(self, name: str, fstype: str) -> AddressSpace:
+        if fstype not in FILESYSTEMS:
+            raise ValueError(f"unknown filesystem {fstype!r}")
         self._files += 1
-        f = AddressSpace(self._files, f"{name}{self._files}", shmem)
+        f = AddressSpace(self._files, f"{name}{self._files}", fstype == "tmpfs", fstype)
         self.machine.files[f.id] = f
         return f
 
     def memfd_create(self) -> AddressSpace:
         """memfd_create(): a shmem file."""
-        return self._file("memfd", True)
+        return self._file("memfd", "tmpfs")
 
-    def tmpfile(self) -> AddressSpace:
-        """tmpfile(): a file on a disk filesystem (writeback, dirty tracking)."""
-        return self._file("tmpfile", False)
+    def tmpfile(self, fstype: str = "ext4") -> AddressSpace:
+        """tmpfile() (or mkstemp() + unlink()) on a filesystem of type ``fstype``.
+
+        ext4, xfs and btrfs write back and track dirtying; tmpfs is shmem.
+        """
+        return self._file("tmpfile", fstype)
+
+    def sync(self, file: AddressSpace) -> int:
+        """fsync(): write the file's dirty pages back (folio_mkclean() first)."""
+        return int(self.run("fsync", writeback_mapping(self.cpu, self.machine, file)))
 
     def fallocate(self, file: AddressSpace, offset: int, length: int) -> int:
         """fallocate(): allocate zeroed pagecache pages for the range."""
