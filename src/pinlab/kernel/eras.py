@@ -180,6 +180,11 @@ class Era:
             "v6.5",
         )
     )
+    io_uring_gup_file_check: bool = field(
+        metadata=_cite(
+            "34ed8d0dcd69", "io_uring: rsrc: delegate VMA file-backed check to GUP", "v6.5"
+        )
+    )
     zero_page_pin_uncounted: bool = field(
         metadata=_cite("c8070b787519", "mm: Don't pin ZERO_PAGE in pin_user_pages()", "v6.5")
     )
@@ -252,6 +257,7 @@ V4_20: Final = Era(
     gup_fast_pmd_recheck=False,
     ro_longterm_unshare_cow=False,
     no_writable_longterm_file_pins=False,
+    io_uring_gup_file_check=False,
     zero_page_pin_uncounted=False,
     swapin_maps_exclusive_writable=False,
     device_exclusive_keeps_mapcount=False,
@@ -382,9 +388,10 @@ V6_5: Final = dataclasses.replace(
             "v6.5",
             "no_writable_longterm_file_pins",
         ),
-        *_changes("zero_page_pin_uncounted"),
+        *_changes("io_uring_gup_file_check", "zero_page_pin_uncounted"),
     ),
     no_writable_longterm_file_pins=True,
+    io_uring_gup_file_check=True,
     zero_page_pin_uncounted=True,
 )
 CURRENT: Final = dataclasses.replace(
