@@ -99,5 +99,24 @@ def _selftest_cow(
     raise typer.Exit(code)
 
 
+@selftest_app.command("gup_longterm")
+def _selftest_gup_longterm(
+    era: str = typer.Option("current", "--era", help="An era name (see --list-eras) or 'all'."),
+    fs: str = typer.Option(
+        "all", "--fs", help="Filesystem of /tmp and the cwd: tmpfs, ext4, xfs, btrfs or 'all'."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per test."),
+) -> None:
+    """gup_longterm.c: longterm pins in shared and private file mappings."""
+    try:
+        text, code = cli_selftest.gup_longterm(era, fs, as_json)
+    except KeyError as e:
+        what = "filesystem" if fs != "all" and e.args[0] == fs else "era"
+        typer.echo(f"unknown {what} {e.args[0]!r}; see pinlab selftest --help", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     app()

@@ -30,7 +30,7 @@ from pinlab.engine.ops import (
     TryLock,
     Unlock,
 )
-from pinlab.engine.program import Loc, ThreadFactory
+from pinlab.engine.program import Loc, Oops, ThreadFactory
 from pinlab.engine.values import (
     BranchMismatch,
     DepTracker,
@@ -108,8 +108,8 @@ def _dry_run(
             writes.append(_record(op, plain))
             used.append(options[0])
             op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
-    except StopIteration:
-        return writes, "done", None
+    except (StopIteration, Oops):
+        return writes, "done", None  # an Oops ends the thread, as under the explorer
     except ForkNeeded:
         return writes, "fork", list(tracker.decisions)
     except NeedsConcrete:

@@ -118,6 +118,16 @@ class Era:
     reclaim_skips_pinned: bool = field(
         metadata=_cite("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11")
     )
+    lazyfree_checks_refs: bool = field(
+        metadata=_cite(
+            "6c8e2a256915",
+            "mm: fix race between MADV_FREE reclaim and blkdev direct IO read",
+            "v5.18",
+        )
+    )
+    longterm_pin_migrates_movable: bool = field(
+        metadata=_cite("d1e153fea2a8", "mm/gup: migrate pinned pages out of movable zone", "v5.13")
+    )
     # --- PageAnonExclusive ---------------------------------------------------
     anon_exclusive: bool = field(
         metadata=_cite(
@@ -168,6 +178,11 @@ class Era:
             "8ac268436e6d",
             "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings",
             "v6.5",
+        )
+    )
+    io_uring_gup_file_check: bool = field(
+        metadata=_cite(
+            "34ed8d0dcd69", "io_uring: rsrc: delegate VMA file-backed check to GUP", "v6.5"
         )
     )
     zero_page_pin_uncounted: bool = field(
@@ -232,6 +247,8 @@ V4_20: Final = Era(
     write_protect_seq=False,
     clear_refs_skips_pinned=False,
     reclaim_skips_pinned=False,
+    lazyfree_checks_refs=False,
+    longterm_pin_migrates_movable=False,
     anon_exclusive=False,
     ro_pin_unshare_anon=False,
     foll_force_needs_exclusive=False,
@@ -240,6 +257,7 @@ V4_20: Final = Era(
     gup_fast_pmd_recheck=False,
     ro_longterm_unshare_cow=False,
     no_writable_longterm_file_pins=False,
+    io_uring_gup_file_check=False,
     zero_page_pin_uncounted=False,
     swapin_maps_exclusive_writable=False,
     device_exclusive_keeps_mapcount=False,
@@ -304,7 +322,7 @@ V5_19: Final = dataclasses.replace(
             "v5.18",
             "cow_reuse",
         ),
-        *_changes("swapin_cow_streamlined"),
+        *_changes("swapin_cow_streamlined", "lazyfree_checks_refs"),
         Change("a458b76a4171", "mm: gup: pack has_pinned in MMF_HAS_PINNED", "v5.15", "has_pinned"),
         Change("292648ac5cf1", "mm: gup: allow FOLL_PIN to scale in SMP", "v5.15", "has_pinned"),
         *_changes("anon_exclusive"),
@@ -315,12 +333,15 @@ V5_19: Final = dataclasses.replace(
             "anon_exclusive",
         ),
         *_changes("ro_pin_unshare_anon"),
+        *_changes("longterm_pin_migrates_movable"),
     ),
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
+    lazyfree_checks_refs=True,
     has_pinned=HasPinned.MMF_BIT,
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
+    longterm_pin_migrates_movable=True,
 )
 V6_1: Final = dataclasses.replace(
     V5_19,
@@ -367,9 +388,10 @@ V6_5: Final = dataclasses.replace(
             "v6.5",
             "no_writable_longterm_file_pins",
         ),
-        *_changes("zero_page_pin_uncounted"),
+        *_changes("io_uring_gup_file_check", "zero_page_pin_uncounted"),
     ),
     no_writable_longterm_file_pins=True,
+    io_uring_gup_file_check=True,
     zero_page_pin_uncounted=True,
 )
 CURRENT: Final = dataclasses.replace(

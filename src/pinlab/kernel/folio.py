@@ -281,11 +281,13 @@ def folio_maybe_dma_pinned(cpu: Cpu, folio: Folio) -> Gen:
 
 
 # --- allocation -----------------------------------------------------------------------------
-def folio_alloc(cpu: Cpu, *, movable: bool = False) -> Gen:
+def folio_alloc(cpu: Cpu, *, movable: bool = True) -> Gen:
     """Model of mm/page_alloc.c:folio_alloc(): a fresh order-0 folio, refcount 1.
 
-    The new folio's name comes from the CPU's own counter, so a replayed
-    thread allocates the same folio again.
+    User memory is a movable allocation (GFP_HIGHUSER_MOVABLE); kernel
+    allocations and migration targets for longterm pins are not.  The new
+    folio's name comes from the CPU's own counter, so a replayed thread
+    allocates the same folio again.
     """
     folio = pfn_folio(cpu.new_pfn(movable))
     yield from kapi.atomic_set(folio._refcount, 1)

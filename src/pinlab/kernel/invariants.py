@@ -326,9 +326,9 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant(
         "longterm-pin-pinnable",
         12,
-        "FOLL_LONGTERM pins only land on longterm-pinnable folios",
+        "FOLL_LONGTERM pins only land on longterm-pinnable folios (ZONE_MOVABLE: since v5.13)",
         "v4.20",
-        "v4.20",
+        "v5.19",
         _i12,
     ),
     Invariant(

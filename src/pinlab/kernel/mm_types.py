@@ -144,13 +144,23 @@ def swap_slot(offset: int) -> SwapSlot:
     return SwapSlot(offset, Loc(f"{n}.count"), Loc(f"{n}.cache"), Loc(f"{n}.data"))
 
 
+FILESYSTEMS: Final = ("tmpfs", "ext4", "xfs", "btrfs")
+
+
 @dataclass(frozen=True, eq=False)
 class AddressSpace:
-    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0."""
+    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0.
+
+    ``fstype`` is the filesystem the file lives on.  tmpfs (and memfd) files
+    are shmem: no writeback, so no dirty tracking.  ext4, xfs and btrfs write
+    back to ``disk(index)`` and need to see every first write of a clean page
+    (->page_mkwrite), which is why their shared mappings are dirty-tracked.
+    """
 
     id: int
     name: str
     shmem: bool  # memfd / tmpfs: no writeback, no dirty tracking needed
+    fstype: str = ""
 
     @property
     def mapping_value(self) -> int:
@@ -159,6 +169,15 @@ class AddressSpace:
 
     def i_pages(self, index: int) -> Loc:
         return Loc(f"{self.name}.i_pages[{index}]")
+
+    def disk(self, index: int) -> Loc:
+        """What the block device holds for page ``index`` (written by writeback)."""
+        return Loc(f"{self.name}.disk[{index}]")
+
+    @property
+    def mapping_can_writeback(self) -> bool:
+        """Model of include/linux/backing-dev.h:mapping_can_writeback()."""
+        return not self.shmem
 
 
 @dataclass(frozen=True, eq=False)
@@ -301,6 +320,9 @@ class Machine:
     arch: Arch = X86  # what its page-table primitives and TLB flushes do (kernel/arch.py)
     mms: dict[str, MmStruct] = field(default_factory=dict)
     files: dict[int, AddressSpace] = field(default_factory=dict)
+    # movablecore=: user memory (movable allocations) comes from ZONE_MOVABLE,
+    # which FOLL_LONGTERM must not pin (it migrates such pages first).
+    movablecore: bool = False
 
     def file_of_mapping(self, mapping: int) -> AddressSpace | None:
         return self.files.get(mapping >> 2)
@@ -317,6 +339,8 @@ class Cpu:
 
     machine: Machine
     id: int = 0
+    # PF_MEMALLOC_PIN (memalloc_pin_save()): allocations avoid ZONE_MOVABLE.
+    memalloc_pin: bool = False
     _pfns: int = 0
     _slots: int = 0
     _mms: int = 0
@@ -326,8 +350,10 @@ class Cpu:
         return self.machine.era
 
     def new_pfn(self, movable: bool = False) -> int:
+        """A new pfn: in ZONE_MOVABLE for a movable allocation on a movablecore machine."""
         self._pfns += 1
-        base = ZONE_MOVABLE_START_PFN if movable else 0x100
+        in_movable = movable and self.machine.movablecore and not self.memalloc_pin
+        base = ZONE_MOVABLE_START_PFN if in_movable else 0x100
         return base + self.id * _PFNS_PER_CPU + self._pfns
 
     def new_swap_offset(self) -> int:

@@ -2,7 +2,7 @@
 
 Models the VMA halves of mm/mmap.c (``do_mmap``, ``do_vmi_munmap``),
 mm/mprotect.c (``mprotect_fixup``), mm/madvise.c (MADV_DONTNEED,
-MADV_DONTFORK / DOFORK, MADV_WIPEONFORK / KEEPONFORK, MADV_PAGEOUT,
+MADV_FREE, MADV_DONTFORK / DOFORK, MADV_WIPEONFORK / KEEPONFORK, MADV_PAGEOUT,
 MADV_[NO]HUGEPAGE, MADV_[UN]MERGEABLE -- the VMA flag only: ksmd's pass is
 :func:`pinlab.kernel.ksm.ksm_do_scan`) and kernel/exit's ``exit_mmap``.
 
@@ -39,6 +39,7 @@ from pinlab.kernel.defs import (
     vm_flags_t,
 )
 from pinlab.kernel.folio import Gen
+from pinlab.kernel.madvise import madvise_free_pte_range
 from pinlab.kernel.mm_types import (
     AddressSpace,
     Cpu,
@@ -59,6 +60,7 @@ MAP_PRIVATE: Final = 0x02
 MAP_ANONYMOUS: Final = 0x20
 
 MADV_DONTNEED: Final = 4
+MADV_FREE: Final = 8
 MADV_DONTFORK: Final = 10
 MADV_DOFORK: Final = 11
 MADV_MERGEABLE: Final = 12
@@ -199,6 +201,15 @@ def do_madvise(cpu: Cpu, mm: MmStruct, start: int, length: int, advice: int) -> 
         yield from kapi.spin_lock(mm.mmap_lock)  # mmap_read_lock()
         for vma in [v for v in mm.vmas if v.vm_start < end and v.vm_end > start]:
             yield from zap_pte_range(cpu, vma, max(start, vma.vm_start), min(end, vma.vm_end))
+        yield from kapi.spin_unlock(mm.mmap_lock)
+        return 0
+    if advice == MADV_FREE:
+        yield from kapi.spin_lock(mm.mmap_lock)  # mmap_read_lock()
+        for vma in [v for v in mm.vmas if v.vm_start < end and v.vm_end > start]:
+            if vma.vm_file is not None or vma.vm_flags & VM_SHARED:
+                continue  # -EINVAL in the kernel (vma_is_anonymous() only)
+            lo, hi = max(start, vma.vm_start), min(end, vma.vm_end)
+            yield from madvise_free_pte_range(cpu, vma, lo, hi)
         yield from kapi.spin_unlock(mm.mmap_lock)
         return 0
     if advice == MADV_PAGEOUT:

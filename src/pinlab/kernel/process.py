@@ -38,7 +38,16 @@ from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup import vma_needs_dirty_tracking
 from pinlab.kernel.internal import is_cow_mapping
 from pinlab.kernel.ksm import ksm_do_scan
-from pinlab.kernel.mm_types import AddressSpace, Cpu, Machine, MmStruct, Page, pfn_folio
+from pinlab.kernel.migrate import move_pages
+from pinlab.kernel.mm_types import (
+    FILESYSTEMS,
+    AddressSpace,
+    Cpu,
+    Machine,
+    MmStruct,
+    Page,
+    pfn_folio,
+)
 from pinlab.kernel.mmap import (
     MADV_DONTNEED,
     do_madvise,
@@ -51,6 +60,7 @@ from pinlab.kernel.mprotect import clear_refs_soft_dirty_range
 from pinlab.kernel.pte import SWP_SWAPFILE, pte_present, pte_swp_exclusive, swp_type
 from pinlab.kernel.uaccess import user_access
 from pinlab.kernel.view import GupRef
+from pinlab.kernel.writeback import writeback_mapping
 
 VM_MERGEABLE: Final = vm_flags_t.VM_MERGEABLE
 PIN_LONGTERM_TEST_FLAG_USE_WRITE: Final = 1
@@ -61,9 +71,11 @@ CLEAR_REFS_SOFT_DIRTY: Final = 4
 class System:
     """One machine running one era, driven one system call at a time."""
 
-    def __init__(self, era: Era, *, strict: bool = True, arch: Arch = X86) -> None:
+    def __init__(
+        self, era: Era, *, strict: bool = True, arch: Arch = X86, movablecore: bool = False
+    ) -> None:
         self.era = era
-        self.machine = Machine(era, arch)
+        self.machine = Machine(era, arch, movablecore=movablecore)
         self.cpu = Cpu(self.machine)
         self.refs: list[GupRef] = []
         self.births: dict[str, int] = {}  # mm name -> epoch of its creation
@@ -109,19 +121,28 @@ class System:
         self._pids += 1
         return Process(self, mm, self._pids)
 
-    def _file(self, name: str, shmem: bool) -> AddressSpace:
+    def _file(self, name: str, fstype: str) -> AddressSpace:
+        if fstype not in FILESYSTEMS:
+            raise ValueError(f"unknown filesystem {fstype!r}")
         self._files += 1
-        f = AddressSpace(self._files, f"{name}{self._files}", shmem)
+        f = AddressSpace(self._files, f"{name}{self._files}", fstype == "tmpfs", fstype)
         self.machine.files[f.id] = f
         return f
 
     def memfd_create(self) -> AddressSpace:
         """memfd_create(): a shmem file."""
-        return self._file("memfd", True)
+        return self._file("memfd", "tmpfs")
 
-    def tmpfile(self) -> AddressSpace:
-        """tmpfile(): a file on a disk filesystem (writeback, dirty tracking)."""
-        return self._file("tmpfile", False)
+    def tmpfile(self, fstype: str = "ext4") -> AddressSpace:
+        """tmpfile() (or mkstemp() + unlink()) on a filesystem of type ``fstype``.
+
+        ext4, xfs and btrfs write back and track dirtying; tmpfs is shmem.
+        """
+        return self._file("tmpfile", fstype)
+
+    def sync(self, file: AddressSpace) -> int:
+        """fsync(): write the file's dirty pages back (folio_mkclean() first)."""
+        return int(self.run("fsync", writeback_mapping(self.cpu, self.machine, file)))
 
     def fallocate(self, file: AddressSpace, offset: int, length: int) -> int:
         """fallocate(): allocate zeroed pagecache pages for the range."""
@@ -221,6 +242,12 @@ class Process:
         if advice == MADV_DONTNEED:
             self._detach(addr, addr + length)
         return int(self._run("madvise", do_madvise(self.cpu, self.mm, addr, length, advice)))
+
+    def move_pages(self, addrs: list[int]) -> int:
+        """move_pages(2) to another node: migrate the pages; how many could not be moved."""
+        vma = self.mm.find_vma(addrs[0])
+        assert vma is not None
+        return int(self._run("move_pages", move_pages(self.cpu, self.cpu.machine, vma, addrs)))
 
     def _detach(self, start: int, end: int) -> None:
         for ref in self.system.refs:
