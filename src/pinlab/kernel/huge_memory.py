@@ -118,7 +118,7 @@ from pinlab.kernel.pte import (
     pte_mkspecial,
     pte_mkwrite,
 )
-from pinlab.kernel.rmap import folio_move_anon_rmap
+from pinlab.kernel.rmap import anon_vma_prepare, folio_move_anon_rmap
 from pinlab.kernel.rmap_large import (
     folio_add_anon_rmap_ptes,
     folio_add_new_anon_rmap_large,
@@ -159,6 +159,7 @@ def do_huge_pmd_anonymous_page(cpu: Cpu, vmf: VmFault) -> Gen:
             yield from set_pmd_at(mm, haddr, pmdp, pmd_wrprotect(entry))
         yield from pmd_unlock(mm, haddr)
         return 0
+    yield from anon_vma_prepare(vma)  # vmf_anon_prepare()
     folio = yield from folio_alloc_large(cpu, HPAGE_PMD_ORDER)
     yield from __folio_mark_uptodate(folio)
     entry = maybe_pmd_mkwrite(pmd_mkdirty(mk_huge_pmd(folio, vma.vm_page_prot)), vma)

@@ -78,7 +78,7 @@ from pinlab.kernel.mm_types import (
     pfn_folio,
 )
 from pinlab.kernel.pin import KernelBug, try_grab_folio
-from pinlab.kernel.rmap import folio_move_anon_rmap
+from pinlab.kernel.rmap import anon_vma_prepare, folio_move_anon_rmap
 from pinlab.kernel.rmap_large import (
     hugetlb_add_file_rmap,
     hugetlb_add_new_anon_rmap,
@@ -161,6 +161,7 @@ def hugetlb_no_page(cpu: Cpu, vma: Vma, haddr: int, flags: int) -> Gen:
     file = vma.vm_file
     anon = file is None
     if anon:
+        yield from anon_vma_prepare(vma)  # vmf_anon_prepare()
         folio = yield from alloc_hugetlb_folio(cpu)
         if folio is None:
             return VM_FAULT_OOM
@@ -213,6 +214,7 @@ def hugetlb_wp(cpu: Cpu, vma: Vma, haddr: int, flags: int, entry: int) -> Gen:
         raise KernelBug(f"VM_BUG_ON_PAGE: COW of exclusive hugetlb {old}")
     yield from folio_get(old)
     yield from _unlock(vma, haddr)
+    yield from anon_vma_prepare(vma)  # vmf_anon_prepare()
     new = yield from alloc_hugetlb_folio(cpu)
     if new is None:
         yield from folio_put(old)

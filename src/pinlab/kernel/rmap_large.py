@@ -112,9 +112,7 @@ def folio_remove_rmap_pmd(folio: Folio, vma: Vma) -> Gen:
     yield from kapi.atomic_dec(folio._large_mapcount)
 
 
-def folio_try_dup_anon_rmap_ptes(
-    cpu: Cpu, folio: Folio, pages: list[Page], src_vma: Vma
-) -> Gen:
+def folio_try_dup_anon_rmap_ptes(cpu: Cpu, folio: Folio, pages: list[Page], src_vma: Vma) -> Gen:
     """Model of include/linux/rmap.h:folio_try_dup_anon_rmap_ptes() (fork, large folio).
 
     If the folio may be pinned and any page of the batch is exclusive, fork
