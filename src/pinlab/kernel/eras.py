@@ -195,6 +195,24 @@ class Era:
             "v6.11",
         )
     )
+    # --- large folios ----------------------------------------------------
+    thp_cow_refcount: bool = field(
+        metadata=_cite(
+            "3bff7e3f1f16",
+            "mm/huge_memory: streamline COW logic in do_huge_pmd_wp_page()",
+            "v5.18",
+        )
+    )
+    madv_collapse: bool = field(
+        metadata=_cite(
+            "7d8faaf15545", "mm/madvise: introduce MADV_COLLAPSE sync hugepage collapse", "v6.1"
+        )
+    )
+    anon_mthp: bool = field(
+        metadata=_cite(
+            "19eaf44954df", "mm: thp: support allocation of anonymous multi-size THP", "v6.8"
+        )
+    )
     device_exclusive_keeps_mapcount: bool = field(
         metadata=_cite(
             "lore:20250210193801.781278-1-david@redhat.com",
@@ -260,6 +278,9 @@ V4_20: Final = Era(
     io_uring_gup_file_check=False,
     zero_page_pin_uncounted=False,
     swapin_maps_exclusive_writable=False,
+    thp_cow_refcount=False,
+    madv_collapse=False,
+    anon_mthp=False,
     device_exclusive_keeps_mapcount=False,
 )
 V5_7: Final = dataclasses.replace(
@@ -325,6 +346,7 @@ V5_19: Final = dataclasses.replace(
         *_changes("swapin_cow_streamlined", "lazyfree_checks_refs"),
         Change("a458b76a4171", "mm: gup: pack has_pinned in MMF_HAS_PINNED", "v5.15", "has_pinned"),
         Change("292648ac5cf1", "mm: gup: allow FOLL_PIN to scale in SMP", "v5.15", "has_pinned"),
+        *_changes("thp_cow_refcount"),
         *_changes("anon_exclusive"),
         Change(
             "1493a1913e34",
@@ -338,6 +360,7 @@ V5_19: Final = dataclasses.replace(
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
     lazyfree_checks_refs=True,
+    thp_cow_refcount=True,
     has_pinned=HasPinned.MMF_BIT,
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
@@ -353,11 +376,13 @@ V6_1: Final = dataclasses.replace(
         "mprotect_upgrade_exclusive",
         "gup_fast_pae_barriers",
         "gup_fast_pmd_recheck",
+        "madv_collapse",
     ),
     foll_force_needs_exclusive=True,
     mprotect_upgrade_exclusive=True,
     gup_fast_pae_barriers=True,
     gup_fast_pmd_recheck=True,
+    madv_collapse=True,
 )
 V6_2: Final = dataclasses.replace(
     V6_1,
@@ -399,7 +424,10 @@ CURRENT: Final = dataclasses.replace(
     name="current",
     order=9,
     summary="linux-next of the spec: exclusive swap-ins mapped writable; device-exclusive rework",
-    changes=_changes("swapin_maps_exclusive_writable", "device_exclusive_keeps_mapcount"),
+    changes=_changes(
+        "anon_mthp", "swapin_maps_exclusive_writable", "device_exclusive_keeps_mapcount"
+    ),
+    anon_mthp=True,
     swapin_maps_exclusive_writable=True,
     device_exclusive_keeps_mapcount=True,
 )

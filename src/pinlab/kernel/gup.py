@@ -49,6 +49,7 @@ from pinlab.kernel.defs import (
     PAGE_SIZE,
     VM_FAULT_ERROR,
     VM_FAULT_WRITE,
+    VM_HUGETLB,
     VM_IO,
     VM_MAYREAD,
     VM_MAYSHARE,
@@ -69,6 +70,9 @@ from pinlab.kernel.folio import (
     folio_mark_dirty,
     folio_test_dirty,
 )
+from pinlab.kernel.huge_memory import follow_huge_pmd
+from pinlab.kernel.huge_mm import pmd_lock, pmd_trans_huge, pmd_unlock
+from pinlab.kernel.hugetlb import hugetlb_follow_page_mask
 from pinlab.kernel.internal import (
     gup_must_unshare,
     is_cow_mapping,
@@ -290,8 +294,22 @@ def can_follow_write_pte(cpu: Cpu, pte: int, page: Page | None, vma: Vma, flags:
 
 
 def follow_page_mask(cpu: Cpu, vma: Vma, address: int, flags: int) -> Gen:
-    """Model of mm/gup.c:follow_page_mask() (PTE level): a Page, None (fault), or -errno."""
+    """Model of mm/gup.c:follow_page_mask(): a Page, None (fault), or -errno.
+
+    hugetlb VMAs go to hugetlb_follow_page_mask(), a huge PMD to
+    follow_huge_pmd() under the PMD lock.
+    """
+    if vma.vm_flags & VM_HUGETLB:
+        return (yield from hugetlb_follow_page_mask(cpu, vma, address, flags))
     pmd = yield from pmdp_get_lockless(vma.mm.pmd(address))
+    if pmd_trans_huge(pmd):
+        yield from pmd_lock(vma.mm, address)
+        pmd = yield from pmdp_get_lockless(vma.mm.pmd(address))
+        if pmd_trans_huge(pmd):
+            page = yield from follow_huge_pmd(cpu, vma, address, pmd, flags)
+            yield from pmd_unlock(vma.mm, address)
+            return page
+        yield from pmd_unlock(vma.mm, address)
     if pmd_none(pmd):
         if flags & FOLL_DUMP and vma.vm_file is None:
             return -EFAULT

@@ -8,14 +8,23 @@ again).  The discard itself is in :mod:`pinlab.kernel.vmscan`
 (``try_to_unmap_one`` and ``shrink_folio_list``).
 
 Left out: swap entries in the range (the kernel frees their slots and
-clears the PTEs), large folios (split first), the LRU list moves, mlock.
+clears the PTEs), large folios (the kernel splits them first; here a huge PMD
+is split into PTEs and a large folio is left as it is), the LRU list moves,
+mlock.
 """
 
 from __future__ import annotations
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
-from pinlab.kernel.defs import PAGE_SIZE, PG_active, PG_dirty, PG_referenced, PG_swapbacked
+from pinlab.kernel.defs import (
+    PAGE_SIZE,
+    PMD_SIZE,
+    PG_active,
+    PG_dirty,
+    PG_referenced,
+    PG_swapbacked,
+)
 from pinlab.kernel.folio import (
     Gen,
     folio_mapcount,
@@ -26,8 +35,10 @@ from pinlab.kernel.folio import (
     folio_trylock,
     folio_unlock,
 )
+from pinlab.kernel.huge_memory import __split_huge_pmd
+from pinlab.kernel.huge_mm import pmd_trans_huge
 from pinlab.kernel.internal import vm_normal_page
-from pinlab.kernel.mm_types import Cpu, Folio, Vma, page_folio
+from pinlab.kernel.mm_types import Cpu, Folio, Vma, folio_test_large, page_folio
 from pinlab.kernel.pgtable import (
     pte_offset_map_lock,
     pte_unmap_unlock,
@@ -54,6 +65,9 @@ def folio_mark_lazyfree(folio: Folio) -> Gen:
 def madvise_free_pte_range(cpu: Cpu, vma: Vma, addr: int, end: int) -> Gen:
     """Model of mm/madvise.c:madvise_free_pte_range() (order-0 folios, present PTEs)."""
     mm = vma.mm
+    for haddr in range(addr & ~(PMD_SIZE - 1), end, PMD_SIZE):
+        if pmd_trans_huge((yield from kapi.READ_ONCE(mm.pmd(haddr)))):
+            yield from __split_huge_pmd(cpu, vma, haddr)
     while addr < end:
         ptep = yield from pte_offset_map_lock(mm, addr)
         yield from _madvise_free_one(cpu, vma, addr, ptep)
@@ -72,6 +86,8 @@ def _madvise_free_one(cpu: Cpu, vma: Vma, addr: int, ptep: Loc) -> Gen:
     if page is None:
         return
     folio = page_folio(page)
+    if folio_test_large(folio):
+        return  # not modelled: the kernel splits it (split_folio()) and goes on
     # A folio other processes map too must keep its contents for them.
     if (yield from folio_mapcount(folio)) != 1:
         return

@@ -30,17 +30,21 @@ from pinlab.kernel.defs import (
     MMF_HAS_PINNED,
     PAGE_MAPPING_ANON,
     PAGE_SIZE,
+    PMD_SIZE,
     VM_SOFTDIRTY,
     vm_flags_t,
 )
 from pinlab.kernel.eras import Era
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup import vma_needs_dirty_tracking
+from pinlab.kernel.huge_mm import pmd_pte, pmd_trans_huge
+from pinlab.kernel.hugetlb import hugetlbfs_fallocate
 from pinlab.kernel.internal import is_cow_mapping
 from pinlab.kernel.ksm import ksm_do_scan
 from pinlab.kernel.migrate import move_pages
 from pinlab.kernel.mm_types import (
     FILESYSTEMS,
+    FREE_HUGE_PAGES,
     AddressSpace,
     Cpu,
     Machine,
@@ -53,6 +57,7 @@ from pinlab.kernel.mmap import (
     do_madvise,
     do_mmap,
     do_mprotect,
+    do_mremap_fixed,
     do_munmap,
     exit_mmap,
 )
@@ -72,10 +77,23 @@ class System:
     """One machine running one era, driven one system call at a time."""
 
     def __init__(
-        self, era: Era, *, strict: bool = True, arch: Arch = X86, movablecore: bool = False
+        self,
+        era: Era,
+        *,
+        strict: bool = True,
+        arch: Arch = X86,
+        movablecore: bool = False,
+        thp_orders: frozenset[int] = frozenset(),
+        hugetlb_pages: int = 0,
     ) -> None:
         self.era = era
-        self.machine = Machine(era, arch, movablecore=movablecore)
+        self.machine = Machine(
+            era,
+            arch,
+            movablecore=movablecore,
+            thp_orders=thp_orders,
+            hugetlb_free=hugetlb_pages,
+        )
         self.cpu = Cpu(self.machine)
         self.refs: list[GupRef] = []
         self.births: dict[str, int] = {}  # mm name -> epoch of its creation
@@ -101,6 +119,10 @@ class System:
             return self.executor.run(gen)
         finally:
             self._running = None
+
+    def memory_free_huge_pages(self) -> int:
+        """/sys/kernel/mm/hugepages/.../free_hugepages."""
+        return int(self.memory[FREE_HUGE_PAGES])
 
     def settle(self, why: str) -> None:
         """Check the invariants after a change of the callers' beliefs (refs)."""
@@ -129,8 +151,15 @@ class System:
         self.machine.files[f.id] = f
         return f
 
-    def memfd_create(self) -> AddressSpace:
-        """memfd_create(): a shmem file."""
+    def memfd_create(self, hugetlb: bool = False) -> AddressSpace:
+        """memfd_create(): a shmem file, or a hugetlbfs file with MFD_HUGETLB."""
+        if hugetlb:
+            self._files += 1
+            f = AddressSpace(
+                self._files, f"memfd_hugetlb{self._files}", True, "hugetlbfs", hugetlb=True
+            )
+            self.machine.files[f.id] = f
+            return f
         return self._file("memfd", "tmpfs")
 
     def tmpfile(self, fstype: str = "ext4") -> AddressSpace:
@@ -146,6 +175,12 @@ class System:
 
     def fallocate(self, file: AddressSpace, offset: int, length: int) -> int:
         """fallocate(): allocate zeroed pagecache pages for the range."""
+        if file.hugetlb:
+            for off in range(offset, offset + length, PMD_SIZE):
+                ret = self.run("fallocate", hugetlbfs_fallocate(self.cpu, file, off // PMD_SIZE))
+                if ret:
+                    return int(ret)
+            return 0
         for off in range(offset, offset + length, PAGE_SIZE):
             self.run("fallocate", drivers.file_write_page(self.cpu, file, off // PAGE_SIZE, 0))
         return 0
@@ -230,6 +265,13 @@ class Process:
     ) -> int:
         gen = do_mmap(self.cpu, self.mm, length, prot, flags, file, offset, True)
         return int(self._run("mmap", gen))
+
+    def mremap(self, addr: int, length: int, new_addr: int) -> int:
+        """mremap(addr, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr)."""
+        for ref in self.system.refs:
+            if ref.mm == self.mm.name and addr <= ref.addr < addr + length:
+                ref.attached = False  # moved away: no longer where it was pinned
+        return int(self._run("mremap", do_mremap_fixed(self.cpu, self.mm, addr, length, new_addr)))
 
     def munmap(self, addr: int, length: int) -> int:
         self._detach(addr, addr + length)
@@ -389,12 +431,21 @@ class Process:
             return -EINVAL
         return int(self._run("clear_refs", _clear_refs_soft_dirty(self.cpu, self.mm)))
 
+    def _pte(self, addr: int) -> int:
+        """What pagemap reports for ``addr``: its PTE, or that of its huge PMD."""
+        pmd = int(self.system.memory[self.mm.pmd(addr)])
+        if pmd_trans_huge(pmd):
+            return pmd_pte(pmd, (addr % PMD_SIZE) // PAGE_SIZE)
+        if not pmd:
+            return 0
+        return int(self.system.memory[self.mm.pte(addr)])
+
     def pagemap_is_swapped(self, addr: int) -> bool:
-        pte = int(self.system.memory[self.mm.pte(addr)])
+        pte = self._pte(addr)
         return bool(pte) and not pte_present(pte) and swp_type(pte) == SWP_SWAPFILE
 
     def pagemap_is_populated(self, addr: int) -> bool:
-        return bool(int(self.system.memory[self.mm.pte(addr)]))
+        return bool(self._pte(addr))
 
     def has_pinned(self) -> bool:
         return bool(int(self.system.memory[self.mm.flags]) >> MMF_HAS_PINNED & 1)

@@ -39,7 +39,16 @@ from pinlab.kernel.folio import (
     folio_unlock,
 )
 from pinlab.kernel.internal import vm_normal_page
-from pinlab.kernel.mm_types import Cpu, Folio, Machine, Vma, page_folio, swap_slot, vma_address
+from pinlab.kernel.mm_types import (
+    Cpu,
+    Folio,
+    Machine,
+    Vma,
+    folio_test_large,
+    page_folio,
+    swap_slot,
+    vma_address,
+)
 from pinlab.kernel.pgtable import (
     pte_offset_map_lock,
     pte_unmap_unlock,
@@ -68,6 +77,7 @@ from pinlab.kernel.swap_state import (
     swap_free,
     swap_writepage,
 )
+from pinlab.kernel.vmscan_large import pageout_pmd_folio, reclaim_large_anon_folio
 
 
 def try_to_unmap_one(cpu: Cpu, folio: Folio, vma: Vma, address: int) -> Gen:
@@ -174,6 +184,8 @@ def shrink_folio_list(cpu: Cpu, machine: Machine, folios: list[Folio]) -> Gen:
 def _reclaim_one(cpu: Cpu, machine: Machine, folio: Folio) -> Gen:
     """One folio of shrink_folio_list(), locked: True if it was freed."""
     anon = yield from folio_test_anon(folio)
+    if anon and folio_test_large(folio):
+        return (yield from reclaim_large_anon_folio(cpu, machine, folio))
     if not anon:
         return False  # file pageout is not modelled
     if not (yield from folio_test_swapbacked(folio)):
@@ -229,12 +241,16 @@ def madvise_pageout(cpu: Cpu, machine: Machine, vma: Vma, start: int, end: int) 
         yield from pte_offset_map_lock(mm, addr)
         ptent = yield from ptep_get(mm.pte(addr))
         page = vm_normal_page(vma, addr, ptent) if pte_present(ptent) else None
-        if page is not None:
-            folio = page_folio(page)
-            # Only folios this mm maps alone are paged out.
+        folio = page_folio(page) if page is not None else None
+        if folio is None:
+            folio = yield from pageout_pmd_folio(vma, addr)  # a huge PMD: the whole THP
+        if folio is not None:
+            # Only folios this mm maps alone are paged out (a large folio: its
+            # first isolation takes it whole, see vmscan_large).
+            alone = folio_test_large(folio) or ((yield from kapi.atomic_read(folio._mapcount)) == 0)
             if (
                 (yield from folio_mapped(folio))
-                and (yield from kapi.atomic_read(folio._mapcount)) == 0
+                and alone
                 and (yield from kapi.test_and_clear_bit(PG_lru, folio.flags))
             ):
                 yield from kapi.atomic_inc(folio._refcount)  # folio_isolate_lru()

@@ -37,6 +37,7 @@ from pinlab.kernel.process import (
     Process,
 )
 from pinlab.selftests.cow import CaseResult, _isolated
+from pinlab.selftests.cow_kinds import DEFAULT_SETUP
 from pinlab.selftests.cow_tests import FAIL, PASS, SKIP, Outcome
 from pinlab.selftests.ksft import Ksft
 
@@ -200,7 +201,7 @@ def run_gup_longterm(
     for case, desc, fn in TEST_CASES:
         for label, memfd in RUNNERS:
             k.print_msg(f"[RUN] {desc} ... with {label}")
-            outcome, violations = _isolated(era, _runner(fn, memfd, fstype))
+            outcome, violations = _isolated(era, _runner(fn, memfd, fstype), DEFAULT_SETUP)
             {
                 PASS: k.test_result_pass,
                 FAIL: k.test_result_fail,
