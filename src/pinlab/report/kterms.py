@@ -42,6 +42,7 @@ _FIELD: Final = re.compile(r"^(?P<obj>folio0x[0-9a-f]+|zero_page|swap0x[0-9a-f]+
 _MM: Final = re.compile(
     r"^(?P<mm>mm[\w.]*)\.(?P<f>flags|has_pinned|write_protect_seq|mmap_lock|page_table_lock)$"
 )
+_ANON_VMA: Final = re.compile(r"^(?P<mm>mm[\w.]*)\.anon_vma\[(?P<n>\d+)\]$")
 _ORIGIN: Final = re.compile(r"Model of ([\w./-]+\.[chS]):")
 
 
@@ -58,6 +59,9 @@ def describe_loc(loc: str) -> str:
     if m:
         obj = m.groupdict().get("obj") or m["mm"]
         return f"{obj}->{m['f']}"
+    m = _ANON_VMA.match(loc)
+    if m:
+        return f"{m['mm']} vma->anon_vma[{m['n']}]"
     if loc.startswith("vmstat."):
         return f"vmstat {loc[len('vmstat.') :].upper()}"
     return loc
@@ -138,8 +142,8 @@ _FENCES: Final = {
 _READS: Final = {"once": "READ_ONCE", "acquire": "smp_load_acquire", "plain": "plain read"}
 _WRITES: Final = {"once": "WRITE_ONCE", "release": "smp_store_release", "plain": "plain write"}
 _RMW: Final = {
-    "mb": "atomic RMW (fully ordered)",
-    "noreturn": "atomic RMW (no return, unordered)",
+    "mb": "atomic RMW (mb)",
+    "noreturn": "atomic RMW (no return)",
     "once": "atomic RMW (relaxed)",
     "acquire": "atomic RMW (acquire)",
     "release": "atomic RMW (release)",
@@ -197,9 +201,10 @@ class Source:
     origin: str | None  # the kernel file the docstring names: "mm/gup.c"
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file else f"line {self.line}"
-        origin = f" {self.origin}" if self.origin else ""
-        return f"{self.function}(){origin}  {where}"
+        file = self.file.removeprefix("kernel/") if self.file else None
+        where = f"{file}:{self.line}" if file else f"line {self.line}"
+        origin = f" {self.origin} " if self.origin else ""
+        return f"{self.function}(){origin} {where}"
 
 
 @cache

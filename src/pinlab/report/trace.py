@@ -13,6 +13,7 @@ CPU executed on the way, and those the variant removed.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from rich import box
@@ -54,7 +55,7 @@ class _Context:
         self.step_of = {e: n for n, step in enumerate(order, 1) for e in step}
         self.co_prev: dict[int, int] = {}
         for ws in self.co.values():
-            for a, b in zip(ws, ws[1:], strict=False):
+            for a, b in itertools.pairwise(ws):
                 self.co_prev[b] = a
 
     def _read_note(self, ev: Event) -> str:
@@ -181,7 +182,8 @@ def render_trace(cex: Counterexample, summary: str = "") -> RenderableType:
     tail.append("barriers on the path:\n", style="bold")
     tail.append("\n".join(_barriers(cex)))
     counts = Text(
-        f"{cex.events} events, {cex.switches} context switches" + (f"; {summary}" if summary else "")
+        f"{cex.events} events, {cex.switches} context switches"
+        + (f"; {summary}" if summary else "")
     )
     return Group(_header(cex), counts, _table(cex), tail)
 

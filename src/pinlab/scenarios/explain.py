@@ -24,6 +24,7 @@ graph, so a replayed execution has the very same interleaving.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def _edges(graph: ExecutionGraph) -> dict[int, set[int]]:
     co = graph.lock_co()
     position = {w: (loc, i) for loc, ws in co.items() for i, w in enumerate(ws)}
     for ws in co.values():
-        for a, b in zip(ws, ws[1:], strict=False):
+        for a, b in itertools.pairwise(ws):
             before.setdefault(b, set()).add(a)
     for r, w in reads_from(graph).items():
         before.setdefault(r, set()).add(w)
@@ -122,7 +123,7 @@ def interleave(graph: ExecutionGraph) -> list[Step]:
 
 def context_switches(graph: ExecutionGraph, order: Sequence[Step]) -> int:
     tids = [graph.events[s[0]].tid for s in order]
-    return sum(1 for a, b in zip(tids, tids[1:], strict=False) if a != b)
+    return sum(1 for a, b in itertools.pairwise(tids) if a != b)
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,9 @@ def dumps(rf: ReplayFile) -> str:
         "fingerprint": rf.fingerprint,
         "parts": rf.parts,
     }
-    return json.dumps(obj, indent=1) + "\n"
+    # one key a line, the choice list on one line too
+    lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in obj.items()]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 _EXPECTED: Final = (
@@ -143,7 +145,9 @@ def load(path: Path) -> ReplayFile:
             f"{path}: replay format version {obj.get('version')!r}; this pinlab reads {VERSION}"
         )
     where = str(path)
-    strings = [_field(obj, k, str, where) for k in ("scenario", "variant", "era", "model")]
+    name, variant, era, model = (
+        str(_field(obj, k, str, where)) for k in ("scenario", "variant", "era", "model")
+    )
     choices = _field(obj, "choices", list, where)
     if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in choices):
         raise ReplayFileError(f"{where}: field 'choices' must be a list of non-negative integers")
@@ -152,7 +156,9 @@ def load(path: Path) -> ReplayFile:
     if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):
         raise ReplayFileError(f"{where}: field 'parts' must map names to strings")
     outcome = obj.get("outcome", "")
-    return ReplayFile(*strings, tuple(choices), fingerprint, dict(parts), str(outcome))
+    return ReplayFile(
+        name, variant, era, model, tuple(choices), fingerprint, dict(parts), str(outcome)
+    )
 
 
 def resolve(rf: ReplayFile) -> Scenario:
