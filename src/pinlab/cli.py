@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,8 +148,9 @@ def _check_options(command: str, era: str | None, model: str | None) -> None:
 
 
 def _console() -> Console:
+    """Rich output: the terminal's width on a terminal, 120 columns into a pipe or file."""
     console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+    if not console.is_terminal:
         console = Console(highlight=False, width=120)
     return console
 

@@ -204,13 +204,10 @@ def render_explanation(ex: Explanation) -> RenderableType:
     head = Text()
     head.append(f"{s.name} [{s.variant}] under {s.model}", style="bold")
     if ex.verdict == "never":
-        head.append(
-            f": never. No consistent execution shows the forbidden outcome "
-            f"({s.forbidden}); {stats.consistent} executions explored in {ex.seconds:.2f} s."
-        )
+        head.append(": never\n")
+        head.append(f"No consistent execution shows the forbidden outcome: {s.forbidden}.\n")
     else:
-        head.append(
-            f": inconclusive. The exploration stopped ({ex.exploration.outcome}) after "
-            f"{stats.consistent} executions in {ex.seconds:.2f} s without a counterexample."
-        )
+        head.append(f": inconclusive ({ex.exploration.outcome})\n")
+        head.append("The exploration stopped before it found a counterexample.\n")
+    head.append(f"{stats.consistent} executions explored in {ex.seconds:.2f} s.")
     return head
