@@ -91,11 +91,9 @@ def summary(results: Sequence[ScenarioResult]) -> str:
     head = f"{len(results)} scenario{'s' if len(results) != 1 else ''} in {total:.1f} s: "
     if not wrong:
         return head + "all as expected"
-    return (
-        head
-        + f"{len(wrong)} differ from their expectation: "
-        + ", ".join(r.scenario.key for r in wrong)
-    )
+    verb = "differs" if len(wrong) == 1 else "differ"
+    keys = ", ".join(r.scenario.key for r in wrong)
+    return head + f"{len(wrong)} {verb} from their expectation: {keys}"
 
 
 def differences(results: Sequence[ScenarioResult]) -> list[str]:

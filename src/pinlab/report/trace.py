@@ -183,7 +183,7 @@ def render_trace(cex: Counterexample, summary: str = "") -> RenderableType:
     tail.append("\n".join(_barriers(cex)))
     counts = Text(
         f"{cex.events} events, {cex.switches} context switches"
-        + (f"; {summary}" if summary else "")
+        + (f"\n{summary}" if summary else "")
     )
     return Group(_header(cex), counts, _table(cex), tail)
 
