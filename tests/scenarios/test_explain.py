@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pinlab.engine.explore import Execution, explore
 from pinlab.engine.graph import EvKind
+from pinlab.engine.ops import Load, Store
+from pinlab.engine.program import Loc, Program
+from pinlab.report.trace import _Context  # the read notes of the trace
 from pinlab.scenarios.explain import (
     context_switches,
     find_counterexample,
@@ -73,3 +78,26 @@ def test_replay_gives_the_same_execution() -> None:
     again = replay_execution(scenario, best.choices)
     assert again.order == best.order and again.outcome == best.outcome
     assert again.execution.graph.events == best.execution.graph.events
+
+
+def test_weak_outcome_cycle_is_broken_and_marked() -> None:
+    """SB under lkmm: both reads see 0, a po;fr cycle; the trace still shows every step."""
+    x, y = Loc("x"), Loc("y")
+
+    def p(mine: Loc, other: Loc) -> Any:
+        yield Store(mine, 1)
+        r0 = yield Load(other)
+        return {"r0": r0}
+
+    program = Program("SB", (lambda: p(x, y), lambda: p(y, x)))
+    weak: list[Execution] = []
+    explore(program, "lkmm", on_execution=lambda ex: weak.extend(
+        [ex] if all(r["r0"] == 0 for r in ex.final.regs) else []))  # fmt: skip
+    [ex] = weak
+    order = tuple(interleave(ex.graph))
+    assert sorted(e for s in order for e in s) == sorted(
+        e.eid for e in ex.graph.events if e.tid >= 0
+    )
+    ctx = _Context(ex.graph, order)
+    notes = [ctx.value(tuple(ex.graph.events[e] for e in s)) for s in order]
+    assert any("stale" in n for n in notes), notes
