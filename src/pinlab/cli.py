@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pinlab import __version__
+from pinlab.engine.explore import Limits, ReplayError
 from pinlab.engine.models import get_model
+from pinlab.kernel.eras import ERAS
 from pinlab.litmus.run import run_file
+from pinlab.report import check as check_report
+from pinlab.report.dot import render_dot
 from pinlab.report.litmus_text import Tally, render_run
+from pinlab.report.trace import render_explanation, render_trace
+from pinlab.scenarios import ScenarioResult, Verdict, select
+from pinlab.scenarios import replay as replay_file
+from pinlab.scenarios.explain import (
+    Counterexample,
+    NotForbidden,
+    find_counterexample,
+    replay_execution,
+)
+from pinlab.scenarios.replay import ModelChanged, ReplayFileError, select_one
 from pinlab.selftests import cli_selftest
 
 app = typer.Typer(
@@ -97,6 +115,175 @@ def _selftest_cow(
         raise typer.Exit(2) from None
     typer.echo(text)
     raise typer.Exit(code)
+
+
+@selftest_app.command("gup_longterm")
+def _selftest_gup_longterm(
+    era: str = typer.Option("current", "--era", help="An era name (see --list-eras) or 'all'."),
+    fs: str = typer.Option(
+        "all", "--fs", help="Filesystem of /tmp and the cwd: tmpfs, ext4, xfs, btrfs or 'all'."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON record per test."),
+) -> None:
+    """gup_longterm.c: longterm pins in shared and private file mappings."""
+    try:
+        text, code = cli_selftest.gup_longterm(era, fs, as_json)
+    except KeyError as e:
+        what = "filesystem" if fs != "all" and e.args[0] == fs else "era"
+        typer.echo(f"unknown {what} {e.args[0]!r}; see pinlab selftest --help", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(text)
+    raise typer.Exit(code)
+
+
+# -- scenarios: check, explain, replay ------------------------------------------------
+EraOpt = Annotated[
+    str | None, typer.Option("--era", help="An era (v5.9, current, ...) or a variant name.")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Memory model: sc or lkmm.")]
+TimeOpt = Annotated[
+    float | None,
+    typer.Option("--time-limit", min=0.0, help="Stop each exploration after S seconds."),
+]
+
+
+def _fail(command: str, message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"pinlab {command}: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _check_options(command: str, era: str | None, model: str | None) -> None:
+    """Unknown model or era names: exit 2 with one line, before any work."""
+    if model is not None:
+        try:
+            get_model(model)
+        except ValueError as err:
+            raise _fail(command, str(err)) from None
+    if era is not None:
+        known = {e.name for e in ERAS} | {s.variant for s in select()}
+        if era not in known:
+            eras = ", ".join(e.name for e in ERAS)
+            raise _fail(command, f"unknown era or variant {era!r} (eras: {eras})")
+
+
+def _console() -> Console:
+    """Rich output: the terminal's width on a terminal, 120 columns into a pipe or file."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120)
+    return console
+
+
+@contextmanager
+def _progress(console: Console, total: int, enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield progress
+
+
+@app.command("check")
+def _check(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Scenario names (all when none is given).")
+    ] = None,
+    era: EraOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+    time_limit: TimeOpt = None,
+) -> None:
+    """Run scenarios and compare each verdict with its expectation (exit 1 if one differs)."""
+    _check_options("check", era, model)
+    try:
+        scenarios = select(names or (), era, model)
+    except LookupError as err:
+        raise _fail("check", str(err.args[0])) from None
+    console = _console()
+    limits = Limits(time_limit=time_limit)
+    results: list[ScenarioResult] = []
+    with _progress(console, len(scenarios), console.is_terminal and not as_json) as progress:
+        task = progress.add_task("", total=len(scenarios)) if progress else None
+        for scenario in scenarios:
+            if progress is not None and task is not None:
+                progress.update(task, description=scenario.key)
+            result = scenario.run(limits)
+            results.append(result)
+            if as_json:
+                typer.echo(check_report.render_json([result]), nl=False)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    if not as_json:
+        console.print(check_report.render_table(results))
+    for line in check_report.differences(results):
+        typer.echo(line, err=True)
+    raise typer.Exit(0 if all(r.as_expected for r in results) else 1)
+
+
+def _write_outputs(cex: Counterexample, dot: Path | None, save: Path | None) -> None:
+    try:
+        if dot is not None:
+            dot.write_text(render_dot(cex))
+        if save is not None:
+            rf = replay_file.record(cex.scenario, cex.choices, cex.outcome)
+            save.write_text(replay_file.dumps(rf))
+    except OSError as err:
+        raise _fail("explain", f"cannot write {err.filename}: {err.strerror}") from None
+
+
+@app.command("explain")
+def _explain(
+    name: Annotated[str, typer.Argument(help="A scenario name, e.g. fork-vs-pin-fast.")],
+    era: EraOpt = None,
+    model: ModelOpt = None,
+    dot: Annotated[
+        Path | None, typer.Option("--dot", help="Write the execution graph (Graphviz) here.")
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Write a replay file for pinlab replay here.")
+    ] = None,
+    time_limit: TimeOpt = None,
+) -> None:
+    """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
+    _check_options("explain", era, model)
+    try:
+        scenario = select_one(name, era, model)
+    except LookupError as err:
+        raise _fail("explain", str(err.args[0])) from None
+    explanation = find_counterexample(scenario, Limits(time_limit=time_limit))
+    _console().print(render_explanation(explanation))
+    if explanation.best is not None:
+        _write_outputs(explanation.best, dot, save)
+        raise typer.Exit(0)
+    if dot is not None or save is not None:
+        typer.echo("pinlab explain: no counterexample, so no --dot or --save file written",
+                   err=True)  # fmt: skip
+    raise typer.Exit(0 if explanation.verdict is Verdict.NEVER else 1)
+
+
+@app.command("replay")
+def _replay(
+    file: Annotated[Path, typer.Argument(help="A replay file written by pinlab explain --save.")],
+    dot: Annotated[
+        Path | None, typer.Option("--dot", help="Write the execution graph (Graphviz) here.")
+    ] = None,
+) -> None:
+    """Reproduce a saved counterexample exactly and print its trace."""
+    try:
+        saved = replay_file.load(file)
+        scenario = replay_file.resolve(saved)
+        cex = replay_execution(scenario, saved.choices)
+    except (ReplayFileError, ModelChanged, LookupError) as err:
+        raise _fail(
+            "replay", f"{file}: {err.args[0]}" if not isinstance(err, ReplayFileError) else str(err)
+        ) from None
+    except (ReplayError, NotForbidden) as err:
+        raise _fail("replay", f"{file}: cannot reproduce the saved execution: {err}") from None
+    _console().print(render_trace(cex, f"replayed from {file}"))
+    if dot is not None:
+        _write_outputs(cex, dot, None)
 
 
 def main() -> None:

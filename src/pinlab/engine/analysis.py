@@ -44,7 +44,7 @@ from pinlab.engine.ops import (
     Unlock,
     apply_arith,
 )
-from pinlab.engine.program import Loc, ThreadFactory
+from pinlab.engine.program import Loc, Oops, ThreadFactory
 from pinlab.engine.values import (
     BranchMismatch,
     DepTracker,
@@ -139,8 +139,8 @@ def _dry_run(
             if values is not None:
                 values.note(op, options[0])
             op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
-    except StopIteration:
-        return writes, "done", None
+    except (StopIteration, Oops):
+        return writes, "done", None  # an Oops ends the thread, as under the explorer
     except ForkNeeded:
         return writes, "fork", list(tracker.decisions)
     except NeedsConcrete as need:

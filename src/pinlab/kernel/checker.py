@@ -2,7 +2,12 @@
 
 The :class:`InvariantChecker` is the sequential executor's ``after_step``
 hook.  After every operation that can change state (stores, RMWs, lock
-operations) it evaluates every invariant whose notion exists in the era.
+operations) it evaluates every invariant whose notion exists in the era,
+with two exceptions that cannot hide a violation: a store to a page's
+contents (no invariant reads them), and a step taken while the thread holds
+a page-table lock (the kernel is between two states there; the check runs
+when the lock is released).  I4, a transition invariant, is still judged on
+the very step that clears PageAnonExclusive.
 The first violation of an invariant the era *promises* stops the run with
 :class:`InvariantViolation`, naming the invariant, the step and the kernel
 functions on the stack; violations of invariants an old era does not promise
@@ -16,7 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pinlab.engine.ops import Assume, Choose, Cutoff, Fence, IsLocked, Load, Op, SrcuSync
+from pinlab.engine.ops import (
+    Assume,
+    Choose,
+    Cutoff,
+    Fence,
+    IsLocked,
+    Load,
+    Lock,
+    Op,
+    SrcuSync,
+    Store,
+    TryLock,
+    Unlock,
+)
 from pinlab.engine.program import Loc
 from pinlab.engine.sequential import SequentialExecutor
 from pinlab.kernel.eras import Era
@@ -78,6 +96,7 @@ class InvariantChecker:
         self.step = 0
         self._flags: dict[Loc, int] = {}
         self._read: Callable[[Loc], Any] = lambda loc: 0
+        self._ptls = 0  # page-table locks the running thread holds
 
     def attach(self, executor: SequentialExecutor) -> None:
         self._read = memory_reader(executor.memory)
@@ -85,9 +104,16 @@ class InvariantChecker:
     def after_step(self, op: Op, executor: SequentialExecutor) -> None:
         if isinstance(op, _QUIET_OPS):
             return
+        loc = getattr(op, "loc", None)
+        if isinstance(op, Store) and isinstance(loc, Loc) and loc.endswith(".data"):
+            return  # page contents: no invariant reads them
+        if isinstance(loc, Loc) and _is_ptl(loc):
+            if isinstance(op, Lock | TryLock):
+                self._ptls += 1 if int(self._read(loc)) else 0
+            elif isinstance(op, Unlock):
+                self._ptls = max(0, self._ptls - 1)
         self.step = executor.steps
         view = self.view()
-        loc = getattr(op, "loc", None)
         if isinstance(loc, Loc):
             pfn = flags_loc_pfn(loc)
             if pfn is not None:
@@ -98,6 +124,8 @@ class InvariantChecker:
                     msg = pae_cleared_violation(view, pfn, old, new)
                     if msg:
                         self._report(i4, msg)
+        if self._ptls:
+            return
         self.check(view)
 
     def view(self) -> View:
@@ -119,6 +147,10 @@ class InvariantChecker:
         self.observed[inv.id] = vio
         if promised and self.strict:
             raise InvariantViolation(vio)
+
+
+def _is_ptl(loc: Loc) -> bool:
+    return ".ptl[" in loc or loc.endswith(".page_table_lock")
 
 
 def kernel_stack(gen: Any) -> str:

@@ -19,9 +19,17 @@ from typing import Final
 
 PAGE_SHIFT: Final = 12
 PAGE_SIZE: Final = 1 << PAGE_SHIFT
-PTRS_PER_PTE: Final = 512
-PMD_SHIFT: Final = PAGE_SHIFT + 9
+# The model's page tables have 16 entries, not x86-64's 512: a PMD maps 64 KiB
+# and a PMD-sized THP has 16 subpages.  Nothing modelled depends on the number
+# (cow.c reads the PMD size from sysfs), and it keeps per-page runs of a THP
+# (faults, COW, fork, invariant checks after every step) affordable.
+PTRS_PER_PTE: Final = 16
+PMD_SHIFT: Final = PAGE_SHIFT + 4
 PMD_SIZE: Final = 1 << PMD_SHIFT
+PMD_MASK: Final = ~(PMD_SIZE - 1)
+HPAGE_PMD_ORDER: Final = PMD_SHIFT - PAGE_SHIFT
+HPAGE_PMD_NR: Final = 1 << HPAGE_PMD_ORDER
+HPAGE_PMD_SIZE: Final = PMD_SIZE
 
 GUP_PIN_COUNTING_BIAS: Final = 1 << 10
 MMF_HAS_PINNED: Final = 27
@@ -184,6 +192,7 @@ VM_WIPEONFORK: Final = vm_flags_t.VM_WIPEONFORK
 VM_SOFTDIRTY: Final = vm_flags_t.VM_SOFTDIRTY
 VM_MIXEDMAP: Final = vm_flags_t.VM_MIXEDMAP
 VM_NOHUGEPAGE: Final = vm_flags_t.VM_NOHUGEPAGE
+VM_HUGEPAGE: Final = vm_flags_t.VM_HUGEPAGE
 
 
 class vm_fault_reason(enum.IntFlag):
@@ -200,6 +209,7 @@ class vm_fault_reason(enum.IntFlag):
     VM_FAULT_RETRY = 0x000400
     VM_FAULT_FALLBACK = 0x000800
     VM_FAULT_DONE_COW = 0x001000
+    VM_FAULT_NEEDDSYNC = 0x002000
     VM_FAULT_COMPLETED = 0x004000
 
 
@@ -208,6 +218,7 @@ VM_FAULT_SIGBUS: Final = vm_fault_reason.VM_FAULT_SIGBUS
 VM_FAULT_WRITE: Final = vm_fault_reason.VM_FAULT_WRITE
 VM_FAULT_SIGSEGV: Final = vm_fault_reason.VM_FAULT_SIGSEGV
 VM_FAULT_RETRY: Final = vm_fault_reason.VM_FAULT_RETRY
+VM_FAULT_FALLBACK: Final = vm_fault_reason.VM_FAULT_FALLBACK
 VM_FAULT_ERROR: Final = (
     vm_fault_reason.VM_FAULT_OOM
     | vm_fault_reason.VM_FAULT_SIGBUS

@@ -10,14 +10,18 @@ reference per page, handed to a pipe buffer) and of pipe reads (copy, then
 
 The v5.7-era io_uring pinned with ``pin_user_pages()`` under mmap_lock; for a
 present or faultable anonymous page that pins the same page as the fast
-variant used here.  Pipe buffers, rings and gup_test sessions are Python
+variant used here.  Until 34ed8d0dcd69 (v6.5) io_uring then refused
+file-backed buffers itself (-EOPNOTSUPP) unless shmem or hugetlb, private
+mappings included; since, GUP's FOLL_LONGTERM rules decide.  (The model lets
+shmem through in every io_uring era; kernels before the shmem exception
+refused memfd buffers too.)  Pipe buffers, rings and gup_test sessions are Python
 objects owned by the sequential process API, which passes the pages in.
 """
 
 from __future__ import annotations
 
 from pinlab.engine import kapi
-from pinlab.kernel.defs import EFAULT, EINVAL, FOLL_LONGTERM, FOLL_WRITE, PAGE_SIZE
+from pinlab.kernel.defs import EFAULT, EINVAL, EOPNOTSUPP, FOLL_LONGTERM, FOLL_WRITE, PAGE_SIZE
 from pinlab.kernel.folio import Gen, folio_mark_dirty, folio_put
 from pinlab.kernel.gup import mmap_read_lock, mmap_read_unlock
 from pinlab.kernel.gup_api import pin_user_pages
@@ -51,10 +55,16 @@ def io_pin_pages(cpu: Cpu, mm: MmStruct, start: int, nr_pages: int, pages: list[
     ret = yield from pin_user_pages_fast(
         cpu, mm, start, nr_pages, FOLL_WRITE | FOLL_LONGTERM, pages
     )
+    if ret == nr_pages and not cpu.era.io_uring_gup_file_check:
+        # "don't support file backed memory" (before 34ed8d0dcd69).
+        vma = mm.find_vma(start)
+        if vma is not None and vma.vm_file is not None and not vma.vm_file.shmem:
+            ret = -EOPNOTSUPP
     if ret != nr_pages:
-        if ret > 0:
-            yield from unpin_user_pages(cpu, pages[-ret:])
-            del pages[-ret:]
+        got = ret if ret > 0 else nr_pages if ret == -EOPNOTSUPP else 0
+        if got:
+            yield from unpin_user_pages(cpu, pages[-got:])
+            del pages[-got:]
         return ret if ret < 0 else -EFAULT
     return 0
 

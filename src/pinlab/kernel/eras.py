@@ -118,6 +118,16 @@ class Era:
     reclaim_skips_pinned: bool = field(
         metadata=_cite("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11")
     )
+    lazyfree_checks_refs: bool = field(
+        metadata=_cite(
+            "6c8e2a256915",
+            "mm: fix race between MADV_FREE reclaim and blkdev direct IO read",
+            "v5.18",
+        )
+    )
+    longterm_pin_migrates_movable: bool = field(
+        metadata=_cite("d1e153fea2a8", "mm/gup: migrate pinned pages out of movable zone", "v5.13")
+    )
     # --- PageAnonExclusive ---------------------------------------------------
     anon_exclusive: bool = field(
         metadata=_cite(
@@ -170,6 +180,11 @@ class Era:
             "v6.5",
         )
     )
+    io_uring_gup_file_check: bool = field(
+        metadata=_cite(
+            "34ed8d0dcd69", "io_uring: rsrc: delegate VMA file-backed check to GUP", "v6.5"
+        )
+    )
     zero_page_pin_uncounted: bool = field(
         metadata=_cite("c8070b787519", "mm: Don't pin ZERO_PAGE in pin_user_pages()", "v6.5")
     )
@@ -178,6 +193,24 @@ class Era:
             "c18160dba5ff",
             "mm: swap: reuse exclusive folio directly instead of wp page faults",
             "v6.11",
+        )
+    )
+    # --- large folios ----------------------------------------------------
+    thp_cow_refcount: bool = field(
+        metadata=_cite(
+            "3bff7e3f1f16",
+            "mm/huge_memory: streamline COW logic in do_huge_pmd_wp_page()",
+            "v5.18",
+        )
+    )
+    madv_collapse: bool = field(
+        metadata=_cite(
+            "7d8faaf15545", "mm/madvise: introduce MADV_COLLAPSE sync hugepage collapse", "v6.1"
+        )
+    )
+    anon_mthp: bool = field(
+        metadata=_cite(
+            "19eaf44954df", "mm: thp: support allocation of anonymous multi-size THP", "v6.8"
         )
     )
     device_exclusive_keeps_mapcount: bool = field(
@@ -232,6 +265,8 @@ V4_20: Final = Era(
     write_protect_seq=False,
     clear_refs_skips_pinned=False,
     reclaim_skips_pinned=False,
+    lazyfree_checks_refs=False,
+    longterm_pin_migrates_movable=False,
     anon_exclusive=False,
     ro_pin_unshare_anon=False,
     foll_force_needs_exclusive=False,
@@ -240,8 +275,12 @@ V4_20: Final = Era(
     gup_fast_pmd_recheck=False,
     ro_longterm_unshare_cow=False,
     no_writable_longterm_file_pins=False,
+    io_uring_gup_file_check=False,
     zero_page_pin_uncounted=False,
     swapin_maps_exclusive_writable=False,
+    thp_cow_refcount=False,
+    madv_collapse=False,
+    anon_mthp=False,
     device_exclusive_keeps_mapcount=False,
 )
 V5_7: Final = dataclasses.replace(
@@ -304,9 +343,10 @@ V5_19: Final = dataclasses.replace(
             "v5.18",
             "cow_reuse",
         ),
-        *_changes("swapin_cow_streamlined"),
+        *_changes("swapin_cow_streamlined", "lazyfree_checks_refs"),
         Change("a458b76a4171", "mm: gup: pack has_pinned in MMF_HAS_PINNED", "v5.15", "has_pinned"),
         Change("292648ac5cf1", "mm: gup: allow FOLL_PIN to scale in SMP", "v5.15", "has_pinned"),
+        *_changes("thp_cow_refcount"),
         *_changes("anon_exclusive"),
         Change(
             "1493a1913e34",
@@ -315,12 +355,16 @@ V5_19: Final = dataclasses.replace(
             "anon_exclusive",
         ),
         *_changes("ro_pin_unshare_anon"),
+        *_changes("longterm_pin_migrates_movable"),
     ),
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
+    lazyfree_checks_refs=True,
+    thp_cow_refcount=True,
     has_pinned=HasPinned.MMF_BIT,
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
+    longterm_pin_migrates_movable=True,
 )
 V6_1: Final = dataclasses.replace(
     V5_19,
@@ -332,11 +376,13 @@ V6_1: Final = dataclasses.replace(
         "mprotect_upgrade_exclusive",
         "gup_fast_pae_barriers",
         "gup_fast_pmd_recheck",
+        "madv_collapse",
     ),
     foll_force_needs_exclusive=True,
     mprotect_upgrade_exclusive=True,
     gup_fast_pae_barriers=True,
     gup_fast_pmd_recheck=True,
+    madv_collapse=True,
 )
 V6_2: Final = dataclasses.replace(
     V6_1,
@@ -367,9 +413,10 @@ V6_5: Final = dataclasses.replace(
             "v6.5",
             "no_writable_longterm_file_pins",
         ),
-        *_changes("zero_page_pin_uncounted"),
+        *_changes("io_uring_gup_file_check", "zero_page_pin_uncounted"),
     ),
     no_writable_longterm_file_pins=True,
+    io_uring_gup_file_check=True,
     zero_page_pin_uncounted=True,
 )
 CURRENT: Final = dataclasses.replace(
@@ -377,7 +424,10 @@ CURRENT: Final = dataclasses.replace(
     name="current",
     order=9,
     summary="linux-next of the spec: exclusive swap-ins mapped writable; device-exclusive rework",
-    changes=_changes("swapin_maps_exclusive_writable", "device_exclusive_keeps_mapcount"),
+    changes=_changes(
+        "anon_mthp", "swapin_maps_exclusive_writable", "device_exclusive_keeps_mapcount"
+    ),
+    anon_mthp=True,
     swapin_maps_exclusive_writable=True,
     device_exclusive_keeps_mapcount=True,
 )

@@ -7,6 +7,10 @@ allocate and free order-0 folios.  Atomic bitops are the kernel's (set_bit,
 clear_bit, test_and_set_bit); the non-atomic ``__set_bit`` family is a plain
 read and write, as in C.
 
+Large folios (THP, mTHP, hugetlb) have their pins in ``_pincount`` and their
+mappings counted in ``_large_mapcount`` / ``_entire_mapcount`` and the
+per-page ``_mapcount`` (see :mod:`pinlab.kernel.mm_types`).
+
 Left out: LRU batching (a folio goes straight onto the LRU, so the kernel's
 ``lru_add_drain()`` has nothing to drain), memcg, the page allocator's free
 lists (a pfn is never reused, so a freed folio simply stays at refcount 0).
@@ -34,7 +38,16 @@ from pinlab.kernel.defs import (
     PG_uptodate,
     PG_writeback,
 )
-from pinlab.kernel.mm_types import Cpu, Folio, Page, is_zero_folio, pfn_folio
+from pinlab.kernel.mm_types import (
+    FREE_HUGE_PAGES,
+    Cpu,
+    Folio,
+    Page,
+    folio_test_hugetlb,
+    folio_test_large,
+    is_zero_folio,
+    pfn_folio,
+)
 
 Gen = Generator[Any, Any, Any]
 
@@ -119,6 +132,9 @@ def __folio_put(folio: Folio) -> Gen:
     assert not is_zero_folio(folio), "the shared zero page is never freed"
     yield from kapi.WRITE_ONCE(folio.flags, 0)
     yield from kapi.WRITE_ONCE(folio.mapping, 0)
+    if folio_test_hugetlb(folio):
+        # free_huge_folio(): back into the hugetlb pool.
+        yield from kapi.atomic_inc(FREE_HUGE_PAGES)
 
 
 # --- mapping -----------------------------------------------------------------------
@@ -224,24 +240,30 @@ def __folio_mark_uptodate(folio: Folio) -> Gen:
     yield from __set_bit(PG_uptodate, folio.flags)
 
 
+def _pae_page(page: Page) -> Page:
+    """hugetlb keeps PG_anon_exclusive on the head page only."""
+    folio = pfn_folio(page.pfn)
+    return folio.page(0) if folio_test_hugetlb(folio) else page
+
+
 def PageAnonExclusive(page: Page) -> Gen:
     """Model of include/linux/page-flags.h:PageAnonExclusive()."""
-    return (yield from kapi.test_bit(PG_anon_exclusive, page.flags))
+    return (yield from kapi.test_bit(PG_anon_exclusive, _pae_page(page).flags))
 
 
 def SetPageAnonExclusive(page: Page) -> Gen:
     """Model of include/linux/page-flags.h:SetPageAnonExclusive() (atomic set_bit)."""
-    yield from kapi.set_bit(PG_anon_exclusive, page.flags)
+    yield from kapi.set_bit(PG_anon_exclusive, _pae_page(page).flags)
 
 
 def __SetPageAnonExclusive(page: Page) -> Gen:
     """Model of include/linux/page-flags.h:__SetPageAnonExclusive() (new folios only)."""
-    yield from __set_bit(PG_anon_exclusive, page.flags)
+    yield from __set_bit(PG_anon_exclusive, _pae_page(page).flags)
 
 
 def ClearPageAnonExclusive(page: Page) -> Gen:
     """Model of include/linux/page-flags.h:ClearPageAnonExclusive() (atomic clear_bit)."""
-    yield from kapi.clear_bit(PG_anon_exclusive, page.flags)
+    yield from kapi.clear_bit(PG_anon_exclusive, _pae_page(page).flags)
 
 
 # --- folio lock -------------------------------------------------------------------------
@@ -276,22 +298,47 @@ def folio_maybe_dma_pinned(cpu: Cpu, folio: Folio) -> Gen:
     """
     if not cpu.era.foll_pin:
         return False
+    if folio_test_large(folio):
+        # Exact for large folios (47e29d32afba, v5.7; folio->_pincount today).
+        return (yield from kapi.atomic_read(folio._pincount)) > 0
     ref = yield from folio_ref_count(folio)
     return ref >= GUP_PIN_COUNTING_BIAS
 
 
 # --- allocation -----------------------------------------------------------------------------
-def folio_alloc(cpu: Cpu, *, movable: bool = False) -> Gen:
+def folio_alloc(cpu: Cpu, *, movable: bool = True) -> Gen:
     """Model of mm/page_alloc.c:folio_alloc(): a fresh order-0 folio, refcount 1.
 
-    The new folio's name comes from the CPU's own counter, so a replayed
-    thread allocates the same folio again.
+    User memory is a movable allocation (GFP_HIGHUSER_MOVABLE); kernel
+    allocations and migration targets for longterm pins are not.  The new
+    folio's name comes from the CPU's own counter, so a replayed thread
+    allocates the same folio again.
     """
     folio = pfn_folio(cpu.new_pfn(movable))
     yield from kapi.atomic_set(folio._refcount, 1)
     yield from kapi.atomic_set(folio._mapcount, -1)
     yield from kapi.WRITE_ONCE(folio.flags, 0)
     yield from kapi.WRITE_ONCE(folio.mapping, 0)
+    return folio
+
+
+def folio_alloc_large(cpu: Cpu, order: int, *, zeroed: bool = True, hugetlb: bool = False) -> Gen:
+    """Model of mm/page_alloc.c:folio_alloc() for order > 0 (prep_compound_page()).
+
+    Every subpage starts unmapped (``_mapcount`` -1); the folio has one
+    reference, no pins and no mappings.
+    """
+    folio = pfn_folio(cpu.new_large_pfn(order, hugetlb))
+    yield from kapi.atomic_set(folio._refcount, 1)
+    yield from kapi.atomic_set(folio._entire_mapcount, -1)
+    yield from kapi.atomic_set(folio._large_mapcount, -1)
+    yield from kapi.atomic_set(folio._pincount, 0)
+    yield from kapi.WRITE_ONCE(folio.flags, 0)
+    yield from kapi.WRITE_ONCE(folio.mapping, 0)
+    for page in folio.pages():
+        yield from kapi.atomic_set(page._mapcount, -1)
+        if zeroed:
+            yield from kapi.WRITE_ONCE(page.data, 0)
     return folio
 
 
@@ -309,9 +356,30 @@ def copy_user_highpage(to: Page, frm: Page) -> Gen:
 
 
 def folio_mapcount(folio: Folio) -> Gen:
-    """Model of include/linux/mm.h:folio_mapcount() (order 0)."""
+    """Model of include/linux/mm.h:folio_mapcount(): every PTE and PMD mapping."""
+    if folio_test_large(folio):
+        return (yield from kapi.atomic_read(folio._large_mapcount)) + 1
     v = yield from kapi.atomic_read(folio._mapcount)
     return v + 1
+
+
+def page_mapcount(page: Page) -> Gen:
+    """Model of include/linux/mm.h:page_mapcount(): the page's PTE mappings plus PMD mappings.
+
+    Of a large folio's head page, ``_mapcount`` counts only PTE mappings; the
+    PMD mappings are the folio's ``_entire_mapcount``.
+    """
+    folio = pfn_folio(page.pfn)
+    n = (yield from kapi.atomic_read(page._mapcount)) + 1
+    if folio_test_large(folio):
+        n += (yield from kapi.atomic_read(folio._entire_mapcount)) + 1
+    return n
+
+
+def copy_user_large_folio(dst: Folio, src: Folio) -> Gen:
+    """Model of mm/memory.c:copy_user_large_folio(): copy every subpage."""
+    for i in range(src.nr_pages):
+        yield from copy_user_highpage(dst.page(i), src.page(i))
 
 
 def folio_mapped(folio: Folio) -> Gen:

@@ -2,7 +2,8 @@
 
 Models kernel/fork.c ``dup_mmap`` (VM_DONTCOPY, VM_WIPEONFORK) and mm/memory.c
 ``copy_page_range`` (with the ``write_protect_seq`` write section of
-57efa1fe5957, v5.11), ``copy_pte_range``, ``copy_present_pte``,
+57efa1fe5957, v5.11; huge PMDs go to copy_huge_pmd(), hugetlb VMAs to
+copy_hugetlb_page_range()), ``copy_pmd_range``, ``copy_pte_range``, ``copy_present_pte``,
 ``copy_present_page`` (the immediate copy of a maybe-pinned page, 70e806e4e645,
 v5.9) and ``copy_nonpresent_pte`` (swap entries lose their exclusive bit,
 writable migration entries become readable, device-exclusive entries are
@@ -29,6 +30,7 @@ from pinlab.kernel.defs import (
     PMD_SIZE,
     RMAP_EXCLUSIVE,
     VM_DONTCOPY,
+    VM_HUGETLB,
     VM_MIXEDMAP,
     VM_PFNMAP,
     VM_SHARED,
@@ -48,6 +50,9 @@ from pinlab.kernel.folio import (
     folio_trylock,
     folio_unlock,
 )
+from pinlab.kernel.huge_memory import copy_huge_pmd
+from pinlab.kernel.huge_mm import pmd_trans_huge
+from pinlab.kernel.hugetlb import copy_hugetlb_page_range
 from pinlab.kernel.internal import (
     folio_needs_cow_for_dma,
     is_cow_mapping,
@@ -84,6 +89,7 @@ from pinlab.kernel.pte import (
 )
 from pinlab.kernel.rmap import (
     folio_add_new_anon_rmap,
+    folio_dup_anon_rmap_pte,
     folio_dup_file_rmap_pte,
     folio_try_dup_anon_rmap_pte,
 )
@@ -144,13 +150,31 @@ def copy_page_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma) -> Gen:
         yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 1)
         # Pairs with the smp_rmb() after GUP-fast's raw_seqcount_try_begin().
         yield from barrier(cpu, "copy_page_range:seq-begin-wmb")
-    ret = yield from copy_pte_range(cpu, dst_vma, src_vma, src_vma.vm_start, src_vma.vm_end)
+    if src_vma.vm_flags & VM_HUGETLB:
+        ret = yield from copy_hugetlb_page_range(cpu, dst_vma, src_vma)
+    else:
+        ret = yield from copy_pmd_range(cpu, dst_vma, src_vma, src_vma.vm_start, src_vma.vm_end)
     if seqcount:
         # raw_write_seqcount_end().  Pairs with the smp_rmb() of GUP-fast's
         # read_seqcount_retry().
         yield from barrier(cpu, "copy_page_range:seq-end-wmb")
         yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 2)
     return ret
+
+
+def copy_pmd_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -> Gen:
+    """Model of mm/memory.c:copy_pmd_range(): a huge PMD is shared whole or split first."""
+    addr = start
+    while addr < end:
+        nxt = min(end, (addr | (PMD_SIZE - 1)) + 1)
+        pmd = yield from kapi.READ_ONCE(src_vma.mm.pmd(addr))
+        if pmd_trans_huge(pmd) and (yield from copy_huge_pmd(cpu, dst_vma, src_vma, addr)) == 0:
+            addr = nxt
+            continue
+        # (-EAGAIN: the PMD was split; copy the PTEs, a maybe-pinned page gets copied)
+        yield from copy_pte_range(cpu, dst_vma, src_vma, addr, nxt)
+        addr = nxt
+    return 0
 
 
 def copy_pte_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -> Gen:
@@ -219,7 +243,7 @@ def copy_present_pte(
                 ):
                     return (yield from copy_present_page(cpu, dst_vma, addr, page, prealloc))
                 yield from folio_get(folio)
-                yield from kapi.atomic_inc(folio._mapcount)  # page_dup_rmap()
+                yield from folio_dup_anon_rmap_pte(folio, page)  # page_dup_rmap()
         else:
             yield from folio_get(folio)
             yield from folio_dup_file_rmap_pte(folio, page)

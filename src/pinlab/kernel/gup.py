@@ -19,10 +19,13 @@ a7f226604170 (v5.19), the file-mapping refusal of 8ac268436e6d (v6.5).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from pinlab.engine import kapi
+from pinlab.engine.ops import Cutoff
 from pinlab.engine.program import Loc
 from pinlab.kernel.defs import (
+    EAGAIN,
     EEXIST,
     EFAULT,
     EHWPOISON,
@@ -46,6 +49,7 @@ from pinlab.kernel.defs import (
     PAGE_SIZE,
     VM_FAULT_ERROR,
     VM_FAULT_WRITE,
+    VM_HUGETLB,
     VM_IO,
     VM_MAYREAD,
     VM_MAYSHARE,
@@ -61,10 +65,14 @@ from pinlab.kernel.folio import (
     Gen,
     PageAnon,
     PageAnonExclusive,
+    folio_alloc,
     folio_mark_accessed,
     folio_mark_dirty,
     folio_test_dirty,
 )
+from pinlab.kernel.huge_memory import follow_huge_pmd
+from pinlab.kernel.huge_mm import pmd_lock, pmd_trans_huge, pmd_unlock
+from pinlab.kernel.hugetlb import hugetlb_follow_page_mask
 from pinlab.kernel.internal import (
     gup_must_unshare,
     is_cow_mapping,
@@ -72,8 +80,10 @@ from pinlab.kernel.internal import (
     vm_normal_page,
 )
 from pinlab.kernel.memory import handle_mm_fault
+from pinlab.kernel.migrate import MR_LONGTERM_PIN, folio_isolate_lru, migrate_pages
 from pinlab.kernel.mm_types import (
     Cpu,
+    Folio,
     MmStruct,
     Page,
     Vma,
@@ -90,7 +100,7 @@ from pinlab.kernel.pgtable import (
     pte_unmap_unlock,
     ptep_get,
 )
-from pinlab.kernel.pin import KernelBug, try_grab_folio, unpin_user_pages
+from pinlab.kernel.pin import KernelBug, gup_put_folio, try_grab_folio
 from pinlab.kernel.pte import pte_dirty, pte_pfn, pte_present, pte_uffd_wp, pte_write
 
 
@@ -120,36 +130,69 @@ def __gup_longterm_locked(
     locked: Locked,
     gup_flags: int,
 ) -> Gen:
-    """Model of mm/gup.c:__gup_longterm_locked(): pin, then make sure the pages may stay pinned."""
+    """Model of mm/gup.c:__gup_longterm_locked(): pin, then make sure the pages may stay pinned.
+
+    Pages that may not be pinned for long (ZONE_MOVABLE) are unpinned and
+    migrated, and the pinning starts over (-EAGAIN), with allocations kept
+    out of ZONE_MOVABLE meanwhile (memalloc_pin_save()).
+    """
     if not (gup_flags & FOLL_LONGTERM) or pages is None:
         return (
             yield from __get_user_pages_locked(cpu, mm, start, nr_pages, pages, locked, gup_flags)
         )
-    base = len(pages)
-    rc = yield from __get_user_pages_locked(cpu, mm, start, nr_pages, pages, locked, gup_flags)
-    if rc <= 0:
-        return rc
-    ret = yield from check_and_migrate_movable_pages(cpu, pages, base)
-    return rc if ret == 0 else ret
+    saved, cpu.memalloc_pin = cpu.memalloc_pin, True
+    base, rc = len(pages), 0
+    for _ in range(_LONGTERM_PASSES):
+        rc = yield from __get_user_pages_locked(cpu, mm, start, nr_pages, pages, locked, gup_flags)
+        if rc <= 0:
+            break
+        ret = yield from check_and_migrate_movable_pages(cpu, pages, base)
+        if ret != -EAGAIN:
+            rc = ret if ret else rc
+            break
+    else:
+        yield Cutoff("__gup_longterm_locked: migration keeps asking for another pass")
+    cpu.memalloc_pin = saved
+    return rc
+
+
+_LONGTERM_PASSES: Final = 4
 
 
 def check_and_migrate_movable_pages(cpu: Cpu, pages: list[Page], base: int) -> Gen:
     """Model of mm/gup.c:check_and_migrate_movable_pages().
 
-    All pinned folios longterm-pinnable: keep the pins.  Otherwise the
-    kernel unpins everything and migrates the offenders; migration is not
-    modelled yet, so the model takes the kernel's migration-failure exit.
+    All pinned folios longterm-pinnable: keep the pins (0).  Otherwise
+    collect_longterm_unpinnable_folios() isolates the offenders,
+    migrate_longterm_unpinnable_folios() drops every pin and migrates them
+    out of ZONE_MOVABLE: -EAGAIN (pin again), or -ENOMEM if migration failed.
+    Before d1e153fea2a8 (v5.13) only CMA pages were migrated; ZONE_MOVABLE
+    ones stayed pinned where they were.
     """
     pinned = pages[base:]
-    if all(_pinnable(p) for p in pinned):
+    offenders: list[Folio] = []
+    for page in pinned:
+        folio = page_folio(page)
+        if not folio_is_longterm_pinnable(folio) and folio not in offenders:
+            offenders.append(folio)
+    if not offenders or not cpu.era.longterm_pin_migrates_movable:
         return 0
-    yield from unpin_user_pages(cpu, pinned)
+    isolated = []
+    for folio in offenders:
+        if (yield from folio_isolate_lru(folio)):
+            isolated.append(folio)
+    for page in pinned:
+        yield from gup_put_folio(cpu, page_folio(page), 1, FOLL_PIN)  # unpin_folio()
     del pages[base:]
-    return -ENOMEM
+    failed = yield from migrate_pages(
+        cpu, cpu.machine, isolated, alloc_longterm_target, MR_LONGTERM_PIN
+    )
+    return -ENOMEM if failed else -EAGAIN
 
 
-def _pinnable(page: Page) -> bool:
-    return folio_is_longterm_pinnable(page_folio(page))
+def alloc_longterm_target(cpu: Cpu, src: Folio) -> Gen:
+    """alloc_migration_target() with GFP_USER: not movable, so never in ZONE_MOVABLE."""
+    return (yield from folio_alloc(cpu, movable=False))
 
 
 def __get_user_pages_locked(
@@ -251,8 +294,22 @@ def can_follow_write_pte(cpu: Cpu, pte: int, page: Page | None, vma: Vma, flags:
 
 
 def follow_page_mask(cpu: Cpu, vma: Vma, address: int, flags: int) -> Gen:
-    """Model of mm/gup.c:follow_page_mask() (PTE level): a Page, None (fault), or -errno."""
+    """Model of mm/gup.c:follow_page_mask(): a Page, None (fault), or -errno.
+
+    hugetlb VMAs go to hugetlb_follow_page_mask(), a huge PMD to
+    follow_huge_pmd() under the PMD lock.
+    """
+    if vma.vm_flags & VM_HUGETLB:
+        return (yield from hugetlb_follow_page_mask(cpu, vma, address, flags))
     pmd = yield from pmdp_get_lockless(vma.mm.pmd(address))
+    if pmd_trans_huge(pmd):
+        yield from pmd_lock(vma.mm, address)
+        pmd = yield from pmdp_get_lockless(vma.mm.pmd(address))
+        if pmd_trans_huge(pmd):
+            page = yield from follow_huge_pmd(cpu, vma, address, pmd, flags)
+            yield from pmd_unlock(vma.mm, address)
+            return page
+        yield from pmd_unlock(vma.mm, address)
     if pmd_none(pmd):
         if flags & FOLL_DUMP and vma.vm_file is None:
             return -EFAULT

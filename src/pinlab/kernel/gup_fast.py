@@ -2,6 +2,7 @@
 
 Models mm/gup.c ``gup_fast_fallback``, ``gup_fast`` (steps G0-G13 of spec
 2.4), ``gup_fast_pgd_range`` (one PMD level here), ``gup_fast_pte_range``,
+``gup_fast_pmd_leaf`` (THP and hugetlb),
 ``gup_fast_folio_allowed`` and ``gup_fast_unpin_user_pages``, and the entry
 points ``get_user_pages_fast``, ``get_user_pages_fast_only`` and
 ``pin_user_pages_fast``.
@@ -40,16 +41,33 @@ from pinlab.kernel.defs import (
     PAGE_MAPPING_ANON,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PMD_MASK,
     PMD_SIZE,
 )
 from pinlab.kernel.folio import Gen, folio_set_referenced
 from pinlab.kernel.gup import Locked, __gup_longterm_locked
 from pinlab.kernel.gup_api import is_valid_gup_args
+from pinlab.kernel.huge_mm import is_huge_zero_pmd, pmd_leaf, pmd_write
 from pinlab.kernel.internal import gup_must_unshare, mm_set_has_pinned_flag
-from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, page_folio, pfn_to_page
+from pinlab.kernel.mm_types import (
+    Cpu,
+    Folio,
+    MmStruct,
+    Page,
+    page_folio,
+    pfn_folio,
+    pfn_to_page,
+)
 from pinlab.kernel.pgtable import pmd_present, pmdp_get_lockless, ptep_get_lockless
 from pinlab.kernel.pin import gup_put_folio, try_grab_folio_fast
-from pinlab.kernel.pte import pte_access_permitted, pte_pfn, pte_protnone, pte_special, pte_write
+from pinlab.kernel.pte import (
+    _PAGE_PRESENT,
+    pte_access_permitted,
+    pte_pfn,
+    pte_protnone,
+    pte_special,
+    pte_write,
+)
 
 _GUP_FAST_FLAGS = (
     FOLL_WRITE
@@ -171,9 +189,12 @@ def gup_fast_pgd_range(
         nxt = min(end, (addr | (PMD_SIZE - 1)) + 1)
         pmdp = mm.pmd(addr)
         pmd = yield from pmdp_get_lockless(pmdp)
-        if not pmd_present(pmd):
-            return
-        if not (yield from gup_fast_pte_range(cpu, mm, pmd, addr, nxt, flags, pages)):
+        if not pmd_present(pmd) or not (pmd & _PAGE_PRESENT):
+            return  # none, or invalidated by a split or a change of protection
+        if pmd_leaf(pmd):
+            if not (yield from gup_fast_pmd_leaf(cpu, mm, pmd, addr, nxt, flags, pages)):
+                return
+        elif not (yield from gup_fast_pte_range(cpu, mm, pmd, addr, nxt, flags, pages)):
             return
         addr = nxt
 
@@ -215,6 +236,45 @@ def gup_fast_pte_range(
         pages.append(page)
         addr += PAGE_SIZE
     return True
+
+
+def gup_fast_pmd_leaf(
+    cpu: Cpu, mm: MmStruct, orig: int, addr: int, end: int, flags: int, pages: list[Page]
+) -> Gen:
+    """Model of mm/gup.c:gup_fast_pmd_leaf(): the pages of a huge PMD (THP or hugetlb) at once.
+
+    Same steps as a PTE (G4-G10) with ``refs`` = the pages in range: grab
+    them all on the folio, recheck the PMD (B4), and test the head page for
+    unsharing.  The huge zero folio is left to the slow path, which may
+    have to unshare it.
+    """
+    if not pmd_access_permitted(orig, flags & FOLL_WRITE):
+        return False
+    if is_huge_zero_pmd(orig):
+        return False
+    refs = (end - addr) // PAGE_SIZE
+    folio = pfn_folio(int(orig >> PAGE_SHIFT))
+    first = (addr & ~PMD_MASK) // PAGE_SIZE
+    got = yield from try_grab_folio_fast(cpu, folio.page(first), refs, flags)  # G5/B3
+    if got is None:
+        return False
+    if orig != (yield from pmdp_get_lockless(mm.pmd(addr))):  # G6/B4
+        yield from gup_put_folio(cpu, folio, refs, flags)
+        return False
+    if not (yield from gup_fast_folio_allowed(cpu, folio, flags)):  # G7
+        yield from gup_put_folio(cpu, folio, refs, flags)
+        return False
+    if not pmd_write(orig) and (yield from gup_must_unshare(cpu, None, flags, folio.page(0))):
+        yield from gup_put_folio(cpu, folio, refs, flags)  # G8/B5
+        return False
+    yield from folio_set_referenced(folio)  # G10
+    pages.extend(folio.page(first + i) for i in range(refs))
+    return True
+
+
+def pmd_access_permitted(pmd: int, write: object) -> object:
+    """x86's pmd_access_permitted(): present, user, and writable if ``write``."""
+    return pte_access_permitted(pmd, write)
 
 
 def gup_fast_folio_allowed(cpu: Cpu, folio: Folio, flags: int) -> Gen:

@@ -1,9 +1,11 @@
 """Page faults: handle_mm_fault() down to the anonymous, file and COW handlers.
 
-Models mm/memory.c for order-0 folios: ``handle_mm_fault``,
+Models mm/memory.c: ``handle_mm_fault``,
 ``sanitize_fault_flags``, ``handle_pte_fault``, ``do_anonymous_page`` (with
 the shared zero page), ``do_fault`` (read, COW and shared file faults) and
-``finish_fault``.  Write-protect faults (do_wp_page) are in
+``finish_fault``.  Huge PMDs are :mod:`pinlab.kernel.huge_memory`'s, mTHP
+faults :mod:`pinlab.kernel.mthp`'s, hugetlb faults :mod:`pinlab.kernel.hugetlb`'s.
+Write-protect faults (do_wp_page) are in
 :mod:`pinlab.kernel.wp`, swap faults in :mod:`pinlab.kernel.swap`.
 
 Left out: userfaultfd delivery (no path sets uffd-wp), NUMA hinting faults,
@@ -19,8 +21,10 @@ from pinlab.kernel.defs import (
     FAULT_FLAG_UNSHARE,
     FAULT_FLAG_WRITE,
     RMAP_EXCLUSIVE,
+    VM_FAULT_FALLBACK,
     VM_FAULT_SIGBUS,
     VM_FAULT_SIGSEGV,
+    VM_HUGETLB,
     VM_MAYWRITE,
     VM_SHARED,
     VM_WRITE,
@@ -37,6 +41,13 @@ from pinlab.kernel.folio import (
     folio_try_get,
     vma_alloc_zeroed_movable_folio,
 )
+from pinlab.kernel.huge_memory import (
+    do_huge_pmd_anonymous_page,
+    do_huge_pmd_wp_page,
+    huge_pmd_set_accessed,
+)
+from pinlab.kernel.huge_mm import pmd_trans_huge, pmd_write, vma_thp_pmd_allowed
+from pinlab.kernel.hugetlb import hugetlb_fault
 from pinlab.kernel.internal import VmFault, is_cow_mapping, maybe_mkwrite, mk_pte
 from pinlab.kernel.mm_types import (
     ZERO_PFN,
@@ -47,6 +58,7 @@ from pinlab.kernel.mm_types import (
     linear_page_index,
     pfn_folio,
 )
+from pinlab.kernel.mthp import alloc_anon_folio, do_anonymous_page_large
 from pinlab.kernel.pgtable import (
     pte_alloc,
     pte_offset_map_lock,
@@ -97,7 +109,25 @@ def handle_mm_fault(cpu: Cpu, vma: Vma, address: int, flags: int) -> Gen:
 
 
 def __handle_mm_fault(cpu: Cpu, vma: Vma, address: int, flags: int) -> Gen:
-    """Model of mm/memory.c:__handle_mm_fault() (PTE level only)."""
+    """Model of mm/memory.c:__handle_mm_fault(): a huge PMD, else the PTE level."""
+    if vma.vm_flags & VM_HUGETLB:
+        return (yield from hugetlb_fault(cpu, vma, address, flags))
+    pmdp = vma.mm.pmd(address)
+    pmd = yield from kapi.READ_ONCE(pmdp)
+    vmf = VmFault(vma, address, flags, vma.mm.pte(address))
+    if pmd == 0 and vma_thp_pmd_allowed(cpu, vma, address):
+        # create_huge_pmd()
+        ret = yield from do_huge_pmd_anonymous_page(cpu, vmf)
+        if not (ret & VM_FAULT_FALLBACK):
+            return ret
+    elif pmd_trans_huge(pmd):
+        if flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE) and not pmd_write(pmd):
+            # wp_huge_pmd()
+            ret = yield from do_huge_pmd_wp_page(cpu, vmf, pmd)
+            if not (ret & VM_FAULT_FALLBACK):
+                return ret
+        else:
+            return (yield from huge_pmd_set_accessed(vmf, pmd))
     yield from pte_alloc(vma.mm, address)
     vmf = VmFault(vma, address, flags, vma.mm.pte(address))
     return (yield from handle_pte_fault(cpu, vmf))
@@ -142,6 +172,9 @@ def do_anonymous_page(cpu: Cpu, vmf: VmFault) -> Gen:
         yield from pte_unmap_unlock(mm, vmf.address)
         return 0
     yield from anon_vma_prepare(vma)
+    large = yield from alloc_anon_folio(cpu, vmf)
+    if large is not None:
+        return (yield from do_anonymous_page_large(cpu, vmf, large))
     folio = yield from vma_alloc_zeroed_movable_folio(cpu)
     yield from __folio_mark_uptodate(folio)
     entry = pte_sw_mkyoung(mk_pte(folio, vma.vm_page_prot))

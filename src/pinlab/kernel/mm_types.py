@@ -16,9 +16,15 @@ replayed by the explorer.  The objects here only *name* locations:
 - ``Cpu`` is a thread's context: the era, the machine, and the counters from
   which new objects (folios, swap slots, mms) get deterministic names.
 
-Scope: order-0 folios (base pages); ``Folio.nr_pages`` is 1.  Large folios
-(per-page ``_mapcount`` and PG_anon_exclusive, ``_pincount``) belong to the
-next issue; the fields already exist.
+Large folios (THP, mTHP, hugetlb) live in their own pfn range, and their
+pfn says their order: ``pfn_folio()`` of any subpage's pfn is the folio (its
+head), so ``page_folio()`` stays a pure function.  Each subpage has its own
+flags word (PG_anon_exclusive is per page), ``_mapcount`` and contents; the
+head page's are the folio's.  A large folio also has ``_pincount``,
+``_entire_mapcount`` and ``_large_mapcount`` (the kernel's folio_mapcount()
+with CONFIG_PAGE_MAPCOUNT).  Folios are never split in this model: a
+partially unmapped THP stays one large folio, as it does in the kernel
+until the deferred split queue gets to it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, Final
 from pinlab.engine.program import Loc
 from pinlab.kernel.arch import X86, Arch
 from pinlab.kernel.defs import (
+    HPAGE_PMD_ORDER,
     PAGE_MAPPING_ANON,
     PAGE_SHIFT,
     PMD_SHIFT,
@@ -46,6 +53,16 @@ from pinlab.kernel.pte import PAGE_NONE, PAGE_READONLY, PAGE_SHARED
 ZERO_PFN: Final = 0x10
 ZONE_MOVABLE_START_PFN: Final = 0x4000_0000
 _PFNS_PER_CPU: Final = 0x10_0000
+# Large folios: LARGE_BASE | hugetlb << 28 | order << 24 | cpu << 20 | serial << 9 | subpage.
+# A hugetlb folio comes from the hugetlb pool: the kernel's page type, here a pfn bit.
+LARGE_BASE: Final = 0x2000_0000
+_LARGE_HUGETLB: Final = 1 << 28
+_LARGE_ORDER_SHIFT: Final = 24
+_LARGE_CPU_SHIFT: Final = 20
+_LARGE_SERIAL_SHIFT: Final = 9
+
+
+_NO_LOC: Final = Loc("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +93,58 @@ class Folio:
     swap: Loc
     data: Loc
     nr_pages: int = 1
+    _entire_mapcount: Loc = _NO_LOC
+    _large_mapcount: Loc = _NO_LOC
+
+    @property
+    def order(self) -> int:
+        return self.nr_pages.bit_length() - 1
 
     def page(self, i: int = 0) -> Page:
-        assert i == 0, "large folios are not modelled yet"
-        return Page(self.pfn, self.flags, self._mapcount, self.data)
+        assert 0 <= i < self.nr_pages, f"{self} has no page {i}"
+        if i == 0:
+            return Page(self.pfn, self.flags, self._mapcount, self.data)
+        return _tail_page(self.pfn + i)
+
+    def pages(self) -> list[Page]:
+        return [self.page(i) for i in range(self.nr_pages)]
 
     def __str__(self) -> str:
         return self.name
 
 
+def pfn_order(pfn: int) -> int:
+    """The order of the folio ``pfn`` belongs to (encoded in the pfn, see module doc)."""
+    if LARGE_BASE <= pfn < ZONE_MOVABLE_START_PFN:
+        return (pfn >> _LARGE_ORDER_SHIFT) & 0xF
+    return 0
+
+
+def large_pfn(order: int, cpu: int, serial: int, hugetlb: bool = False) -> int:
+    """The head pfn of the ``serial``-th large folio of ``order`` that CPU ``cpu`` allocates."""
+    return (
+        LARGE_BASE
+        | (_LARGE_HUGETLB if hugetlb else 0)
+        | order << _LARGE_ORDER_SHIFT
+        | cpu << _LARGE_CPU_SHIFT
+        | serial << _LARGE_SERIAL_SHIFT
+    )
+
+
+@cache
+def _tail_page(pfn: int) -> Page:
+    n = f"page{pfn:#x}"
+    return Page(pfn, Loc(f"{n}.flags"), Loc(f"{n}._mapcount"), Loc(f"{n}.data"))
+
+
 @cache
 def pfn_folio(pfn: int) -> Folio:
-    """The folio at ``pfn`` (order 0)."""
+    """The folio that contains ``pfn`` (its head page's pfn is the folio's)."""
+    order = pfn_order(pfn)
+    pfn &= ~((1 << order) - 1)
     name = "zero_page" if pfn == ZERO_PFN else f"folio{pfn:#x}"
+    if pfn == HUGE_ZERO_PFN:
+        name = "huge_zero_folio"
     return Folio(
         pfn=pfn,
         name=name,
@@ -100,11 +156,16 @@ def pfn_folio(pfn: int) -> Folio:
         index=Loc(f"{name}.index"),
         swap=Loc(f"{name}.swap"),
         data=Loc(f"{name}.data"),
+        nr_pages=1 << order,
+        _entire_mapcount=Loc(f"{name}._entire_mapcount"),
+        _large_mapcount=Loc(f"{name}._large_mapcount"),
     )
 
 
 def pfn_to_page(pfn: Any) -> Page:
-    return pfn_folio(int(pfn)).page(0)
+    pfn = int(pfn)
+    folio = pfn_folio(pfn)
+    return folio.page(pfn - folio.pfn)
 
 
 def page_folio(page: Page) -> Folio:
@@ -115,6 +176,10 @@ def folio_page(folio: Folio, i: int) -> Page:
     return folio.page(i)
 
 
+def folio_page_idx(folio: Folio, page: Page) -> int:
+    return page.pfn - folio.pfn
+
+
 def is_zero_pfn(pfn: Any) -> Any:
     return pfn == ZERO_PFN
 
@@ -123,9 +188,26 @@ def is_zero_folio(folio: Folio) -> bool:
     return folio.pfn == ZERO_PFN
 
 
+def is_huge_zero_folio(folio: Folio) -> bool:
+    return folio.pfn == HUGE_ZERO_PFN
+
+
+def folio_test_hugetlb(folio: Folio) -> bool:
+    """Model of include/linux/page-flags.h:folio_test_hugetlb() (a pfn bit, see LARGE_BASE)."""
+    return folio.nr_pages > 1 and bool(folio.pfn & _LARGE_HUGETLB)
+
+
+def folio_test_large(folio: Folio) -> bool:
+    """Model of include/linux/page-flags.h:folio_test_large() (the order never changes)."""
+    return folio.nr_pages > 1
+
+
 def folio_is_longterm_pinnable(folio: Folio) -> bool:
     """False for ZONE_MOVABLE (and CMA/isolated) memory; the zero page is pinnable."""
     return is_zero_folio(folio) or folio.pfn < ZONE_MOVABLE_START_PFN
+
+
+HUGE_ZERO_PFN: Final = large_pfn(HPAGE_PMD_ORDER, 0, 0)  # CPUs count their serials from 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +226,25 @@ def swap_slot(offset: int) -> SwapSlot:
     return SwapSlot(offset, Loc(f"{n}.count"), Loc(f"{n}.cache"), Loc(f"{n}.data"))
 
 
+FILESYSTEMS: Final = ("tmpfs", "ext4", "xfs", "btrfs")
+
+
 @dataclass(frozen=True, eq=False)
 class AddressSpace:
-    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0."""
+    """A file's page cache: ``i_pages[index]`` holds the pfn of the cached folio or 0.
+
+    ``fstype`` is the filesystem the file lives on.  tmpfs (and memfd) files
+    are shmem: no writeback, so no dirty tracking.  ext4, xfs and btrfs write
+    back to ``disk(index)`` and need to see every first write of a clean page
+    (->page_mkwrite), which is why their shared mappings are dirty-tracked.
+    A hugetlbfs file (memfd_create(MFD_HUGETLB)) is shmem-like too.
+    """
 
     id: int
     name: str
     shmem: bool  # memfd / tmpfs: no writeback, no dirty tracking needed
+    fstype: str = ""
+    hugetlb: bool = False  # hugetlbfs (memfd_create(MFD_HUGETLB)): i_pages by huge page
 
     @property
     def mapping_value(self) -> int:
@@ -159,6 +253,15 @@ class AddressSpace:
 
     def i_pages(self, index: int) -> Loc:
         return Loc(f"{self.name}.i_pages[{index}]")
+
+    def disk(self, index: int) -> Loc:
+        """What the block device holds for page ``index`` (written by writeback)."""
+        return Loc(f"{self.name}.disk[{index}]")
+
+    @property
+    def mapping_can_writeback(self) -> bool:
+        """Model of include/linux/backing-dev.h:mapping_can_writeback()."""
+        return not self.shmem
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,6 +389,8 @@ def _ptl_loc(mm: str, idx: int) -> Loc:
 
 
 NR_FOLL_PIN_ACQUIRED: Final = Loc("vmstat.nr_foll_pin_acquired")
+# The hugetlb pool of the one huge page size the machine has (PMD size).
+FREE_HUGE_PAGES: Final = Loc("hstate.free_huge_pages")
 NR_FOLL_PIN_RELEASED: Final = Loc("vmstat.nr_foll_pin_released")
 
 
@@ -301,6 +406,14 @@ class Machine:
     arch: Arch = X86  # what its page-table primitives and TLB flushes do (kernel/arch.py)
     mms: dict[str, MmStruct] = field(default_factory=dict)
     files: dict[int, AddressSpace] = field(default_factory=dict)
+    # movablecore=: user memory (movable allocations) comes from ZONE_MOVABLE,
+    # which FOLL_LONGTERM must not pin (it migrates such pages first).
+    movablecore: bool = False
+    # /sys/kernel/mm/transparent_hugepage: the anon orders a fault may allocate
+    # in VM_HUGEPAGE VMAs ("always" or "madvise" per size), and use_zero_page.
+    thp_orders: frozenset[int] = frozenset()
+    thp_use_zero_page: bool = True
+    hugetlb_free: int = 0  # free huge pages in the pool (nr_hugepages of one size)
 
     def file_of_mapping(self, mapping: int) -> AddressSpace | None:
         return self.files.get(mapping >> 2)
@@ -308,7 +421,17 @@ class Machine:
     def boot_memory(self) -> dict[Loc, Any]:
         """Initial memory: the shared zero page exists and is never freed."""
         zero = pfn_folio(ZERO_PFN)
-        return {zero._refcount: 1, zero._mapcount: -1, zero.flags: 1 << PG_uptodate}
+        huge = pfn_folio(HUGE_ZERO_PFN)
+        return {
+            zero._refcount: 1,
+            zero._mapcount: -1,
+            zero.flags: 1 << PG_uptodate,
+            huge._refcount: 1,
+            huge._mapcount: -1,
+            huge._entire_mapcount: -1,
+            huge.flags: 1 << PG_uptodate,
+            FREE_HUGE_PAGES: self.hugetlb_free,
+        }
 
 
 @dataclass(eq=False)
@@ -317,18 +440,27 @@ class Cpu:
 
     machine: Machine
     id: int = 0
+    # PF_MEMALLOC_PIN (memalloc_pin_save()): allocations avoid ZONE_MOVABLE.
+    memalloc_pin: bool = False
     _pfns: int = 0
     _slots: int = 0
     _mms: int = 0
+    _large: int = 0
 
     @property
     def era(self) -> Era:
         return self.machine.era
 
     def new_pfn(self, movable: bool = False) -> int:
+        """A new pfn: in ZONE_MOVABLE for a movable allocation on a movablecore machine."""
         self._pfns += 1
-        base = ZONE_MOVABLE_START_PFN if movable else 0x100
+        in_movable = movable and self.machine.movablecore and not self.memalloc_pin
+        base = ZONE_MOVABLE_START_PFN if in_movable else 0x100
         return base + self.id * _PFNS_PER_CPU + self._pfns
+
+    def new_large_pfn(self, order: int, hugetlb: bool = False) -> int:
+        self._large += 1
+        return large_pfn(order, self.id, self._large, hugetlb)
 
     def new_swap_offset(self) -> int:
         self._slots += 1

@@ -16,8 +16,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pinlab.kernel.defs import MM_CP_TRY_CHANGE_WRITABLE, PAGE_SIZE, VM_SHARED, VM_WRITE
+from pinlab.kernel.defs import (
+    MM_CP_TRY_CHANGE_WRITABLE,
+    PAGE_SIZE,
+    PMD_MASK,
+    PMD_SIZE,
+    VM_HUGETLB,
+    VM_SHARED,
+    VM_WRITE,
+)
 from pinlab.kernel.folio import Gen, PageAnon, PageAnonExclusive, folio_maybe_dma_pinned
+from pinlab.kernel.huge_memory import __split_huge_pmd, change_huge_pmd, clear_soft_dirty_pmd
+from pinlab.kernel.huge_mm import pmd_trans_huge, pmdp_get
 from pinlab.kernel.internal import is_cow_mapping, mm_has_pinned, vm_normal_page
 from pinlab.kernel.mm_types import Cpu, Vma, page_folio, vma_soft_dirty_enabled
 from pinlab.kernel.pgtable import (
@@ -108,6 +118,28 @@ def change_pte_range(cpu: Cpu, vma: Vma, start: int, end: int, newprot: int, cp_
         yield from pte_unmap_unlock(mm, addr)
 
 
+def change_pmd_range(cpu: Cpu, vma: Vma, start: int, end: int, newprot: int, cp_flags: int) -> Gen:
+    """Model of mm/mprotect.c:change_pmd_range(): whole huge PMDs at once, partial ones split.
+
+    hugetlb VMAs: hugetlb_change_protection() (the same on each huge PTE).
+    """
+    addr = start
+    while addr < end:
+        haddr = addr & PMD_MASK
+        nxt = min(end, haddr + PMD_SIZE)
+        pmd = yield from pmdp_get(vma.mm.pmd(addr))
+        if pmd_trans_huge(pmd):
+            whole = addr == haddr and nxt == haddr + PMD_SIZE
+            if whole or vma.vm_flags & VM_HUGETLB:
+                yield from change_huge_pmd(cpu, vma, addr, newprot, cp_flags)
+                addr = nxt
+                continue
+            yield from __split_huge_pmd(cpu, vma, addr)
+        if pmd:
+            yield from change_pte_range(cpu, vma, addr, nxt, newprot, cp_flags)
+        addr = nxt
+
+
 def _dirty_accountable(vma: Vma) -> bool:
     return bool(vma.vm_flags & VM_SHARED) and bool(vma.vm_flags & VM_WRITE)
 
@@ -146,8 +178,23 @@ def clear_soft_dirty(cpu: Cpu, vma: Vma, addr: int) -> Gen:
 
 
 def clear_refs_soft_dirty_range(cpu: Cpu, vma: Vma) -> Gen:
-    """Model of fs/proc/task_mmu.c:clear_refs_pte_range() for CLEAR_REFS_SOFT_DIRTY."""
+    """Model of fs/proc/task_mmu.c:clear_refs_pte_range() for CLEAR_REFS_SOFT_DIRTY.
+
+    A huge PMD is handled whole (clear_soft_dirty_pmd()); hugetlb VMAs are
+    not walked (the kernel skips them too).
+    """
+    if vma.vm_flags & VM_HUGETLB:
+        return
     for addr in range(vma.vm_start, vma.vm_end, PAGE_SIZE):
+        pmd = yield from pmdp_get(vma.mm.pmd(addr))
+        if pmd_trans_huge(pmd):
+            if addr & ~PMD_MASK == 0:
+                yield from pte_offset_map_lock(vma.mm, addr)  # pmd_trans_huge_lock()
+                yield from clear_soft_dirty_pmd(cpu, vma, addr)
+                yield from pte_unmap_unlock(vma.mm, addr)
+            continue
+        if not pmd:
+            continue
         yield from pte_offset_map_lock(vma.mm, addr)
         yield from clear_soft_dirty(cpu, vma, addr)
         yield from pte_unmap_unlock(vma.mm, addr)

@@ -3,7 +3,8 @@
 Models mm/gup.c ``try_grab_folio`` (slow path, under the PTL),
 ``try_get_folio`` and ``try_grab_folio_fast`` (GUP-fast, no locks),
 ``gup_put_folio``, ``unpin_user_page``, ``unpin_user_pages`` and
-``unpin_user_pages_dirty_lock``, for order-0 folios.
+``unpin_user_pages_dirty_lock``.  Large folios count pins in ``_pincount``
+(exact), small ones with GUP_PIN_COUNTING_BIAS in ``_refcount``.
 
 Eras: before FOLL_PIN (v4.20) a pin request takes and drops an ordinary
 reference, as ``get_user_pages(FOLL_LONGTERM)`` + ``put_page()`` did; since
@@ -39,6 +40,7 @@ from pinlab.kernel.mm_types import (
     Folio,
     Page,
     folio_is_longterm_pinnable,
+    folio_test_large,
     is_zero_folio,
     page_folio,
 )
@@ -63,6 +65,12 @@ def try_grab_folio(cpu: Cpu, folio: Folio, refs: int, flags: int) -> Gen:
         return 0
     if cpu.era.zero_page_pin_uncounted and is_zero_folio(folio):
         return 0  # the zero page is never pinned (c8070b787519)
+    if folio_test_large(folio):
+        # Large folios count pins exactly in _pincount, no refcount bias.
+        yield from folio_ref_add(folio, refs)
+        yield from kapi.atomic_add(refs, folio._pincount)
+        yield from kapi.atomic_add(refs, NR_FOLL_PIN_ACQUIRED)
+        return 0
     yield from folio_ref_add(folio, refs * GUP_PIN_COUNTING_BIAS)
     yield from kapi.atomic_add(refs, NR_FOLL_PIN_ACQUIRED)  # node_stat_mod_folio()
     return 0
@@ -101,8 +109,12 @@ def try_grab_folio_fast(cpu: Cpu, page: Page, refs: int, flags: int) -> Gen:
     if flags & FOLL_LONGTERM and not folio_is_longterm_pinnable(folio):
         yield from folio_put_refs(folio, refs)
         return None  # the slow path migrates it first
-    # try_get_folio() took refs; the pin is GUP_PIN_COUNTING_BIAS each.
-    yield from folio_ref_add(folio, refs * (GUP_PIN_COUNTING_BIAS - 1))
+    if folio_test_large(folio):
+        # try_get_folio()'s refs stay the references; the pins are _pincount.
+        yield from kapi.atomic_add(refs, folio._pincount)
+    else:
+        # try_get_folio() took refs; the pin is GUP_PIN_COUNTING_BIAS each.
+        yield from folio_ref_add(folio, refs * (GUP_PIN_COUNTING_BIAS - 1))
     if era.gup_fast_pae_barriers:
         # Adjust the pincount before re-checking the PTE for changes.  Pairs
         # with the smp_mb() in folio_try_share_anon_rmap_pte().
@@ -117,7 +129,10 @@ def gup_put_folio(cpu: Cpu, folio: Folio, refs: int, flags: int) -> Gen:
         if cpu.era.zero_page_pin_uncounted and is_zero_folio(folio):
             return
         yield from kapi.atomic_add(refs, NR_FOLL_PIN_RELEASED)
-        refs *= GUP_PIN_COUNTING_BIAS
+        if folio_test_large(folio):
+            yield from kapi.atomic_sub(refs, folio._pincount)
+        else:
+            refs *= GUP_PIN_COUNTING_BIAS
     yield from folio_put_refs(folio, refs)
 
 

@@ -30,20 +30,34 @@ from pinlab.kernel.defs import (
     MMF_HAS_PINNED,
     PAGE_MAPPING_ANON,
     PAGE_SIZE,
+    PMD_SIZE,
     VM_SOFTDIRTY,
     vm_flags_t,
 )
 from pinlab.kernel.eras import Era
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup import vma_needs_dirty_tracking
+from pinlab.kernel.huge_mm import pmd_pte, pmd_trans_huge
+from pinlab.kernel.hugetlb import hugetlbfs_fallocate
 from pinlab.kernel.internal import is_cow_mapping
 from pinlab.kernel.ksm import ksm_do_scan
-from pinlab.kernel.mm_types import AddressSpace, Cpu, Machine, MmStruct, Page, pfn_folio
+from pinlab.kernel.migrate import move_pages
+from pinlab.kernel.mm_types import (
+    FILESYSTEMS,
+    FREE_HUGE_PAGES,
+    AddressSpace,
+    Cpu,
+    Machine,
+    MmStruct,
+    Page,
+    pfn_folio,
+)
 from pinlab.kernel.mmap import (
     MADV_DONTNEED,
     do_madvise,
     do_mmap,
     do_mprotect,
+    do_mremap_fixed,
     do_munmap,
     exit_mmap,
 )
@@ -51,6 +65,7 @@ from pinlab.kernel.mprotect import clear_refs_soft_dirty_range
 from pinlab.kernel.pte import SWP_SWAPFILE, pte_present, pte_swp_exclusive, swp_type
 from pinlab.kernel.uaccess import user_access
 from pinlab.kernel.view import GupRef
+from pinlab.kernel.writeback import writeback_mapping
 
 VM_MERGEABLE: Final = vm_flags_t.VM_MERGEABLE
 PIN_LONGTERM_TEST_FLAG_USE_WRITE: Final = 1
@@ -61,9 +76,24 @@ CLEAR_REFS_SOFT_DIRTY: Final = 4
 class System:
     """One machine running one era, driven one system call at a time."""
 
-    def __init__(self, era: Era, *, strict: bool = True, arch: Arch = X86) -> None:
+    def __init__(
+        self,
+        era: Era,
+        *,
+        strict: bool = True,
+        arch: Arch = X86,
+        movablecore: bool = False,
+        thp_orders: frozenset[int] = frozenset(),
+        hugetlb_pages: int = 0,
+    ) -> None:
         self.era = era
-        self.machine = Machine(era, arch)
+        self.machine = Machine(
+            era,
+            arch,
+            movablecore=movablecore,
+            thp_orders=thp_orders,
+            hugetlb_free=hugetlb_pages,
+        )
         self.cpu = Cpu(self.machine)
         self.refs: list[GupRef] = []
         self.births: dict[str, int] = {}  # mm name -> epoch of its creation
@@ -90,6 +120,10 @@ class System:
         finally:
             self._running = None
 
+    def memory_free_huge_pages(self) -> int:
+        """/sys/kernel/mm/hugepages/.../free_hugepages."""
+        return int(self.memory[FREE_HUGE_PAGES])
+
     def settle(self, why: str) -> None:
         """Check the invariants after a change of the callers' beliefs (refs)."""
         self.checker.syscall = why
@@ -109,22 +143,44 @@ class System:
         self._pids += 1
         return Process(self, mm, self._pids)
 
-    def _file(self, name: str, shmem: bool) -> AddressSpace:
+    def _file(self, name: str, fstype: str) -> AddressSpace:
+        if fstype not in FILESYSTEMS:
+            raise ValueError(f"unknown filesystem {fstype!r}")
         self._files += 1
-        f = AddressSpace(self._files, f"{name}{self._files}", shmem)
+        f = AddressSpace(self._files, f"{name}{self._files}", fstype == "tmpfs", fstype)
         self.machine.files[f.id] = f
         return f
 
-    def memfd_create(self) -> AddressSpace:
-        """memfd_create(): a shmem file."""
-        return self._file("memfd", True)
+    def memfd_create(self, hugetlb: bool = False) -> AddressSpace:
+        """memfd_create(): a shmem file, or a hugetlbfs file with MFD_HUGETLB."""
+        if hugetlb:
+            self._files += 1
+            f = AddressSpace(
+                self._files, f"memfd_hugetlb{self._files}", True, "hugetlbfs", hugetlb=True
+            )
+            self.machine.files[f.id] = f
+            return f
+        return self._file("memfd", "tmpfs")
 
-    def tmpfile(self) -> AddressSpace:
-        """tmpfile(): a file on a disk filesystem (writeback, dirty tracking)."""
-        return self._file("tmpfile", False)
+    def tmpfile(self, fstype: str = "ext4") -> AddressSpace:
+        """tmpfile() (or mkstemp() + unlink()) on a filesystem of type ``fstype``.
+
+        ext4, xfs and btrfs write back and track dirtying; tmpfs is shmem.
+        """
+        return self._file("tmpfile", fstype)
+
+    def sync(self, file: AddressSpace) -> int:
+        """fsync(): write the file's dirty pages back (folio_mkclean() first)."""
+        return int(self.run("fsync", writeback_mapping(self.cpu, self.machine, file)))
 
     def fallocate(self, file: AddressSpace, offset: int, length: int) -> int:
         """fallocate(): allocate zeroed pagecache pages for the range."""
+        if file.hugetlb:
+            for off in range(offset, offset + length, PMD_SIZE):
+                ret = self.run("fallocate", hugetlbfs_fallocate(self.cpu, file, off // PMD_SIZE))
+                if ret:
+                    return int(ret)
+            return 0
         for off in range(offset, offset + length, PAGE_SIZE):
             self.run("fallocate", drivers.file_write_page(self.cpu, file, off // PAGE_SIZE, 0))
         return 0
@@ -210,6 +266,13 @@ class Process:
         gen = do_mmap(self.cpu, self.mm, length, prot, flags, file, offset, True)
         return int(self._run("mmap", gen))
 
+    def mremap(self, addr: int, length: int, new_addr: int) -> int:
+        """mremap(addr, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr)."""
+        for ref in self.system.refs:
+            if ref.mm == self.mm.name and addr <= ref.addr < addr + length:
+                ref.attached = False  # moved away: no longer where it was pinned
+        return int(self._run("mremap", do_mremap_fixed(self.cpu, self.mm, addr, length, new_addr)))
+
     def munmap(self, addr: int, length: int) -> int:
         self._detach(addr, addr + length)
         return int(self._run("munmap", do_munmap(self.cpu, self.mm, addr, length)))
@@ -221,6 +284,12 @@ class Process:
         if advice == MADV_DONTNEED:
             self._detach(addr, addr + length)
         return int(self._run("madvise", do_madvise(self.cpu, self.mm, addr, length, advice)))
+
+    def move_pages(self, addrs: list[int]) -> int:
+        """move_pages(2) to another node: migrate the pages; how many could not be moved."""
+        vma = self.mm.find_vma(addrs[0])
+        assert vma is not None
+        return int(self._run("move_pages", move_pages(self.cpu, self.cpu.machine, vma, addrs)))
 
     def _detach(self, start: int, end: int) -> None:
         for ref in self.system.refs:
@@ -362,12 +431,21 @@ class Process:
             return -EINVAL
         return int(self._run("clear_refs", _clear_refs_soft_dirty(self.cpu, self.mm)))
 
+    def _pte(self, addr: int) -> int:
+        """What pagemap reports for ``addr``: its PTE, or that of its huge PMD."""
+        pmd = int(self.system.memory[self.mm.pmd(addr)])
+        if pmd_trans_huge(pmd):
+            return pmd_pte(pmd, (addr % PMD_SIZE) // PAGE_SIZE)
+        if not pmd:
+            return 0
+        return int(self.system.memory[self.mm.pte(addr)])
+
     def pagemap_is_swapped(self, addr: int) -> bool:
-        pte = int(self.system.memory[self.mm.pte(addr)])
+        pte = self._pte(addr)
         return bool(pte) and not pte_present(pte) and swp_type(pte) == SWP_SWAPFILE
 
     def pagemap_is_populated(self, addr: int) -> bool:
-        return bool(int(self.system.memory[self.mm.pte(addr)]))
+        return bool(self._pte(addr))
 
     def has_pinned(self) -> bool:
         return bool(int(self.system.memory[self.mm.flags]) >> MMF_HAS_PINNED & 1)

@@ -213,6 +213,10 @@ def is_writable_migration_entry(entry: Any) -> Any:
     return swp_type(entry) == SWP_MIGRATION_WRITE
 
 
+def is_readable_migration_entry(entry: Any) -> Any:
+    return swp_type(entry) == SWP_MIGRATION_READ
+
+
 def is_readable_exclusive_migration_entry(entry: Any) -> Any:
     return swp_type(entry) == SWP_MIGRATION_READ_EXCLUSIVE
 

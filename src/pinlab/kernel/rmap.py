@@ -1,6 +1,7 @@
 """Reverse mapping: map counts, PageAnonExclusive handover, and the rmap walk.
 
-Models mm/rmap.c and include/linux/rmap.h for order-0 folios:
+Models mm/rmap.c and include/linux/rmap.h for order-0 folios (the ``_pte``
+functions hand a large folio to :mod:`pinlab.kernel.rmap_large`):
 ``folio_add_new_anon_rmap``, ``folio_add_anon_rmap_pte``,
 ``folio_add_file_rmap_pte``, ``folio_remove_rmap_pte``,
 ``folio_try_dup_anon_rmap_pte`` (fork), ``folio_try_share_anon_rmap_pte``
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 from pinlab.engine import kapi
 from pinlab.kernel.barriers import barrier
-from pinlab.kernel.defs import EBUSY, RMAP_EXCLUSIVE, VM_MAYSHARE, VM_SHARED
+from pinlab.kernel.defs import EBUSY, HPAGE_PMD_ORDER, RMAP_EXCLUSIVE, VM_MAYSHARE, VM_SHARED
 from pinlab.kernel.folio import (
     ClearPageAnonExclusive,
     Gen,
@@ -34,8 +35,16 @@ from pinlab.kernel.mm_types import (
     Machine,
     Page,
     Vma,
+    folio_test_large,
     linear_page_index,
     vma_address,
+)
+from pinlab.kernel.rmap_large import (
+    folio_add_anon_rmap_ptes,
+    folio_add_file_rmap_ptes,
+    folio_add_new_anon_rmap_large,
+    folio_remove_rmap_ptes,
+    folio_try_dup_anon_rmap_ptes,
 )
 
 
@@ -52,8 +61,12 @@ def folio_add_new_anon_rmap(cpu: Cpu, folio: Folio, vma: Vma, address: int, flag
     """Model of mm/rmap.c:folio_add_new_anon_rmap() (order 0).
 
     Before PageAnonExclusive existed (v5.19) this was page_add_new_anon_rmap()
-    and ``RMAP_EXCLUSIVE`` had no bit to set.
+    and ``RMAP_EXCLUSIVE`` had no bit to set.  A large folio is mapped by a
+    PMD if it is PMD-sized (``pmd``), else by a PTE per page.
     """
+    if folio_test_large(folio):
+        pmd = folio.order == HPAGE_PMD_ORDER
+        return (yield from folio_add_new_anon_rmap_large(cpu, folio, vma, address, flags, pmd=pmd))
     yield from __folio_set_swapbacked(folio)
     yield from kapi.WRITE_ONCE(folio.index, linear_page_index(vma, address))
     yield from __folio_set_anon(folio)
@@ -63,24 +76,39 @@ def folio_add_new_anon_rmap(cpu: Cpu, folio: Folio, vma: Vma, address: int, flag
 
 
 def folio_add_anon_rmap_pte(cpu: Cpu, folio: Folio, page: Page, vma: Vma, flags: int) -> Gen:
-    """Model of mm/rmap.c:folio_add_anon_rmap_pte() (order 0)."""
+    """Model of mm/rmap.c:folio_add_anon_rmap_pte()."""
+    if folio_test_large(folio):
+        return (yield from folio_add_anon_rmap_ptes(cpu, folio, [page], vma, flags))
     yield from kapi.atomic_inc(folio._mapcount)
     if cpu.era.anon_exclusive and flags & RMAP_EXCLUSIVE:
         yield from SetPageAnonExclusive(page)
 
 
 def folio_add_file_rmap_pte(folio: Folio, page: Page, vma: Vma) -> Gen:
-    """Model of mm/rmap.c:folio_add_file_rmap_pte() (order 0)."""
+    """Model of mm/rmap.c:folio_add_file_rmap_pte()."""
+    if folio_test_large(folio):
+        return (yield from folio_add_file_rmap_ptes(folio, [page], vma))
     yield from kapi.atomic_inc(folio._mapcount)
 
 
 def folio_dup_file_rmap_pte(folio: Folio, page: Page) -> Gen:
     """Model of include/linux/rmap.h:folio_dup_file_rmap_pte()."""
+    if folio_test_large(folio):
+        yield from kapi.atomic_inc(page._mapcount)
+        yield from kapi.atomic_inc(folio._large_mapcount)
+        return
     yield from kapi.atomic_inc(folio._mapcount)
+
+
+def folio_dup_anon_rmap_pte(folio: Folio, page: Page) -> Gen:
+    """Model of page_dup_rmap() of v5.9-v5.18 fork (no PageAnonExclusive to clear)."""
+    yield from folio_dup_file_rmap_pte(folio, page)
 
 
 def folio_remove_rmap_pte(folio: Folio, page: Page, vma: Vma) -> Gen:
     """Model of mm/rmap.c:folio_remove_rmap_pte(): PageAnonExclusive stays set (until free)."""
+    if folio_test_large(folio):
+        return (yield from folio_remove_rmap_ptes(folio, [page], vma))
     yield from kapi.atomic_add_negative(-1, folio._mapcount)
 
 
@@ -100,6 +128,8 @@ def folio_try_dup_anon_rmap_pte(cpu: Cpu, folio: Folio, page: Page, src_vma: Vma
     -EBUSY makes fork copy it for the child.  Otherwise PageAnonExclusive is
     cleared (the page becomes COW-shared) and the map count goes up.
     """
+    if folio_test_large(folio):
+        return (yield from folio_try_dup_anon_rmap_ptes(cpu, folio, [page], src_vma))
     maybe_pinned = yield from folio_needs_cow_for_dma(cpu, src_vma, folio)
     exclusive = yield from PageAnonExclusive(page)
     if maybe_pinned and exclusive:

@@ -16,11 +16,14 @@ from pinlab.kernel.defs import (
     EFAULT,
     FAULT_FLAG_USER,
     FAULT_FLAG_WRITE,
+    PAGE_SIZE,
+    PMD_MASK,
     VM_FAULT_ERROR,
     VM_READ,
     VM_WRITE,
 )
 from pinlab.kernel.folio import Gen
+from pinlab.kernel.huge_mm import pmd_pte, pmd_trans_huge
 from pinlab.kernel.memory import handle_mm_fault
 from pinlab.kernel.mm_types import Cpu, MmStruct, pfn_to_page
 from pinlab.kernel.pgtable import ptep_get_lockless
@@ -44,7 +47,12 @@ def user_access(cpu: Cpu, mm: MmStruct, addr: int, write: bool, value: int = 0) 
         if not (vma.vm_flags & (VM_WRITE if write else VM_READ)):
             return -EFAULT, 0  # access_error(): SIGSEGV
         ptep = mm.pte(addr)
-        pte = yield from ptep_get_lockless(ptep)
+        pmd = yield from kapi.READ_ONCE(mm.pmd(addr))
+        if pmd_trans_huge(pmd):
+            ptep = mm.pmd(addr)  # a huge PMD: the walk ends here
+            pte = pmd_pte(pmd, (addr & ~PMD_MASK) // PAGE_SIZE)
+        else:
+            pte = yield from ptep_get_lockless(ptep)
         if pte_access_permitted(pte, write):
             page = pfn_to_page(pte_pfn(pte))
             if not write:

@@ -15,9 +15,25 @@ from functools import cached_property
 from typing import Any
 
 from pinlab.engine.program import Loc
-from pinlab.kernel.defs import PAGE_MAPPING_ANON, PAGE_MAPPING_FLAGS, PAGE_SIZE, PG_anon_exclusive
+from pinlab.kernel.defs import (
+    PAGE_MAPPING_ANON,
+    PAGE_MAPPING_FLAGS,
+    PAGE_SIZE,
+    PMD_MASK,
+    PMD_SIZE,
+    PG_anon_exclusive,
+)
 from pinlab.kernel.eras import Era
-from pinlab.kernel.mm_types import Machine, MmStruct, Vma, pfn_folio
+from pinlab.kernel.huge_mm import pmd_pte, pmd_trans_huge
+from pinlab.kernel.mm_types import (
+    Machine,
+    MmStruct,
+    Vma,
+    folio_test_hugetlb,
+    folio_test_large,
+    pfn_folio,
+    pfn_to_page,
+)
 from pinlab.kernel.pte import describe_pte, pte_present, pte_special
 
 
@@ -68,14 +84,31 @@ class View:
 
     @cached_property
     def ptes(self) -> list[PteView]:
+        """Every non-none PTE; a huge PMD counts as the PTEs of its pages (``pmd_pte``)."""
         out = []
         for mm in self.machine.mms.values():
             for vma in mm.vmas:
-                for addr in range(vma.vm_start, vma.vm_end, PAGE_SIZE):
-                    pte = int(self.read(mm.pte(addr)))
-                    if pte:
-                        out.append(PteView(mm, vma, addr, pte, bool(self.read(mm.ptl(addr)))))
+                addr = vma.vm_start
+                while addr < vma.vm_end:
+                    end = min(vma.vm_end, (addr & PMD_MASK) + PMD_SIZE)
+                    pmd = int(self.read(mm.pmd(addr)))
+                    if pmd:
+                        locked = bool(self.read(mm.ptl(addr)))
+                        huge = bool(pmd_trans_huge(pmd))
+                        for a in range(addr, end, PAGE_SIZE):
+                            i = (a & ~PMD_MASK) // PAGE_SIZE
+                            pte = pmd_pte(pmd, i) if huge else int(self.read(mm.pte(a)))
+                            if pte:
+                                out.append(PteView(mm, vma, a, pte, locked))
+                    addr = end
         return out
+
+    def pte_at(self, mm: MmStruct, addr: int) -> int:
+        """What maps ``addr``: its PTE, or the PTE a huge PMD amounts to there."""
+        pmd = int(self.read(mm.pmd(addr)))
+        if pmd_trans_huge(pmd):
+            return pmd_pte(pmd, (addr & ~PMD_MASK) // PAGE_SIZE)
+        return int(self.read(mm.pte(addr)))
 
     @cached_property
     def mappers(self) -> dict[int, set[str]]:
@@ -90,7 +123,17 @@ class View:
         return int(self.read(pfn_folio(pfn).flags))
 
     def pae(self, pfn: int) -> bool:
-        return bool(self.flags(pfn) >> PG_anon_exclusive & 1)
+        """PageAnonExclusive of the page (of a hugetlb folio: its head page)."""
+        folio = pfn_folio(pfn)
+        page = folio.page(0) if folio_test_hugetlb(folio) else pfn_to_page(pfn)
+        return bool(int(self.read(page.flags)) >> PG_anon_exclusive & 1)
+
+    def mapcount(self, pfn: int) -> int:
+        """folio_mapcount() of the folio ``pfn`` belongs to."""
+        folio = pfn_folio(pfn)
+        if folio_test_large(folio):
+            return int(self.read(folio._large_mapcount)) + 1
+        return int(self.read(folio._mapcount)) + 1
 
     def anon(self, pfn: int) -> bool:
         return bool(int(self.read(pfn_folio(pfn).mapping)) & PAGE_MAPPING_ANON)
@@ -106,10 +149,12 @@ class View:
 
 
 def flags_loc_pfn(loc: Loc) -> int | None:
-    """The pfn whose flags word ``loc`` is, else None."""
+    """The pfn whose flags word ``loc`` is (a folio's or a subpage's), else None."""
     name = loc.name
     if name.endswith(".flags") and name.startswith("folio"):
         return int(name[5:-6], 16)
+    if name.endswith(".flags") and name.startswith("page"):
+        return int(name[4:-6], 16)
     return None
 
 

@@ -11,7 +11,7 @@ pin keeps the folio alive, PageAnonExclusive still set.
 from __future__ import annotations
 
 from pinlab.engine import kapi
-from pinlab.kernel.defs import PAGE_SIZE
+from pinlab.kernel.defs import PAGE_SIZE, PMD_SIZE, VM_HUGETLB
 from pinlab.kernel.folio import (
     Gen,
     folio_mark_accessed,
@@ -19,6 +19,9 @@ from pinlab.kernel.folio import (
     folio_put,
     folio_test_anon,
 )
+from pinlab.kernel.huge_memory import __split_huge_pmd, zap_huge_pmd
+from pinlab.kernel.huge_mm import pmd_trans_huge
+from pinlab.kernel.hugetlb import __unmap_hugepage_range
 from pinlab.kernel.internal import vm_normal_page
 from pinlab.kernel.mm_types import Cpu, Folio, Vma, page_folio, pfn_to_page
 from pinlab.kernel.pgtable import pte_clear, ptep_get, ptep_get_and_clear
@@ -83,7 +86,33 @@ def _zap_one(cpu: Cpu, vma: Vma, addr: int, to_put: list[Folio]) -> Gen:
     yield from pte_clear(mm, addr, ptep)
 
 
+def zap_pmd_range(cpu: Cpu, vma: Vma, start: int, end: int) -> Gen:
+    """Model of mm/memory.c:unmap_page_range() down to zap_pmd_range().
+
+    A huge PMD the range covers whole is zapped as one (zap_huge_pmd()); one
+    it covers in part is split first.  hugetlb VMAs are unmapped by
+    __unmap_hugepage_range().
+    """
+    if vma.vm_flags & VM_HUGETLB:
+        yield from __unmap_hugepage_range(cpu, vma, start, end)
+        return
+    addr = start
+    while addr < end:
+        haddr = addr & ~(PMD_SIZE - 1)
+        nxt = min(end, haddr + PMD_SIZE)
+        pmd = yield from kapi.READ_ONCE(vma.mm.pmd(addr))
+        if pmd_trans_huge(pmd):
+            if addr == haddr and nxt == haddr + PMD_SIZE:
+                yield from zap_huge_pmd(cpu, vma, addr)
+                addr = nxt
+                continue
+            yield from __split_huge_pmd(cpu, vma, addr)
+        if pmd:
+            yield from zap_pte_range(cpu, vma, addr, nxt)
+        addr = nxt
+
+
 def unmap_vmas(cpu: Cpu, vmas: list[Vma]) -> Gen:
     """Model of mm/memory.c:unmap_vmas() (exit_mmap()'s zap of every VMA)."""
     for vma in vmas:
-        yield from zap_pte_range(cpu, vma, vma.vm_start, vma.vm_end)
+        yield from zap_pmd_range(cpu, vma, vma.vm_start, vma.vm_end)

@@ -1,9 +1,12 @@
 """tools/testing/selftests/mm/cow.c on the kernel model: runners, main, and results.
 
-The model's machine is a kernel built without THP and without hugetlb, so
-cow.c runs each anonymous case on a base page and on a swapped-out base page,
-and each non-anonymous case on the shared zeropage, memfd and tmpfile: 14 x 2
-+ 3 x 3 = 37 tests (liburing assumed available, as in a full selftest build).
+The model's machine (see :mod:`pinlab.selftests.cow_kinds`) has THP (PMD size
+64 KiB; mTHP 16 and 32 KiB from v6.8), one hugetlb size and the huge zero
+page.  cow.c runs each anonymous case on a base page, a swapped-out base
+page, the eight THP kinds per THP size (two of them only for the PMD size)
+and hugetlb; the four anonymous-THP collapse cases on a PMD THP; and each
+non-anonymous case on the shared zeropage, memfd, tmpfile, the huge zeropage
+and memfd hugetlb (liburing assumed available, as in a full selftest build).
 
 Each test runs on a fresh :class:`~pinlab.kernel.process.System`, so the
 invariant violations found belong to that test.  Promised invariants stop the
@@ -30,8 +33,25 @@ from pinlab.kernel.mmap import (
 )
 from pinlab.kernel.pin import KernelBug
 from pinlab.kernel.process import Process, System
+from pinlab.selftests.cow_kinds import (
+    DEFAULT_SETUP,
+    HUGETLB_PAGES,
+    HUGETLBSIZE,
+    PMDSIZE,
+    THP_RUN_PMD,
+    THP_RUN_PMD_SWAPOUT,
+    THP_RUNS,
+    Setup,
+    do_run_with_thp,
+    run_with_huge_zeropage,
+    run_with_hugetlb,
+    run_with_memfd_hugetlb,
+    thp_setup,
+    thp_sizes,
+)
 from pinlab.selftests.cow_tests import (
     ANON_TEST_CASES,
+    ANON_THP_TEST_CASES,
     ERROR,
     FAIL,
     NON_ANON_TEST_CASES,
@@ -54,6 +74,30 @@ NON_ANON_KINDS: Final = (
     ("memfd", "memfd"),
     ("tmpfile", "tmpfile"),
 )
+HUGETLB_KIND: Final = f"hugetlb ({HUGETLBSIZE // 1024} kB)"
+HUGE_ZEROPAGE_KIND: Final = "huge zeropage"
+MEMFD_HUGETLB_KIND: Final = f"memfd hugetlb ({HUGETLBSIZE // 1024} kB)"
+COLLAPSE_KIND: Final = f"THP ({PMDSIZE // 1024} kB)"
+
+
+def thp_kinds(era: Era) -> list[tuple[str, int, int]]:
+    """(kind, thp_run, size) in cow.c's order for each detected THP size."""
+    out = []
+    for size in thp_sizes(era):
+        for run, name in THP_RUNS:
+            if run in (THP_RUN_PMD, THP_RUN_PMD_SWAPOUT) and size != PMDSIZE:
+                continue
+            out.append((f"{name} ({size // 1024} kB)", run, size))
+    return out
+
+
+def anon_kinds(era: Era) -> list[str]:
+    """Every anonymous kind cow.c runs on ``era``'s machine, in order."""
+    return [k for k, _, _ in ANON_KINDS] + [k for k, _, _ in thp_kinds(era)] + [HUGETLB_KIND]
+
+
+def non_anon_kinds(era: Era) -> list[str]:
+    return [k for k, _ in NON_ANON_KINDS] + [HUGE_ZEROPAGE_KIND, MEMFD_HUGETLB_KIND]
 
 
 @dataclass(frozen=True)
@@ -89,9 +133,9 @@ class CowRun:
 Body = Callable[[Process], Outcome]
 
 
-def _isolated(era: Era, body: Body) -> tuple[Outcome, tuple[Violation, ...]]:
+def _isolated(era: Era, body: Body, setup: Setup) -> tuple[Outcome, tuple[Violation, ...]]:
     """Run one test on a fresh machine; turn a broken promise into a kselftest error."""
-    system = System(era, strict=True)
+    system = System(era, strict=True, thp_orders=setup.thp_orders, hugetlb_pages=HUGETLB_PAGES)
     proc = system.spawn()
     try:
         outcome = body(proc)
@@ -113,7 +157,7 @@ def do_run_with_base_page(fn: AnonTest, swapout: bool) -> Body:
             proc.madvise(mem, PAGESIZE, MADV_PAGEOUT)
             if not proc.pagemap_is_swapped(mem):
                 return Outcome(SKIP, "MADV_PAGEOUT did not work, is swap enabled?")
-        outcome = fn(proc, mem, PAGESIZE)
+        outcome = fn(proc, mem, PAGESIZE, False)
         proc.munmap(mem, PAGESIZE)
         return outcome
 
@@ -153,11 +197,17 @@ def run_with_file(fn: NonAnonTest, memfd: bool) -> Body:
 def _non_anon_body(kind: str, fn: NonAnonTest) -> Body:
     if kind == "shared zeropage":
         return run_with_zeropage(fn)
+    if kind == HUGE_ZEROPAGE_KIND:
+        return run_with_huge_zeropage(fn)
+    if kind == MEMFD_HUGETLB_KIND:
+        return run_with_memfd_hugetlb(fn)
     return run_with_file(fn, memfd=kind == "memfd")
 
 
-def _report(run: CowRun, case: str, kind: str, desc: str, body: Body) -> None:
-    outcome, violations = _isolated(run.era, body)
+def _report(
+    run: CowRun, case: str, kind: str, desc: str, body: Body, setup: Setup = DEFAULT_SETUP
+) -> None:
+    outcome, violations = _isolated(run.era, body, setup)
     k = run.ksft
     {
         "pass": k.test_result_pass,
@@ -174,8 +224,14 @@ def run_cow(era: Era, annotate: Callable[[CaseResult], list[str]] | None = None)
     run = CowRun(era)
     k = run.ksft
     k.print_header()
+    k.print_msg(f"[INFO] detected PMD size: {PMDSIZE // 1024} KiB")
+    for size in thp_sizes(era):
+        k.print_msg(f"[INFO] detected THP size: {size // 1024} KiB")
+    k.print_msg("[INFO] huge zeropage is enabled")
     k.set_plan(
-        len(ANON_TEST_CASES) * len(ANON_KINDS) + len(NON_ANON_TEST_CASES) * len(NON_ANON_KINDS)
+        len(ANON_TEST_CASES) * len(anon_kinds(era))
+        + len(ANON_THP_TEST_CASES)
+        + len(NON_ANON_TEST_CASES) * len(non_anon_kinds(era))
     )
 
     def after() -> None:
@@ -188,10 +244,23 @@ def run_cow(era: Era, annotate: Callable[[CaseResult], list[str]] | None = None)
             k.print_msg(f"[RUN] {desc} ... with {label}")
             _report(run, case, kind, desc, do_run_with_base_page(fn, swapout))
             after()
+        for kind, thp_run, size in thp_kinds(era):
+            k.print_msg(f"[RUN] {desc} ... with {kind}")
+            body = do_run_with_thp(fn, thp_run, size)
+            _report(run, case, kind, desc, body, thp_setup(size))
+            after()
+        k.print_msg(f"[RUN] {desc} ... with {HUGETLB_KIND}")
+        _report(run, case, HUGETLB_KIND, desc, run_with_hugetlb(fn))
+        after()
+    k.print_msg("[INFO] Anonymous THP tests")
+    for case, desc, fn in ANON_THP_TEST_CASES:
+        k.print_msg(f"[RUN] {desc}")
+        _report(run, case, COLLAPSE_KIND, desc, do_run_with_thp(fn, THP_RUN_PMD, PMDSIZE))
+        after()
     k.print_msg("[RUN] Non-anonymous memory tests in private mappings")
     for case, desc, nfn in NON_ANON_TEST_CASES:
-        for kind, label in NON_ANON_KINDS:
-            k.print_msg(f"[RUN] {desc} ... with {label}")
+        for kind in non_anon_kinds(era):
+            k.print_msg(f"[RUN] {desc} ... with {kind}")
             _report(run, case, kind, desc, _non_anon_body(kind, nfn))
             after()
     run.exit_code = k.finished()

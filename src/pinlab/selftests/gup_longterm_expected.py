@@ -1,0 +1,131 @@
+"""The expected gup_longterm.c results per era: loading the table, looking up, rendering.
+
+The table (``gup_longterm_expected.toml`` beside this module) is data about
+kernel history, written from the kernel's history and never from the model's
+output; the tests run the model and compare.  Same format as cow.c's table.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+from pinlab.kernel.eras import ERAS
+from pinlab.kernel.mm_types import FILESYSTEMS
+from pinlab.selftests.cow_expected import Entry, Expected
+from pinlab.selftests.cow_tests import FAIL, PASS, SKIP
+from pinlab.selftests.gup_longterm import RUNNERS, TEST_CASES, kind_name
+
+CASES: Final = tuple(c for c, _, _ in TEST_CASES)
+DESCS: Final = {c: d for c, d, _ in TEST_CASES}
+KINDS: Final = tuple(
+    dict.fromkeys(kind_name(label, fs) for fs in FILESYSTEMS for label, _ in RUNNERS)
+)
+
+
+def _entry(result: str, raw: dict[str, Any]) -> Entry:
+    return Entry(
+        result,
+        tuple(raw["cases"]),
+        tuple(raw.get("kinds", ())) or KINDS,
+        tuple(raw["eras"]),
+        " ".join(raw["reason"].split()),
+        tuple(raw.get("commits", ())),
+        raw.get("message", ""),
+    )
+
+
+@cache
+def entries() -> tuple[Entry, ...]:
+    """The table's entries, checked: known names, no two results for one test."""
+    text = resources.files("pinlab.selftests").joinpath("gup_longterm_expected.toml").read_text()
+    data = tomllib.loads(text)
+    out = tuple(
+        _entry(result, raw) for result in ("skip", "fail", "note") for raw in data.get(result, [])
+    )
+    names = {e.name for e in ERAS}
+    seen: set[tuple[str, str, str]] = set()
+    for e in out:
+        if (
+            not set(e.eras) <= names
+            or not set(e.cases) <= set(CASES)
+            or not set(e.kinds) <= set(KINDS)
+        ):
+            raise ValueError(f"unknown era, case or kind in {e}")
+        if e.result == "note":
+            continue
+        for key in ((era, c, k) for era in e.eras for c in e.cases for k in e.kinds):
+            if key in seen:
+                raise ValueError(f"{key} is listed twice")
+            seen.add(key)
+    return out
+
+
+def expected(era: str, case: str, kind: str) -> Expected:
+    """The recorded result of ``case`` on ``kind`` in ``era`` (pass unless listed)."""
+    for e in entries():
+        if e.covers(era, case, kind) and e.result != "note":
+            return Expected(e.result, e)
+    for e in entries():
+        if e.covers(era, case, kind):
+            return Expected(PASS, e)
+    return Expected(PASS, None)
+
+
+def totals(era: str) -> dict[str, int]:
+    out = {PASS: 0, FAIL: 0, SKIP: 0}
+    for case in CASES:
+        for kind in KINDS:
+            out[expected(era, case, kind).result] += 1
+    return out
+
+
+_MARK: Final = {PASS: "pass", FAIL: "**FAIL**", SKIP: "skip"}
+
+
+def render_markdown() -> str:
+    """docs/selftest-gup_longterm.md: the table, then every entry with its reason and commits."""
+    numbered = {e: i + 1 for i, e in enumerate(x for x in entries() if x.result != "note")}
+    eras = [e.name for e in ERAS]
+    lines = [
+        "# gup_longterm.c on the model: expected results per era",
+        "",
+        "<!-- Generated from src/pinlab/selftests/gup_longterm_expected.toml by",
+        "     pinlab.selftests.gup_longterm_expected.render_markdown(); do not edit. -->",
+        "",
+        "Run it: `pinlab selftest gup_longterm --era ERA --fs FS` (`--era all`, `--fs all`",
+        "for every era and filesystem, `--json` for records).  Each case runs on a memfd,",
+        "a tmpfile in /tmp and a local tmpfile in the current directory, with /tmp and the",
+        "current directory on the filesystem FS (tmpfs, ext4, xfs or btrfs): 30 tests per",
+        "run.  The model's machine has no hugetlb, so `detect_hugetlb_page_sizes()` finds",
+        "no size and the memfd hugetlb runs do not exist, as on such a machine.  A cell's",
+        "number refers to the explanation below; `pinlab selftest gup_longterm` prints it",
+        "as a `# [HISTORY]` line.",
+        "",
+        "| case | kind | " + " | ".join(eras) + " |",
+        "|---|---|" + "---|" * len(eras),
+    ]
+    for case in CASES:
+        for kind in KINDS:
+            cells = []
+            for era in eras:
+                exp = expected(era, case, kind)
+                ref = f" [{numbered[exp.entry]}]" if exp.entry and exp.entry in numbered else ""
+                cells.append(_MARK[exp.result] + ref)
+            lines.append(f"| {case} | {kind} | " + " | ".join(cells) + " |")
+    for r in (PASS, FAIL, SKIP):
+        lines.append(f"| | **{r}** | " + " | ".join(str(totals(e)[r]) for e in eras) + " |")
+    lines += ["", "## Cases", ""]
+    lines += [f"- {case}: {DESCS[case]}" for case in CASES]
+    lines += ["", "## Why", ""]
+    for e, n in numbered.items():
+        where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
+        lines.append(f"{n}. **{e.result}** {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    lines += ["", "## Passes worth explaining", ""]
+    for e in entries():
+        if e.result == "note":
+            where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
+            lines.append(f"- {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    return "\n".join(lines) + "\n"
