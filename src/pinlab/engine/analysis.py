@@ -22,10 +22,13 @@ from pinlab.engine.ops import (
     Cutoff,
     IsLocked,
     Load,
+    Lock,
     Rmw,
     RmwKind,
     Store,
+    Tag,
     TryLock,
+    Unlock,
 )
 from pinlab.engine.program import Loc, Oops, ThreadFactory
 from pinlab.engine.values import (
@@ -45,7 +48,7 @@ Futures = list[frozenset[Loc] | None]
 
 def _written_loc(op: Any) -> tuple[bool, Loc | None]:
     """(writes?, location) of an operation; location None when symbolic."""
-    if isinstance(op, Store | Rmw):
+    if isinstance(op, Store | Rmw | Lock | TryLock | Unlock):  # a lock's LKW and UL write it
         loc = unwrap(op.loc)
         return True, loc if isinstance(loc, Loc) else None
     return False, None
@@ -69,21 +72,27 @@ def _answers(op: Any, k: int) -> list[Any]:
 
 
 def _dry_run(
-    factory: ThreadFactory, answers: list[Any], decisions: list[bool], max_ops: int
+    factory: ThreadFactory,
+    answers: list[Any],
+    decisions: list[bool],
+    max_ops: int,
+    plain: set[Loc] | None = None,
 ) -> tuple[list[Loc | None], str, Any]:
     """Run one path.  Returns (written location per op, how it ended, what to branch on).
 
     Endings: ``done``; ``stuck`` (needed a concrete value); ``branch`` (an
-    operation with several answers: the third item lists them); ``fork`` (a
-    truth test of a symbol); ``dead`` (contradicts a decision); ``long``.
+    operation with several answers: the third item is the answers given so
+    far, one per operation, and the options); ``fork`` (a truth test of a
+    symbol); ``dead`` (contradicts a decision); ``long``.
     """
     tracker = DepTracker(decisions)
     gen = factory()
     writes: list[Loc | None] = []
+    used = list(answers)
     try:
         op = gen.send(None)
         for i, ans in enumerate(answers):
-            writes.append(_record(op))
+            writes.append(_record(op, plain))
             op = gen.send(_wrap(ans, i, tracker))
         while True:
             if len(writes) >= max_ops:
@@ -95,8 +104,9 @@ def _dry_run(
                 return writes, "done", None
             options = _answers(op, len(writes))
             if len(options) > 1:
-                return writes, "branch", options
-            writes.append(_record(op))
+                return writes, "branch", (used, options)
+            writes.append(_record(op, plain))
+            used.append(options[0])
             op = gen.send(_wrap(options[0], len(writes) - 1, tracker))
     except (StopIteration, Oops):
         return writes, "done", None  # an Oops ends the thread, as under the explorer
@@ -108,10 +118,12 @@ def _dry_run(
         return writes, "dead", None
 
 
-def _record(op: Any) -> Loc | None:
+def _record(op: Any, plain: set[Loc] | None = None) -> Loc | None:
     writes, loc = _written_loc(op)
     if writes and loc is None:
         raise NeedsConcrete(Sym.leaf(0))
+    if plain is not None and loc is not None and isinstance(op, Store) and op.tag is Tag.PLAIN:
+        plain.add(loc)
     return loc
 
 
@@ -119,11 +131,17 @@ def _wrap(ans: Any, i: int, tracker: DepTracker) -> Any:
     return Val(ans, 1 << i, tracker) if type(ans) is Sym else ans
 
 
-def future_writes(factory: ThreadFactory, max_runs: int = 512, max_ops: int = 400) -> Futures:
+def future_writes(
+    factory: ThreadFactory,
+    max_runs: int = 512,
+    max_ops: int = 400,
+    plain: set[Loc] | None = None,
+) -> Futures:
     """Per operation index, the locations the thread may write from there on.
 
     Gives up (``[]``: unknown) after ``max_runs`` runs or on a path longer
     than ``max_ops`` operations: kernel paths with retry loops get there.
+    ``plain`` collects the locations some path writes with a plain store.
     """
     paths: list[tuple[list[Loc | None], bool]] = []  # (written loc per op or None, stuck?)
     work: list[tuple[list[Any], list[bool]]] = [([], [])]
@@ -133,11 +151,12 @@ def future_writes(factory: ThreadFactory, max_runs: int = 512, max_ops: int = 40
         if runs > max_runs:
             return []
         answers, decisions = work.pop()
-        writes, how, more = _dry_run(factory, answers, decisions, max_ops)
+        writes, how, more = _dry_run(factory, answers, decisions, max_ops, plain)
         if how == "long":
             return []
         if how == "branch":
-            work.extend(([*answers, ans], decisions) for ans in reversed(more))
+            used, options = more
+            work.extend(([*used, ans], decisions) for ans in reversed(options))
         elif how == "fork":
             work.extend((answers, [*more, outcome]) for outcome in (False, True))
         elif how != "dead":

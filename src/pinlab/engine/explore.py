@@ -186,9 +186,14 @@ class Explorer:
         nthreads = len(program.threads)
         self.g = ExecutionGraph(threads=[[] for _ in range(nthreads)])
         self.threads = [ThreadRun(i, f, self.trail) for i, f in enumerate(program.threads)]
-        self.futures = [future_writes(f) for f in program.threads]
+        plain: set[Loc] = set()
+        self.futures = [future_writes(f, plain=plain) for f in program.threads]
+        # Locations some thread may write with a plain store (None: unknown).
+        self.plain_written: set[Loc] | None = None if any(not f for f in self.futures) else plain
         self.writes: dict[Loc, list[int]] = {}
         self.awaiting: dict[int, Loc] = {}
+        # LKR events waiting for an unlock of their lock: eid -> lock
+        self.lock_waiting: dict[int, Loc] = {}
         # threads suspended at a waiting read: tid -> (read eid, how to go on)
         self.suspended: dict[int, tuple[int, Callable[[], None]]] = {}
         # suspended threads whose read may go on (bound, or speculated)
@@ -448,7 +453,10 @@ class Explorer:
     # -- the search -------------------------------------------------------------------
     def _search(self) -> None:
         while True:
-            if self.awaiting and self._hopeless_wait():
+            if (self.awaiting or self.lock_waiting) and self._hopeless_wait():
+                self.stats.blocked += 1
+                return
+            if self.awaiting and self.program.ctrl_persists and self._committed_cycle():
                 self.stats.blocked += 1
                 return
             if self.ready:
@@ -462,10 +470,9 @@ class Explorer:
                 if self._wake():
                     continue
                 if self.suspended:
-                    if not self.speculate:
+                    if not self.speculate or not self._speculate():
                         self.stats.blocked += 1
                         return
-                    self._speculate()
                     continue
                 self._finish()
                 return
@@ -578,10 +585,51 @@ class Explorer:
                 return True
         return False
 
+    def _committed_cycle(self) -> bool:
+        """Whether every speculated read still waiting can only be bound by closing
+        a happens-before cycle (so the speculation is hopeless).
+
+        A read that waits while its thread runs on (speculated) can only get a
+        write that a thread makes from now on.  If every live thread is past a
+        branch on one of its own still-waiting speculated reads -- with
+        ``Program.ctrl_persists`` every later write of the thread is then
+        control-dependent on that read, hence ppo-after it -- the chain
+        "read <-rfe- write ppo-after a waiting read <-rfe- ..." can only close
+        into a cycle of ppo and rfe edges, which LKMM's happens-before axiom
+        forbids.  It needs every access in such a chain to be marked: the
+        waiting reads are checked, and no thread may write their locations
+        with a plain store.
+        """
+        plain = self.plain_written
+        if plain is None:
+            return False
+        g = self.g
+        spec: dict[int, list[int]] = {}
+        for r, loc in self.awaiting.items():
+            ev = g.events[r]
+            sus = self.suspended.get(ev.tid)
+            if sus is not None and sus[0] == r:
+                continue  # still suspended: not speculated
+            if ev.tag == "plain" or loc in plain:
+                return False
+            spec.setdefault(ev.tid, []).append(ev.op)
+        if not spec:
+            return False
+        for t in self.threads:
+            if t.status is Status.DONE or t.status is Status.DEAD:
+                continue
+            ops = spec.get(t.tid)
+            if not ops or not any(t.ctrl >> op & 1 for op in ops):
+                return False
+        return True
+
     def _hopeless_wait(self) -> bool:
         """Whether some waiting read can no longer get a write."""
         for r, loc in self.awaiting.items():
             if not self._writer_may_come(loc, self.g.events[r].tid):
+                return True
+        for r, loc in self.lock_waiting.items():
+            if not self._unlocker_may_come(loc, self.g.events[r].tid):
                 return True
         return False
 
@@ -637,10 +685,15 @@ class Explorer:
         self._push(undo)
         go_on()
 
-    def _speculate(self) -> None:
-        """Every thread is stuck: run the suspended ones on with symbolic values."""
+    def _speculate(self) -> bool:
+        """Every thread is stuck: run the ones suspended at a read on with symbolic
+        values (a thread waiting for a lock has nothing to speculate on)."""
+        woke = False
         for tid in sorted(self.suspended):
-            self._make_ready(tid)
+            if self.suspended[tid][0] not in self.lock_waiting:
+                self._make_ready(tid)
+                woke = True
+        return woke
 
     def _rmw(self, t: ThreadRun, op: Rmw, r: int, loc: Loc) -> None:
         old = self._current(r)
@@ -803,8 +856,11 @@ class Explorer:
         if isinstance(op, Unlock):
             ul = self._add(t, EvKind.UL, loc, value=0, tag="release", **deps)
             self._match_unlock(ul)
-            t.resume(Answer(), ul)
-            return True
+            if not any(rl == loc for rl in self.lock_waiting.values()):
+                t.resume(Answer(), ul)
+                return True
+            self._hand_over(ul, lambda: self._after(t, Answer(), ul))
+            return False
         if isinstance(op, Lock):
             self._acquire(t, loc, deps, Answer())
             return False
@@ -843,14 +899,88 @@ class Explorer:
         self._push(undo)
 
     def _acquire(self, t: ThreadRun, loc: Loc, deps: dict[str, int], answer: Answer) -> None:
+        """A spin_lock() (or successful trylock): an LKR/LKW pair.
+
+        lock.cat makes each LKR read from the unlock (or initial write) right
+        before its LKW in coherence, and the pair is atomic: so a lock is taken
+        at the end of the lock's coherence order when the last holder has
+        unlocked, or the thread waits for a later unlock (as a read waits for a
+        later write).  Every order in which the threads take the lock is tried.
+        """
         lkr = self._add(t, EvKind.LKR, loc, tag="acquire", **deps)
         lkw = self._add(t, EvKind.LKW, loc, value=1, rmw=lkr, **deps)
         self._replace(replace(self.g.events[lkr], rmw=lkw))
-        self._place(lkw, loc, lambda: self._after(t, answer, lkr))
+        go_on: Callable[[], None] = lambda: self._after(t, answer, lkr)  # noqa: E731
+        free = self._lock_free(loc)
+        may_wait = self._unlocker_may_come(loc, t.tid)
+
+        def body(i: int) -> None:
+            if i == 0 and free:
+                self._co_insert(loc, len(self.g.co[loc]), lkw)
+                if self.model.check_partial(self.g, ("co", lkw, -1)):
+                    go_on()
+                else:
+                    self.stats.pruned += 1
+                return
+            self._lock_wait(lkr, loc)
+            self._suspend(t.tid, lkr, go_on)
+            self._search()
+
+        self._choice(int(free) + int(may_wait), body)
+
+    def _lock_free(self, loc: Loc) -> bool:
+        """Whether the last LKW of ``loc`` in coherence (if any) has its unlock."""
+        last = self.g.events[self.g.co[loc][-1]]
+        return last.kind is not EvKind.LKW or last.eid in self.g.crit
+
+    def _unlocker_may_come(self, loc: Loc, tid: int) -> bool:
+        for t in self.threads:
+            if t.tid == tid or t.status is Status.DONE or t.status is Status.DEAD:
+                continue
+            if may_write_from(self.futures[t.tid], len(t.answers), loc):
+                return True
+        return False
+
+    def _lock_wait(self, lkr: int, loc: Loc) -> None:
+        self.lock_waiting[lkr] = loc
+        self._push(lambda: self.lock_waiting.pop(lkr))
+
+    def _hand_over(self, ul: int, cont: Callable[[], None]) -> None:
+        """Unlock ``ul`` frees its lock: no waiter, or one of them, takes it next."""
+        e = self.g.events[ul]
+        loc = e.loc
+        assert loc is not None
+        waiting = [
+            r for r, rl in self.lock_waiting.items() if rl == loc and self.g.events[r].tid != e.tid
+        ]
+        if not waiting or not self._lock_free(loc):
+            cont()
+            return
+
+        def apply(i: int) -> Change | None:
+            if i == 0:
+                return None
+            lkr = waiting[i - 1]
+            loc_ = self.lock_waiting.pop(lkr)
+
+            def undo() -> None:
+                self.lock_waiting[lkr] = loc_
+
+            self._push(undo)
+            self._make_ready(self.g.events[lkr].tid)
+            lkw = self.g.events[lkr].rmw
+            self._co_insert(loc, len(self.g.co[loc]), lkw)
+            return ("co", lkw, -1)
+
+        self._branch(len(waiting) + 1, apply, cont)
 
     # -- the end of an execution ------------------------------------------------------
     def _finish(self) -> None:
-        if self.awaiting or any(t.status is Status.BLOCKED for t in self.threads):
+        if (
+            self.awaiting
+            or self.lock_waiting
+            or any(t.status is Status.BLOCKED for t in self.threads)
+        ):
             self.stats.blocked += 1
             return
         pending = [

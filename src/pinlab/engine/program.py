@@ -148,6 +148,10 @@ class Program:
     # may write its location; a wrong hint loses executions, so give exact
     # supersets or nothing.
     may_write: tuple[frozenset[Loc] | None, ...] = ()
+    # Whether a thread's control dependencies, once taken, hold for the rest of
+    # it (kernel paths written in Python: a branch on a loaded value is never
+    # "joined").  Lets the explorer give up hopeless load-buffering speculation.
+    ctrl_persists: bool = False
 
     def thread_name(self, tid: int) -> str:
         if tid < len(self.thread_names):

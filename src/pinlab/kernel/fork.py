@@ -104,7 +104,7 @@ def dup_mmap(cpu: Cpu, oldmm: MmStruct) -> Gen:
     The child's mm flags start clear: MMF_HAS_PINNED is not inherited.
     """
     yield from kapi.spin_lock(oldmm.mmap_lock)  # mmap_write_lock_killable(oldmm)
-    mm = MmStruct(cpu.new_mm_name(), next_mmap=oldmm.next_mmap)
+    mm = MmStruct(cpu.new_mm_name(), next_mmap=oldmm.next_mmap, arch=oldmm.arch)
     yield from kapi.WRITE_ONCE(mm.flags, 0)
     for vma in list(oldmm.vmas):
         if vma.vm_flags & VM_DONTCOPY:

@@ -29,6 +29,7 @@ from functools import cache
 from typing import Any, Final
 
 from pinlab.engine.program import Loc
+from pinlab.kernel.arch import X86, Arch
 from pinlab.kernel.defs import (
     PAGE_MAPPING_ANON,
     PAGE_SHIFT,
@@ -242,6 +243,7 @@ class MmStruct:
     name: str
     vmas: list[Vma] = field(default_factory=list)
     next_mmap: int = 0x1000_0000
+    arch: Arch = X86
     anon_vmas: int = 0
     # mmu_interval_notifier subscriptions (set up before paths run; see mmu_notifier.py)
     notifier_subscriptions: list[Any] = field(default_factory=list)
@@ -315,6 +317,7 @@ class Machine:
     """
 
     era: Era
+    arch: Arch = X86  # what its page-table primitives and TLB flushes do (kernel/arch.py)
     mms: dict[str, MmStruct] = field(default_factory=dict)
     files: dict[int, AddressSpace] = field(default_factory=dict)
     # movablecore=: user memory (movable allocations) comes from ZONE_MOVABLE,

@@ -3,8 +3,9 @@
 Models include/linux/pgtable.h and the x86-64 implementations behind it.  A
 PTE is one 64-bit word, so ``ptep_get_lockless()`` is a single READ_ONCE
 (no split-word retry loop, spec 6 L6a).  ``ptep_get_and_clear()`` is an
-xchg, as on SMP x86.  TLB flushes are not modelled: no CPU caches a
-translation, so "clear and flush" is just the clear.
+xchg on x86, xchg_relaxed on arm64 (:mod:`pinlab.kernel.arch`).  No CPU
+caches a translation; what a TLB flush does model is the wait for the flush
+IPI, which a GUP-fast walk with interrupts off holds off (x86).
 
 The PMD level is one location per 2 MiB range holding ``PMD_TABLE`` once a
 PTE table has been allocated (``pte_alloc``); page tables are never freed
@@ -14,13 +15,14 @@ free_pgtables() runs).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import MmStruct, Vma
-from pinlab.kernel.pte import _PAGE_RW
+from pinlab.kernel.pte import _PAGE_RW, pte_present
 
 PMD_TABLE: Final = 0x1  # pmd_present() and not a leaf: points to a PTE table
 _PAGE_BIT_RW: Final = _PAGE_RW.bit_length() - 1
@@ -74,13 +76,35 @@ def pte_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
 
 
 def ptep_get_and_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
-    """Model of arch/x86/include/asm/pgtable.h:ptep_get_and_clear() (xchg, fully ordered)."""
-    return (yield from kapi.xchg(ptep, 0))
+    """Model of ptep_get_and_clear(): arch/x86 (``xchg``, fully ordered) or
+    arch/arm64/include/asm/pgtable.h (``xchg_relaxed``, unordered)."""
+    if mm.arch.ptep_get_and_clear_ordered:
+        return (yield from kapi.xchg(ptep, 0))
+    return (yield from kapi.xchg_relaxed(ptep, 0))
+
+
+def flush_tlb_page(vma: Vma, addr: int) -> Gen:
+    """Model of flush_tlb_page(): on x86 an IPI to every CPU that may cache the
+    translation, waited for; a CPU in GUP-fast (interrupts off) takes it only
+    when its walk is over.  Written as synchronize_rcu() against GUP-fast's
+    RCU read-side section (see :mod:`pinlab.kernel.arch`).  Pairs with
+    local_irq_save() in gup_fast().  Broadcast TLBI (arm64) waits for nobody."""
+    if vma.mm.arch.tlb_flush_ipi:
+        yield from barrier_ipi()
+
+
+def barrier_ipi() -> Gen:
+    """The wait for the flush IPI to be taken everywhere (a grace period)."""
+    for op in kapi.synchronize_rcu():
+        yield replace(op, label="flush_tlb:ipi-wait")  # type: ignore[arg-type]
 
 
 def ptep_clear_flush(vma: Vma, addr: int, ptep: Loc) -> Gen:
-    """Model of mm/pgtable-generic.c:ptep_clear_flush() (the flush is not modelled)."""
-    return (yield from ptep_get_and_clear(vma.mm, addr, ptep))
+    """Model of mm/pgtable-generic.c:ptep_clear_flush(): clear the PTE, then flush."""
+    pte = yield from ptep_get_and_clear(vma.mm, addr, ptep)
+    if pte_present(pte):
+        yield from flush_tlb_page(vma, addr)
+    return pte
 
 
 def ptep_set_wrprotect(mm: MmStruct, addr: int, ptep: Loc) -> Gen:

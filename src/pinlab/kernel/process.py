@@ -23,6 +23,7 @@ from typing import Any, Final
 from pinlab.engine import kapi
 from pinlab.engine.sequential import Memory, SequentialExecutor
 from pinlab.kernel import drivers
+from pinlab.kernel.arch import X86, Arch
 from pinlab.kernel.checker import InvariantChecker, kernel_stack
 from pinlab.kernel.defs import (
     EINVAL,
@@ -70,9 +71,11 @@ CLEAR_REFS_SOFT_DIRTY: Final = 4
 class System:
     """One machine running one era, driven one system call at a time."""
 
-    def __init__(self, era: Era, *, strict: bool = True, movablecore: bool = False) -> None:
+    def __init__(
+        self, era: Era, *, strict: bool = True, arch: Arch = X86, movablecore: bool = False
+    ) -> None:
         self.era = era
-        self.machine = Machine(era, movablecore=movablecore)
+        self.machine = Machine(era, arch, movablecore=movablecore)
         self.cpu = Cpu(self.machine)
         self.refs: list[GupRef] = []
         self.births: dict[str, int] = {}  # mm name -> epoch of its creation
@@ -105,7 +108,7 @@ class System:
         self.checker.check()
 
     def spawn(self) -> Process:
-        mm = MmStruct(self.cpu.new_mm_name())
+        mm = MmStruct(self.cpu.new_mm_name(), arch=self.machine.arch)
         self.register(mm)
         return self._process(mm)
 

@@ -92,6 +92,7 @@ class Scenario:
             thread_names=built.program.thread_names,
             max_events_per_thread=built.program.max_events_per_thread,
             may_write=built.program.may_write,
+            ctrl_persists=True,
         )
         return Built(program, bad, built.describe_state)
 

@@ -109,11 +109,11 @@ class Relations:
                 self.int_[eid] = thread_bits
         self.ext = [self.all & ~row & ~(1 << i) for i, row in enumerate(self.int_)]
 
-        # reads-from and coherence, with lock.cat's derived lock edges when complete
+        # reads-from and coherence, with lock.cat's derived lock edges (the explorer
+        # takes a lock only after the unlock it reads from: they never change)
         co_lists = g.lock_co()
         rf_map = {e: w for e, w in enumerate(g.rf) if w >= 0}
-        if g.complete:
-            rf_map.update(g.lock_rf(co_lists))
+        rf_map.update(g.lock_rf(co_lists))
         self.rf = [0] * n
         for rd, w in rf_map.items():
             self.rf[w] |= 1 << rd

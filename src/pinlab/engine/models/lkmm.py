@@ -31,6 +31,7 @@ from pinlab.engine.models.sparse import (
     atomicity_holds,
     coherence_acyclic,
     lock_rules_hold,
+    porf_reaches,
 )
 from pinlab.engine.relation import Rel
 
@@ -75,9 +76,26 @@ class LkmmModel:
         """Prune by coherence, atomicity and lock.cat's nesting rules (incrementally)."""
         if change[0] == "full":
             return lock_rules_hold(g) is None and coherence_acyclic(g) and atomicity_holds(g)
-        return acyclic_after(g, change, po_loc=True) and atomicity_after(g, change)
+        if not (acyclic_after(g, change, po_loc=True) and atomicity_after(g, change)):
+            return False
+        # The ordering axioms cost a full computation: only where they are
+        # likely to prune -- a new reads-from that closes a po|rf cycle (a
+        # speculated read bound to a write that depends on it), or any
+        # change once the graph has locks (critical sections order
+        # everything around them).
+        kind, a, b = change
+        has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
+        if has_locks or (kind == "rf" and porf_reaches(g, a, b)):
+            return self._check(g, partial=True).consistent
+        return True
 
     def check(self, g: ExecutionGraph) -> Verdict:
+        return self._check(g, partial=False)
+
+    def _check(self, g: ExecutionGraph, partial: bool) -> Verdict:
+        """The axioms on ``g``; ``partial``: only those that adding events, reads-from
+        and coherence edges can never make hold again (coherence, atomic,
+        happens-before, propagation), to prune an incomplete graph."""
         rel = Relations(g)
         failed = lock_rules(g, rel)
         if failed is not None:
@@ -262,6 +280,8 @@ class LkmmModel:
         pb = r.restrict(r.compose(r.compose(prop, strong_fence), hb_star), -1, Marked)
         if not r.acyclic(pb):
             return Verdict(False, "propagation")
+        if partial:
+            return CONSISTENT
         pb_star = r.star(pb)
 
         # --- RCU -------------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
     "atomicity_holds",
     "coherence_acyclic",
     "lock_rules_hold",
+    "porf_reaches",
     "sc_acyclic",
     "unmatched_lock_rules_hold",
 ]
@@ -56,7 +57,7 @@ def _rf_co_fr(g: ExecutionGraph, succ: list[list[int]], co: dict[object, list[in
             if i + 1 < len(ws):
                 succ[w].append(ws[i + 1])
     events = g.events
-    lock_rf = g.lock_rf(co) if g.complete else {}  # type: ignore[arg-type]
+    lock_rf = g.lock_rf(co)  # type: ignore[arg-type]
     for e in events:
         w = rf[e.eid]
         if w < 0:
@@ -309,3 +310,25 @@ def atomicity_after(g: ExecutionGraph, change: tuple[str, int, int]) -> bool:
     """Atomicity of the RMWs of the location ``change`` touched."""
     loc = g.events[change[1]].loc
     return _loc_atomicity_holds(g, loc)
+
+
+def porf_reaches(g: ExecutionGraph, src: int, dst: int) -> bool:
+    """Whether ``dst`` is reachable from ``src`` by po | rf (a read bound to such a
+    write closes a load-buffering cycle)."""
+    events, threads, readers = g.events, g.threads, g.readers
+    seen: set[int] = set()
+    stack = [src]
+    while stack:
+        e = stack.pop()
+        if e == dst:
+            return True
+        if e in seen:
+            continue
+        seen.add(e)
+        ev = events[e]
+        if ev.tid >= 0:
+            later = threads[ev.tid][ev.idx + 1 :]
+            seen_later = [x for x in later if x not in seen]
+            stack.extend(seen_later)
+        stack.extend(readers.get(e, ()))
+    return False

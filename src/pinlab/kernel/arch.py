@@ -1,0 +1,46 @@
+"""Architectures: the two properties of a machine that GUP-fast's safety turns on.
+
+GUP-fast walks page tables with interrupts disabled.  On x86 a TLB flush is
+an IPI that the flushing CPU waits for, and a CPU with interrupts off cannot
+take it: so ``ptep_clear_flush()`` cannot return while a GUP-fast that might
+have read the old PTE is still inside its walk.  Architectures that free page
+tables by RCU and flush TLBs by broadcast instructions (arm64) give no such
+wait; there only the memory barriers of 088b8aa537c2 order the two sides.
+
+The model writes GUP-fast's interrupts-off section as an RCU read-side
+critical section (what it is to RCU-freed page tables), so the IPI wait is a
+``synchronize_rcu()`` in the flush: both say "every walk that began before
+the flush has ended when it returns".
+
+The other difference: x86's ``ptep_get_and_clear()`` is ``xchg`` (fully
+ordered); arm64's is ``xchg_relaxed`` (no ordering at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["ARCHES", "ARM64", "X86", "Arch", "arch_by_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class Arch:
+    name: str
+    tlb_flush_ipi: bool  # a TLB flush waits for every CPU to take an IPI
+    ptep_get_and_clear_ordered: bool  # xchg (fully ordered) rather than xchg_relaxed
+    summary: str
+
+
+X86: Final = Arch("x86", True, True, "IPI TLB flush held off by GUP-fast; xchg PTE clear")
+ARM64: Final = Arch(
+    "arm64", False, False, "RCU page-table free, broadcast TLBI; xchg_relaxed PTE clear"
+)
+ARCHES: Final = (X86, ARM64)
+
+
+def arch_by_name(name: str) -> Arch:
+    for a in ARCHES:
+        if a.name == name:
+            return a
+    raise ValueError(f"unknown arch {name!r}; known: {', '.join(a.name for a in ARCHES)}")

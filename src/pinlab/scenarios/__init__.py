@@ -1,0 +1,52 @@
+"""The built-in catalogue of scenarios: the seed races, each before and after its fix.
+
+Each module of this package defines ``SCENARIOS``, a tuple of
+:class:`~pinlab.scenarios.base.Scenario`; :func:`catalogue` collects them in
+the order of :data:`MODULES`.  A scenario is selected by its ``name`` (the
+catalogue id, e.g. ``fork-vs-pin-fast``), optionally narrowed by era
+(``variant`` or era name) and memory model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+from pinlab.scenarios.base import Expect, Scenario, ScenarioResult, Verdict
+
+__all__ = ["MODULES", "Expect", "Scenario", "ScenarioResult", "Verdict", "catalogue", "select"]
+
+MODULES: tuple[str, ...] = ("fork_pin", "gup_fast_share")
+
+
+def catalogue() -> tuple[Scenario, ...]:
+    out: list[Scenario] = []
+    for name in MODULES:
+        module = importlib.import_module(f"pinlab.scenarios.{name}")
+        out.extend(module.SCENARIOS)
+    return tuple(out)
+
+
+def select(
+    names: Sequence[str] = (), era: str | None = None, model: str | None = None
+) -> list[Scenario]:
+    """The scenarios called ``names`` (all when empty) of ``era`` and ``model``.
+
+    ``era`` matches a scenario's variant or its era's name.  Raises
+    :class:`LookupError` naming what matched nothing.
+    """
+    every = catalogue()
+    known = {s.name for s in every}
+    for n in names:
+        if n not in known:
+            raise LookupError(f"no scenario {n!r}; known: {', '.join(sorted(known))}")
+    chosen = [s for s in every if not names or s.name in names]
+    if era is not None:
+        chosen = [s for s in chosen if era in (s.variant, s.era.name)]
+        if not chosen:
+            raise LookupError(f"no scenario of era {era!r} among {', '.join(names) or 'all'}")
+    if model is not None:
+        chosen = [s for s in chosen if s.model == model]
+        if not chosen:
+            raise LookupError(f"no scenario under model {model!r} with these names and era")
+    return chosen
