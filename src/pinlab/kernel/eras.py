@@ -195,6 +195,9 @@ class Era:
             "v6.11",
         )
     )
+    device_exclusive: bool = field(
+        metadata=_cite("b756a3b5e7ea", "mm: Device exclusive memory access", "v5.14")
+    )
     device_exclusive_keeps_mapcount: bool = field(
         metadata=_cite(
             "lore:20250210193801.781278-1-david@redhat.com",
@@ -260,6 +263,7 @@ V4_20: Final = Era(
     io_uring_gup_file_check=False,
     zero_page_pin_uncounted=False,
     swapin_maps_exclusive_writable=False,
+    device_exclusive=False,
     device_exclusive_keeps_mapcount=False,
 )
 V5_7: Final = dataclasses.replace(
@@ -334,6 +338,7 @@ V5_19: Final = dataclasses.replace(
         ),
         *_changes("ro_pin_unshare_anon"),
         *_changes("longterm_pin_migrates_movable"),
+        *_changes("device_exclusive"),
     ),
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
@@ -342,6 +347,7 @@ V5_19: Final = dataclasses.replace(
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
     longterm_pin_migrates_movable=True,
+    device_exclusive=True,
 )
 V6_1: Final = dataclasses.replace(
     V5_19,
