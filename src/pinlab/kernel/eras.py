@@ -208,6 +208,12 @@ class Era:
 
     # What-if knob, not history: barriers (by kernel.barriers name) left out.
     removed_barriers: frozenset[str] = frozenset()
+    # What-if knob, not history: fork copies a device-exclusive entry into the
+    # child as it is, as the v8 posting of b756a3b5e7ea did outside COW
+    # mappings -- the design behind Peter Xu's review question "would the two
+    # processes then own the device together?" (2021-05 thread).  No release
+    # did this for the (always COW) mappings device-exclusive entries live in.
+    fork_copies_device_exclusive_entry: bool = False
 
     def without(self, *barriers: str) -> Era:
         """This era with the named barriers removed (for "is this barrier needed?")."""

@@ -303,8 +303,15 @@ def copy_nonpresent_pte(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, orig: A
             if pte_swp_uffd_wp(orig):
                 pte = pte_swp_mkuffd_wp(pte)
             yield from set_pte_at(src_mm, addr, src_ptep, pte)
-    elif is_device_exclusive_entry(entry) and is_cow_mapping(src_vma.vm_flags):
-        return (yield from try_restore_exclusive_pte(cpu, src_vma, addr, orig))
+    elif is_device_exclusive_entry(entry):
+        if is_cow_mapping(src_vma.vm_flags) and not cpu.era.fork_copies_device_exclusive_entry:
+            return (yield from try_restore_exclusive_pte(cpu, src_vma, addr, orig))
+        # The what-if: the child gets the entry too (a reference, and the
+        # mapping where the entry keeps one).
+        folio = page_folio(pfn_to_page(swp_offset(entry)))
+        yield from folio_get(folio)
+        if cpu.era.device_exclusive_keeps_mapcount:
+            yield from kapi.atomic_inc(folio._mapcount)
     yield from set_pte_at(dst_vma.mm, addr, dst_vma.mm.pte(addr), pte)
     return 0
 

@@ -38,7 +38,7 @@ from pinlab.kernel.defs import EBUSY, EINVAL
 from pinlab.kernel.device_exclusive import device_exclusive_page
 from pinlab.kernel.folio import Gen, folio_put, folio_unlock
 from pinlab.kernel.gup import mmap_read_lock, mmap_read_unlock
-from pinlab.kernel.mm_types import Cpu, MmStruct, page_folio
+from pinlab.kernel.mm_types import Cpu, MmStruct, Page, page_folio
 from pinlab.kernel.mmu_notifier import (
     MMU_NOTIFY_EXCLUSIVE,
     MmuIntervalNotifier,
@@ -49,7 +49,12 @@ from pinlab.kernel.mmu_notifier import (
     mmu_interval_set_seq,
 )
 
-__all__ = ["SvmDevice", "nouveau_atomic_range_fault", "svm_device_attach"]
+__all__ = [
+    "SvmDevice",
+    "nouveau_atomic_map",
+    "nouveau_atomic_range_fault",
+    "svm_device_attach",
+]
 
 # The fault handler's retries before it gives up (the kernel's is a timeout).
 _FAULT_RETRIES: Final = 2
@@ -129,17 +134,27 @@ def nouveau_atomic_range_fault(cpu: Cpu, dev: SvmDevice, addr: int) -> Gen:
         yield from mmap_read_unlock(mm)
         if isinstance(page, int):
             return -EINVAL
-        folio = page_folio(page)
-        yield from kapi.spin_lock(dev.mutex)
-        if not (yield from mmu_interval_read_retry(dev.notifier, seq)):
-            # Program the device while holding the folio lock: no CPU fault
-            # can restore the PTE before this is done.
-            yield from kapi.WRITE_ONCE(dev.atomic_pfn, page.pfn)
-            yield from kapi.spin_unlock(dev.mutex)
-            yield from folio_unlock(folio)
-            yield from folio_put(folio)
+        if (yield from nouveau_atomic_map(cpu, dev, page, seq)):
             return 0
-        yield from kapi.spin_unlock(dev.mutex)
-        yield from folio_unlock(folio)
-        yield from folio_put(folio)
     return -EBUSY
+
+
+def nouveau_atomic_map(cpu: Cpu, dev: SvmDevice, page: Page, seq: int) -> Gen:
+    """The second half of nouveau_atomic_range_fault(): program the device, or not.
+
+    ``page`` comes locked and referenced from make_device_exclusive(); both
+    are given up here.  True if the device was programmed; False if an
+    invalidation ran since ``seq`` and the caller must start over.
+    """
+    folio = page_folio(page)
+    yield from kapi.spin_lock(dev.mutex)
+    programmed = not (yield from mmu_interval_read_retry(dev.notifier, seq))
+    if programmed:
+        # Program the device while holding the folio lock: no CPU fault can
+        # restore the PTE (remove_device_exclusive_entry() takes the folio
+        # lock) before this is done.
+        yield from kapi.WRITE_ONCE(dev.atomic_pfn, page.pfn)
+    yield from kapi.spin_unlock(dev.mutex)
+    yield from folio_unlock(folio)
+    yield from folio_put(folio)
+    return programmed
