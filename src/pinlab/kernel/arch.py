@@ -21,7 +21,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["ARCHES", "ARM64", "X86", "Arch", "arch_by_name"]
+__all__ = [
+    "ARCHES",
+    "ARM64",
+    "ARM64_CONTPTE",
+    "ARM64_CONTPTE_NORECENCY",
+    "X86",
+    "Arch",
+    "arch_by_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +38,35 @@ class Arch:
     tlb_flush_ipi: bool  # a TLB flush waits for every CPU to take an IPI
     ptep_get_and_clear_ordered: bool  # xchg (fully ordered) rather than xchg_relaxed
     summary: str
+    # arm64 contpte (kernel/contpte.py): PTEs with the CONT bit are read as a
+    # 16-entry block whose access/dirty bits the hardware sets in any entry.
+    contpte: bool = False
+    # Ryan Roberts' RFC (lore 20240215121756.2734131-1-ryan.roberts@arm.com,
+    # never merged): GUP-fast reads with ptep_get_lockless_norecency() and
+    # re-checks with pte_same_norecency().  A proposal, so an option, not an era.
+    gup_fast_norecency: bool = False
 
 
 X86: Final = Arch("x86", True, True, "IPI TLB flush held off by GUP-fast; xchg PTE clear")
 ARM64: Final = Arch(
     "arm64", False, False, "RCU page-table free, broadcast TLBI; xchg_relaxed PTE clear"
 )
-ARCHES: Final = (X86, ARM64)
+ARM64_CONTPTE: Final = Arch(
+    "arm64-contpte",
+    False,
+    False,
+    "arm64 with contiguous PTE blocks (hardware A/D in any entry of 16)",
+    contpte=True,
+)
+ARM64_CONTPTE_NORECENCY: Final = Arch(
+    "arm64-contpte-norecency",
+    False,
+    False,
+    "arm64 contpte with the 2024 RFC: GUP-fast ignores access/dirty (never merged)",
+    contpte=True,
+    gup_fast_norecency=True,
+)
+ARCHES: Final = (X86, ARM64, ARM64_CONTPTE, ARM64_CONTPTE_NORECENCY)
 
 
 def arch_by_name(name: str) -> Arch:

@@ -213,6 +213,9 @@ class Era:
             "19eaf44954df", "mm: thp: support allocation of anonymous multi-size THP", "v6.8"
         )
     )
+    device_exclusive: bool = field(
+        metadata=_cite("b756a3b5e7ea", "mm: Device exclusive memory access", "v5.14")
+    )
     device_exclusive_keeps_mapcount: bool = field(
         metadata=_cite(
             "lore:20250210193801.781278-1-david@redhat.com",
@@ -223,6 +226,12 @@ class Era:
 
     # What-if knob, not history: barriers (by kernel.barriers name) left out.
     removed_barriers: frozenset[str] = frozenset()
+    # What-if knob, not history: fork copies a device-exclusive entry into the
+    # child as it is, as the v8 posting of b756a3b5e7ea did outside COW
+    # mappings -- the design behind Peter Xu's review question "would the two
+    # processes then own the device together?" (2021-05 thread).  No release
+    # did this for the (always COW) mappings device-exclusive entries live in.
+    fork_copies_device_exclusive_entry: bool = False
 
     def without(self, *barriers: str) -> Era:
         """This era with the named barriers removed (for "is this barrier needed?")."""
@@ -281,6 +290,7 @@ V4_20: Final = Era(
     thp_cow_refcount=False,
     madv_collapse=False,
     anon_mthp=False,
+    device_exclusive=False,
     device_exclusive_keeps_mapcount=False,
 )
 V5_7: Final = dataclasses.replace(
@@ -356,6 +366,7 @@ V5_19: Final = dataclasses.replace(
         ),
         *_changes("ro_pin_unshare_anon"),
         *_changes("longterm_pin_migrates_movable"),
+        *_changes("device_exclusive"),
     ),
     cow_reuse=CowReuse.REFCOUNT_SWAPCACHE,
     swapin_cow_streamlined=True,
@@ -365,6 +376,7 @@ V5_19: Final = dataclasses.replace(
     anon_exclusive=True,
     ro_pin_unshare_anon=True,
     longterm_pin_migrates_movable=True,
+    device_exclusive=True,
 )
 V6_1: Final = dataclasses.replace(
     V5_19,

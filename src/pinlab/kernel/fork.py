@@ -26,6 +26,7 @@ from pinlab.kernel.defs import (
     EAGAIN,
     EBUSY,
     ENOENT,
+    ENOMEM,
     PAGE_SIZE,
     PMD_SIZE,
     RMAP_EXCLUSIVE,
@@ -44,7 +45,6 @@ from pinlab.kernel.folio import (
     folio_add_lru,
     folio_alloc,
     folio_get,
-    folio_lock,
     folio_put,
     folio_test_anon,
     folio_trylock,
@@ -61,6 +61,12 @@ from pinlab.kernel.internal import (
     vm_normal_page,
 )
 from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, Vma, page_folio, pfn_to_page
+from pinlab.kernel.mmu_notifier import (
+    MMU_NOTIFY_PROTECTION_PAGE,
+    mmu_notifier_invalidate_range_end,
+    mmu_notifier_invalidate_range_start,
+    mmu_notifier_range_init,
+)
 from pinlab.kernel.pgtable import pte_alloc, ptep_get, ptep_set_wrprotect, set_pte_at
 from pinlab.kernel.pte import (
     is_device_exclusive_entry,
@@ -95,6 +101,7 @@ from pinlab.kernel.rmap import (
 )
 from pinlab.kernel.swap import restore_exclusive_pte
 from pinlab.kernel.swap_state import swap_duplicate
+from pinlab.kernel.zap import unmap_vmas
 
 
 @dataclass
@@ -106,6 +113,8 @@ class _Prealloc:
 
 def dup_mmap(cpu: Cpu, oldmm: MmStruct) -> Gen:
     """Model of kernel/fork.c:dup_mmap(): the child's mm, with its VMAs and page tables.
+
+    Returns the new mm, or -errno when copying failed (the child is torn down).
 
     The child's mm flags start clear: MMF_HAS_PINNED is not inherited.
     """
@@ -123,7 +132,12 @@ def dup_mmap(cpu: Cpu, oldmm: MmStruct) -> Gen:
             yield from kapi.WRITE_ONCE(tmp.anon_vma, have)
         mm.vmas.append(tmp)
         if not (vma.vm_flags & VM_WIPEONFORK):
-            yield from copy_page_range(cpu, tmp, vma)
+            ret = yield from copy_page_range(cpu, tmp, vma)
+            if ret:
+                # dup_mmap() fails; the caller's mmput() tears the child down.
+                yield from unmap_vmas(cpu, list(mm.vmas))
+                yield from kapi.spin_unlock(oldmm.mmap_lock)
+                return ret
     yield from kapi.spin_unlock(oldmm.mmap_lock)
     return mm
 
@@ -142,8 +156,17 @@ def copy_page_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma) -> Gen:
     if not (yield from vma_needs_copy(dst_vma, src_vma)):
         return 0
     src_mm = src_vma.mm
-    seqcount = is_cow_mapping(src_vma.vm_flags) and cpu.era.write_protect_seq
+    is_cow = is_cow_mapping(src_vma.vm_flags)
+    seqcount = is_cow and cpu.era.write_protect_seq
     seq = 0
+    rng = mmu_notifier_range_init(
+        MMU_NOTIFY_PROTECTION_PAGE, src_mm, src_vma.vm_start, src_vma.vm_end
+    )
+    if is_cow:
+        # Secondary MMUs must drop write access before the parent's PTEs are
+        # write-protected; it is also what revokes a device's exclusive access
+        # before try_restore_exclusive_pte() gives the page back to the CPU.
+        yield from mmu_notifier_invalidate_range_start(cpu, rng)
     if seqcount:
         # raw_write_seqcount_begin(): odd while pages are being write-protected.
         seq = yield from kapi.READ_ONCE(src_mm.write_protect_seq)
@@ -159,6 +182,8 @@ def copy_page_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma) -> Gen:
         # read_seqcount_retry().
         yield from barrier(cpu, "copy_page_range:seq-end-wmb")
         yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 2)
+    if is_cow:
+        yield from mmu_notifier_invalidate_range_end(cpu, rng)
     return ret
 
 
@@ -172,7 +197,8 @@ def copy_pmd_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -
             addr = nxt
             continue
         # (-EAGAIN: the PMD was split; copy the PTEs, a maybe-pinned page gets copied)
-        yield from copy_pte_range(cpu, dst_vma, src_vma, addr, nxt)
+        if (yield from copy_pte_range(cpu, dst_vma, src_vma, addr, nxt)):
+            return -ENOMEM  # any failure of copy_pte_range() (e.g. -EBUSY) is -ENOMEM
         addr = nxt
     return 0
 
@@ -199,13 +225,14 @@ def copy_pte_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -
         if ret == -EAGAIN:
             prealloc.folio = yield from folio_alloc(cpu)  # folio_prealloc()
         elif ret == -EBUSY:
-            # A device-exclusive entry whose folio is locked: wait for it.
-            folio = _pfn_entry_folio((yield from ptep_get(src_mm.pte(addr))))
-            yield from folio_lock(folio)
-            yield from folio_unlock(folio)
+            # A device-exclusive entry whose folio lock is held (a driver
+            # still programming its device): give up, and fork() fails.
+            # Since b756a3b5e7ea, as suggested in its review, rather than
+            # sleeping on the folio lock with mmap_lock held for write.
+            break
     if prealloc.folio is not None:
         yield from folio_put(prealloc.folio)
-    return 0
+    return ret if ret == -EBUSY else 0
 
 
 def _copy_one(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, prealloc: _Prealloc) -> Gen:
@@ -299,8 +326,15 @@ def copy_nonpresent_pte(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, orig: A
             if pte_swp_uffd_wp(orig):
                 pte = pte_swp_mkuffd_wp(pte)
             yield from set_pte_at(src_mm, addr, src_ptep, pte)
-    elif is_device_exclusive_entry(entry) and is_cow_mapping(src_vma.vm_flags):
-        return (yield from try_restore_exclusive_pte(cpu, src_vma, addr, orig))
+    elif is_device_exclusive_entry(entry):
+        if is_cow_mapping(src_vma.vm_flags) and not cpu.era.fork_copies_device_exclusive_entry:
+            return (yield from try_restore_exclusive_pte(cpu, src_vma, addr, orig))
+        # The what-if: the child gets the entry too (a reference, and the
+        # mapping where the entry keeps one).
+        folio = page_folio(pfn_to_page(swp_offset(entry)))
+        yield from folio_get(folio)
+        if cpu.era.device_exclusive_keeps_mapcount:
+            yield from kapi.atomic_inc(folio._mapcount)
     yield from set_pte_at(dst_vma.mm, addr, dst_vma.mm.pte(addr), pte)
     return 0
 
@@ -317,7 +351,3 @@ def try_restore_exclusive_pte(cpu: Cpu, src_vma: Vma, addr: int, orig: Any) -> G
     yield from restore_exclusive_pte(cpu, src_vma, folio, page, addr, orig)
     yield from folio_unlock(folio)
     return -ENOENT
-
-
-def _pfn_entry_folio(pte: Any) -> Folio:
-    return page_folio(pfn_to_page(swp_offset(pte_to_swp_entry(pte))))

@@ -23,8 +23,17 @@ rests on three protocols, each with a partner elsewhere:
 
 from __future__ import annotations
 
+from typing import Any
+
 from pinlab.engine import kapi
 from pinlab.kernel.barriers import barrier
+from pinlab.kernel.contpte import (
+    pte_same,
+    pte_same_norecency,
+    ptep_get_arch,
+    ptep_get_lockless_arch,
+    ptep_get_lockless_norecency,
+)
 from pinlab.kernel.defs import (
     EINVAL,
     FOLL_FAST_ONLY,
@@ -58,7 +67,7 @@ from pinlab.kernel.mm_types import (
     pfn_folio,
     pfn_to_page,
 )
-from pinlab.kernel.pgtable import pmd_present, pmdp_get_lockless, ptep_get_lockless
+from pinlab.kernel.pgtable import pmd_present, pmdp_get_lockless
 from pinlab.kernel.pin import gup_put_folio, try_grab_folio_fast
 from pinlab.kernel.pte import (
     _PAGE_PRESENT,
@@ -206,8 +215,11 @@ def gup_fast_pte_range(
     era = cpu.era
     pmdp = mm.pmd(addr)
     while addr < end:
-        ptep = mm.pte(addr)
-        pte = yield from ptep_get_lockless(ptep)  # B1
+        norecency = mm.arch.gup_fast_norecency
+        if norecency:  # the 2024 RFC: young/dirty may be wrong, nobody here needs them
+            pte = yield from ptep_get_lockless_norecency(mm, addr)  # B1
+        else:
+            pte = yield from ptep_get_lockless_arch(mm, addr)  # B1
         if pte_protnone(pte):
             return False
         if not pte_access_permitted(pte, flags & FOLL_WRITE):  # B2
@@ -222,7 +234,9 @@ def gup_fast_pte_range(
         # since we read them: a concurrent unmap clears the PTE before it
         # checks the references (and for pins: the smp_mb pairing of L2).
         changed = era.gup_fast_pmd_recheck and pmd != (yield from pmdp_get_lockless(pmdp))
-        if changed or pte != (yield from ptep_get_lockless(ptep)):
+        if not changed:
+            changed = not (yield from _gup_fast_pte_unchanged(mm, addr, pte, norecency))
+        if changed:
             yield from gup_put_folio(cpu, folio, 1, flags)
             return False
         if not (yield from gup_fast_folio_allowed(cpu, folio, flags)):  # G7
@@ -275,6 +289,19 @@ def gup_fast_pmd_leaf(
 def pmd_access_permitted(pmd: int, write: object) -> object:
     """x86's pmd_access_permitted(): present, user, and writable if ``write``."""
     return pte_access_permitted(pmd, write)
+
+
+def _gup_fast_pte_unchanged(mm: MmStruct, addr: int, pte: Any, norecency: bool) -> Gen:
+    """B4: ``pte_val(pte) == pte_val(ptep_get(ptep))``, or the RFC's
+    ``pte_same_norecency(pte, ptep_get_lockless_norecency(ptep))``.
+
+    On arm64 contpte, ptep_get() folds in the young/dirty bits of the whole
+    block, which the hardware may have set since B1: the raw compare then
+    fails although nothing GUP cares about changed.
+    """
+    if norecency:
+        return pte_same_norecency(pte, (yield from ptep_get_lockless_norecency(mm, addr)))
+    return pte_same(pte, (yield from ptep_get_arch(mm, addr)))
 
 
 def gup_fast_folio_allowed(cpu: Cpu, folio: Folio, flags: int) -> Gen:

@@ -92,6 +92,10 @@ class MmuIntervalNotifier:
     end: int
     invalidate: Invalidate
     owner: object = None
+    # The kernel's callback calls mmu_interval_set_seq() itself, so a driver
+    # that ignores an event (its own MMU_NOTIFY_EXCLUSIVE) leaves its sequence
+    # alone.  False: the model sets it for the callback (recording users).
+    sets_seq: bool = False
 
     @property
     def invalidate_seq(self) -> Loc:
@@ -124,11 +128,17 @@ def mmu_notifier_invalidate_range_start(cpu: Cpu, r: MmuNotifierRange) -> Gen:
     for sub in _subscribers(r):
         seq = yield from kapi.READ_ONCE(sub.invalidate_seq)
         cur = seq + 1 if not seq & 1 else seq
-        yield from kapi.WRITE_ONCE(sub.invalidate_seq, cur)
+        if not sub.sets_seq:
+            yield from mmu_interval_set_seq(sub, cur)
         # Pairs with the smp_rmb() in mmu_interval_read_retry(): the odd
         # sequence is visible before the page tables change.
         yield from kapi.smp_mb()
         yield from sub.invalidate(cpu, r, cur)
+
+
+def mmu_interval_set_seq(sub: MmuIntervalNotifier, cur_seq: Any) -> Gen:
+    """Model of include/linux/mmu_notifier.h:mmu_interval_set_seq(): called by the callback."""
+    yield from kapi.WRITE_ONCE(sub.invalidate_seq, cur_seq)
 
 
 def mmu_notifier_invalidate_range_end(cpu: Cpu, r: MmuNotifierRange) -> Gen:

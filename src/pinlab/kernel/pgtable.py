@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
+from pinlab.kernel.contpte import contpte_try_unfold
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import MmStruct, Vma
 from pinlab.kernel.pte import _PAGE_RW, pte_present
@@ -77,7 +78,10 @@ def pte_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
 
 def ptep_get_and_clear(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
     """Model of ptep_get_and_clear(): arch/x86 (``xchg``, fully ordered) or
-    arch/arm64/include/asm/pgtable.h (``xchg_relaxed``, unordered)."""
+    arch/arm64/include/asm/pgtable.h (``xchg_relaxed``, unordered; a contpte
+    block is unfolded first, :func:`pinlab.kernel.contpte.contpte_try_unfold`)."""
+    if mm.arch.contpte:
+        yield from contpte_try_unfold(mm, addr, (yield from kapi.READ_ONCE(ptep)))
     if mm.arch.ptep_get_and_clear_ordered:
         return (yield from kapi.xchg(ptep, 0))
     return (yield from kapi.xchg_relaxed(ptep, 0))

@@ -298,6 +298,8 @@ class Process:
 
     def fork(self) -> Process:
         mm = self._run("fork", dup_mmap(self.cpu, self.mm))
+        if isinstance(mm, int):
+            raise OSError(-mm, f"fork: {mm}")
         self.system.register(mm)
         self.system.settle("fork")
         return self.system._process(mm)

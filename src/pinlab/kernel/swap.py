@@ -16,6 +16,7 @@ from pinlab.engine import kapi
 from pinlab.engine.ops import Assume
 from pinlab.kernel.defs import (
     FAULT_FLAG_WRITE,
+    PAGE_SIZE,
     RMAP_EXCLUSIVE,
     RMAP_NONE,
     VM_FAULT_SIGBUS,
@@ -48,6 +49,12 @@ from pinlab.kernel.mm_types import (
     page_folio,
     pfn_to_page,
     swap_slot,
+)
+from pinlab.kernel.mmu_notifier import (
+    MMU_NOTIFY_CLEAR,
+    mmu_notifier_invalidate_range_end,
+    mmu_notifier_invalidate_range_start,
+    mmu_notifier_range_init,
 )
 from pinlab.kernel.mprotect import can_change_pte_writable, pte_needs_soft_dirty_wp
 from pinlab.kernel.pgtable import (
@@ -222,14 +229,20 @@ def remove_device_exclusive_entry(cpu: Cpu, vmf: VmFault) -> Gen:
     folio = page_folio(page)
     if not (yield from folio_try_get(folio)):
         return 0
-    yield from folio_lock(folio)
+    yield from folio_lock(folio)  # folio_lock_or_retry()
     mm = vmf.vma.mm
+    # No owner: every device mirroring the range revokes its exclusive access
+    # before the CPU gets the page back.
+    start = vmf.address & ~(PAGE_SIZE - 1)
+    rng = mmu_notifier_range_init(MMU_NOTIFY_CLEAR, mm, start, start + PAGE_SIZE)
+    yield from mmu_notifier_invalidate_range_start(cpu, rng)
     yield from pte_offset_map_lock(mm, vmf.address)
     if (yield from ptep_get(vmf.pte)) == vmf.orig_pte:
         yield from restore_exclusive_pte(cpu, vmf.vma, folio, page, vmf.address, vmf.orig_pte)
     yield from pte_unmap_unlock(mm, vmf.address)
     yield from folio_unlock(folio)
     yield from folio_put(folio)
+    yield from mmu_notifier_invalidate_range_end(cpu, rng)
     return 0
 
 

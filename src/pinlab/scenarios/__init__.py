@@ -16,7 +16,12 @@ from pinlab.scenarios.base import Expect, Scenario, ScenarioResult, Verdict
 
 __all__ = ["MODULES", "Expect", "Scenario", "ScenarioResult", "Verdict", "catalogue", "select"]
 
-MODULES: tuple[str, ...] = ("fork_pin", "gup_fast_share")
+MODULES: tuple[str, ...] = (
+    "fork_pin",
+    "gup_fast_share",
+    "device_exclusive_fork",
+    "gup_fast_norecency",
+)
 
 
 def catalogue() -> tuple[Scenario, ...]:
