@@ -13,6 +13,12 @@ The first violation of an invariant the era *promises* stops the run with
 functions on the stack; violations of invariants an old era does not promise
 are recorded (the first of each) and reported: that is how the model names
 what an old design breaks.
+
+Judging every invariant on every step is most of a selftest's run time, so
+the checker judges again only the invariants a step may have changed: those
+that read a location the step wrote, or the page tables when they changed,
+or all of them when the machine's structure changed (:mod:`.checkcache`).
+The verdicts, and the step each violation is found at, are the same.
 """
 
 from __future__ import annotations
@@ -36,11 +42,12 @@ from pinlab.engine.ops import (
     Unlock,
 )
 from pinlab.engine.program import Loc
-from pinlab.engine.sequential import SequentialExecutor
+from pinlab.engine.sequential import Memory, SequentialExecutor
+from pinlab.kernel.checkcache import TABLES, PageTables, Readers, TrackedMemory, structure
 from pinlab.kernel.eras import Era
 from pinlab.kernel.invariants import BY_ID, INVARIANTS, Invariant, pae_cleared_violation
 from pinlab.kernel.mm_types import Machine
-from pinlab.kernel.view import GupRef, View, flags_loc_pfn, memory_reader
+from pinlab.kernel.view import GupRef, PteView, View, flags_loc_pfn, memory_reader
 
 _QUIET_OPS = (Load, Fence, IsLocked, Assume, Choose, Cutoff, SrcuSync)
 
@@ -97,9 +104,23 @@ class InvariantChecker:
         self._flags: dict[Loc, int] = {}
         self._read: Callable[[Loc], Any] = lambda loc: 0
         self._ptls = 0  # page-table locks the running thread holds
+        # Incremental checking (see the module doc): who read what, the page tables.
+        self._readers = Readers()
+        self._readers.stale.update(inv.id for inv in self.active)
+        self._tables = PageTables(self._read, self._readers)
+        self._structure: tuple[Any, ...] | None = None
+
+    def memory(self, init: dict[Loc, Any]) -> Memory:
+        """The memory to run on: it tells the checker which locations each write changes."""
+        return TrackedMemory(init, self._readers.written)
 
     def attach(self, executor: SequentialExecutor) -> None:
-        self._read = memory_reader(executor.memory)
+        memory = executor.memory
+        # Memory reads 0 where nothing was written; its own lookup is the fast one.
+        self._read = memory.__getitem__ if isinstance(memory, Memory) else memory_reader(memory)
+        self._tables = PageTables(self._read, self._readers)
+        self._structure = None
+        self._readers.stale.update(inv.id for inv in self.active)
 
     def after_step(self, op: Op, executor: SequentialExecutor) -> None:
         if isinstance(op, _QUIET_OPS):
@@ -113,7 +134,6 @@ class InvariantChecker:
             elif isinstance(op, Unlock):
                 self._ptls = max(0, self._ptls - 1)
         self.step = executor.steps
-        view = self.view()
         if isinstance(loc, Loc):
             pfn = flags_loc_pfn(loc)
             if pfn is not None:
@@ -121,25 +141,57 @@ class InvariantChecker:
                 self._flags[loc] = new
                 i4 = BY_ID["pae-cleared-only-if-unpinned"]
                 if i4 in self.active and i4.id not in self.observed:
-                    msg = pae_cleared_violation(view, pfn, old, new)
+                    msg = pae_cleared_violation(self.view(), pfn, old, new)
                     if msg:
                         self._report(i4, msg)
         if self._ptls:
             return
-        self.check(view)
+        self.check()
 
     def view(self) -> View:
         return View(self.era, self.machine, self._read, self.refs, self.births)
 
     def check(self, view: View | None = None) -> None:
-        """Evaluate every active invariant not yet found broken."""
-        view = view if view is not None else self.view()
+        """Evaluate every active invariant not yet found broken.
+
+        Without ``view``: on the attached memory, judging again only the
+        invariants whose inputs changed since they last held.
+        """
+        if view is not None:
+            for inv in self.active:
+                if inv.id not in self.observed and (msg := inv.check(view)):
+                    self._report(inv, msg)
+            return
+        readers = self._readers
+        now = structure(self.machine, self.refs, self.births)
+        changed = now != self._structure
+        if changed:
+            self._structure = now
+            readers.stale.update(inv.id for inv in self.active)
+        if self._tables.refresh(self.machine, changed):
+            readers.written(TABLES)
         for inv in self.active:
-            if inv.id in self.observed:
+            if inv.id in self.observed or inv.id not in readers.stale:
                 continue
-            msg = inv.check(view)
+            reads: set[Loc] = set()
+            msg = inv.check(self._tracing_view(reads))
+            readers.record(inv.id, reads)
             if msg:
                 self._report(inv, msg)
+
+    def _tracing_view(self, reads: set[Loc]) -> View:
+        """A view that notes in ``reads`` every location (and TABLES) it reads."""
+        get, tables = self._read, self._tables
+
+        def read(loc: Loc) -> Any:
+            reads.add(loc)
+            return get(loc)
+
+        def page_tables() -> tuple[list[PteView], dict[int, set[str]]]:
+            reads.add(TABLES)
+            return tables.ptes, tables.mappers
+
+        return View(self.era, self.machine, read, self.refs, self.births, page_tables)
 
     def _report(self, inv: Invariant, msg: str) -> None:
         promised = self.era.at_least(inv.since)

@@ -182,21 +182,26 @@ def _i10(v: View) -> str | None:
 
 
 def _i11(v: View) -> str | None:
-    pfns = {r.pfn for r in v.refs} | set(v.mappers)
-    for head in sorted({pfn_folio(p).pfn for p in pfns} - {ZERO_PFN, HUGE_ZERO_PFN}):
+    pins: dict[int, int] = {}  # head pfn -> pins the callers hold on its folio
+    gets: dict[int, int] = {}  # head pfn -> references (FOLL_GET)
+    for r in v.refs:
+        held = pins if r.pin else gets
+        head = pfn_folio(r.pfn).pfn
+        held[head] = held.get(head, 0) + 1
+    heads = {pfn_folio(p).pfn for p in v.mappers} | pins.keys() | gets.keys()
+    for head in sorted(heads - {ZERO_PFN, HUGE_ZERO_PFN}):
         folio = pfn_folio(head)
-        pins = sum(1 for r in v.refs if pfn_folio(r.pfn) == folio and r.pin)
-        gets = sum(1 for r in v.refs if pfn_folio(r.pfn) == folio and not r.pin)
+        npins, ngets = pins.get(head, 0), gets.get(head, 0)
         maps = v.mapcount(head)
         large = folio_test_large(folio) and v.era.foll_pin
-        want = (1 if large else GUP_PIN_COUNTING_BIAS) * pins + gets + maps
-        if v.refcount(head) < want:
+        want = (1 if large else GUP_PIN_COUNTING_BIAS) * npins + ngets + maps
+        refcount = v.refcount(head)
+        if refcount < want:
             return (
-                f"{folio}: _refcount {v.refcount(head)} < {want} "
-                f"({pins} pins, {gets} refs, {maps} maps)"
+                f"{folio}: _refcount {refcount} < {want} ({npins} pins, {ngets} refs, {maps} maps)"
             )
-        if large and int(v.read(folio._pincount)) < pins:
-            return f"{folio}: _pincount {int(v.read(folio._pincount))} < {pins} pins"
+        if large and int(v.read(folio._pincount)) < npins:
+            return f"{folio}: _pincount {int(v.read(folio._pincount))} < {npins} pins"
     counted = [r for r in v.pins(attached_only=False)]
     if v.era.zero_page_pin_uncounted:
         counted = [r for r in counted if r.pfn != ZERO_PFN]

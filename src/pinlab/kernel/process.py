@@ -99,7 +99,7 @@ class System:
         self.births: dict[str, int] = {}  # mm name -> epoch of its creation
         self.epoch = 0  # the process API's clock: one tick per system call
         self.checker = InvariantChecker(era, self.machine, self.refs, self.births, strict=strict)
-        memory = Memory(self.machine.boot_memory())
+        memory = self.checker.memory(self.machine.boot_memory())
         self.executor = SequentialExecutor(memory, after_step=self.checker.after_step)
         self.checker.attach(self.executor)
         self.checker.where = lambda: kernel_stack(self._running)

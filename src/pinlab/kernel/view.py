@@ -81,10 +81,14 @@ class View:
     read: Callable[[Loc], Any]
     refs: list[GupRef]
     births: Mapping[str, int] = field(default_factory=dict)  # mm name -> creation epoch
+    # ptes and mappers already listed (the sequential checker keeps them up to date)
+    tables: Callable[[], tuple[list[PteView], dict[int, set[str]]]] | None = None
 
     @cached_property
     def ptes(self) -> list[PteView]:
         """Every non-none PTE; a huge PMD counts as the PTEs of its pages (``pmd_pte``)."""
+        if self.tables is not None:
+            return self.tables()[0]
         out = []
         for mm in self.machine.mms.values():
             for vma in mm.vmas:
@@ -113,6 +117,8 @@ class View:
     @cached_property
     def mappers(self) -> dict[int, set[str]]:
         """pfn -> the mms mapping it with a present, unlocked, non-special PTE."""
+        if self.tables is not None:
+            return self.tables()[1]
         out: dict[int, set[str]] = {}
         for p in self.ptes:
             if pte_present(p.pte) and not pte_special(p.pte) and not p.locked:
