@@ -16,7 +16,7 @@ FIELDS = {"name", "era", "variant", "model", "verdict", "expected", "executions"
 
 
 def test_table_old_era_reachable() -> None:
-    result = RUNNER.invoke(app, ["check", "fork-vs-pin-fast", "--era", "v5.8"])
+    result = RUNNER.invoke(app, ["check", "fork-vs-pin-fast", "--era", "v5.8", "--model", "sc"])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if "fork-vs-pin-fast" in line)
     assert row.split()[:5] == ["fork-vs-pin-fast", "v5.8", "sc", "reachable", "reachable"]
@@ -25,7 +25,9 @@ def test_table_old_era_reachable() -> None:
 
 @pytest.mark.parametrize(("era", "verdict"), [("v5.8", "reachable"), ("v5.11", "never")])
 def test_json_records(era: str, verdict: str) -> None:
-    result = RUNNER.invoke(app, ["check", "fork-vs-pin-fast", "--era", era, "--json"])
+    result = RUNNER.invoke(
+        app, ["check", "fork-vs-pin-fast", "--era", era, "--model", "sc", "--json"]
+    )
     assert result.exit_code == 0, result.output
     [line] = result.stdout.splitlines()
     record = json.loads(line)
@@ -42,7 +44,9 @@ def test_unexpected_verdict_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
         for s in fork_pin.SCENARIOS
     )
     monkeypatch.setattr(fork_pin, "SCENARIOS", wrong)
-    result = RUNNER.invoke(app, ["check", "fork-vs-pin-fast", "--era", "v5.8", "--json"])
+    result = RUNNER.invoke(
+        app, ["check", "fork-vs-pin-fast", "--era", "v5.8", "--model", "sc", "--json"]
+    )
     assert result.exit_code == 1
     assert json.loads(result.stdout)["verdict"] == "reachable"
     assert result.stderr == "fork-vs-pin-fast[v5.8]@sc: reachable, expected never\n"

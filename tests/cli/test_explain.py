@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from pinlab.cli import app
 
 RUNNER = CliRunner()
-ERA = ["fork-vs-pin-fast", "--era", "v5.9"]
+ERA = ["fork-vs-pin-fast", "--era", "v5.9", "--model", "sc"]
 
 
 def _table(output: str) -> list[str]:
@@ -45,7 +45,7 @@ def test_trace_in_kernel_terms() -> None:
 
 
 def test_never_says_so() -> None:
-    result = RUNNER.invoke(app, ["explain", "fork-vs-pin-fast", "--era", "v5.11"])
+    result = RUNNER.invoke(app, ["explain", "fork-vs-pin-fast", "--era", "v5.11", "--model", "sc"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "fork-vs-pin-fast [v5.11] under sc: never"

@@ -22,7 +22,7 @@ from pinlab.scenarios.replay import select_one
 
 
 def _executions(era: str) -> list[Execution]:
-    built = select_one("fork-vs-pin-fast", era).program()
+    built = select_one("fork-vs-pin-fast", era, "sc").program()
     found: list[Execution] = []
     explore(built.program, "sc", on_execution=found.append)
     return found
@@ -57,7 +57,7 @@ def test_steps_keep_atomics_whole() -> None:
 
 
 def test_shortest_counterexample() -> None:
-    scenario = select_one("fork-vs-pin-fast", "v5.9")
+    scenario = select_one("fork-vs-pin-fast", "v5.9", "sc")
     explanation = find_counterexample(scenario)
     best = explanation.best
     assert best is not None and explanation.verdict == "reachable"
@@ -72,7 +72,7 @@ def test_shortest_counterexample() -> None:
 
 
 def test_replay_gives_the_same_execution() -> None:
-    scenario = select_one("fork-vs-pin-fast", "v5.9")
+    scenario = select_one("fork-vs-pin-fast", "v5.9", "sc")
     best = find_counterexample(scenario).best
     assert best is not None
     again = replay_execution(scenario, best.choices)
