@@ -233,23 +233,35 @@ def _concretize(
     leaves = [k for k in range(len(used)) if sym.reads >> k & 1]
     if not leaves or sym.reads >> len(used):
         return None
+    combos = _combinations({k: ops[k] for k in leaves}, domains, init)
+    if combos is None:
+        return None
+    out: list[list[Any]] = []
+    for env in combos:
+        answers = list(used)
+        for k, v in env.items():
+            answers[k] = v
+        out.append(answers)
+    return out
+
+
+def _combinations(
+    reads: dict[int, Any], domains: Domains, init: Mapping[Loc, Any]
+) -> list[dict[int, Any]] | None:
+    """Every assignment of a value from its domain to each read (index -> its
+    operation); None if some read has no finite domain or there are too many."""
     choices: list[list[Any]] = []
     total = 1
-    for k in leaves:
-        dom = _answer_domain(ops[k], domains, init)
+    for op in reads.values():
+        dom = _answer_domain(op, domains, init)
         if dom is None:
             return None
         total *= len(dom)
         if total > _COMBINATIONS_CAP:
             return None
         choices.append(sorted(dom, key=repr))
-    out: list[list[Any]] = []
-    for combo in itertools.product(*choices):
-        answers = list(used)
-        for k, v in zip(leaves, combo, strict=True):
-            answers[k] = v
-        out.append(answers)
-    return out
+    keys = list(reads)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*choices)]
 
 
 def _answer_domain(op: Any, domains: Domains, init: Mapping[Loc, Any]) -> frozenset[Any] | None:
@@ -345,19 +357,10 @@ def _evaluate_into(
 ) -> bool:
     """Add to ``dom`` every value of each expression over its reads' domains."""
     for sym, leaves in syms:
-        keys = list(leaves)
-        choices = []
-        total = 1
-        for k in keys:
-            d = _answer_domain(leaves[k], domains, init)
-            if d is None:
-                return False
-            total *= len(d)
-            if total > _COMBINATIONS_CAP:
-                return False
-            choices.append(sorted(d, key=repr))
-        for combo in itertools.product(*choices):
-            env = dict(zip(keys, combo, strict=True))
+        combos = _combinations(leaves, domains, init)
+        if combos is None:
+            return False
+        for env in combos:
             try:
                 dom.add(evaluate(sym, env.__getitem__))
             except (TypeError, KeyError, NeedsConcrete):

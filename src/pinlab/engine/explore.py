@@ -578,9 +578,11 @@ class Explorer:
         raise TypeError(f"thread {t.tid} yielded {op!r}, which is not an operation")
 
     # -- reads and writes -----------------------------------------------------------
-    def _writer_may_come(self, loc: Loc, tid: int) -> bool:
-        """Whether a thread other than ``tid`` may still write ``loc``."""
-        may_write = self.program.may_write
+    def _writer_may_come(self, loc: Loc, tid: int, hints: bool = True) -> bool:
+        """Whether a thread other than ``tid`` may still write ``loc`` (with
+        ``hints``: as far as ``Program.may_write`` allows too; lock locations
+        are written by unlocks, which the hints do not list)."""
+        may_write = self.program.may_write if hints else ()
         for t in self.threads:
             if t.tid == tid or t.status is Status.DONE or t.status is Status.DEAD:
                 continue
@@ -641,7 +643,7 @@ class Explorer:
             if not self._writer_may_come(loc, self.g.events[r].tid):
                 return True
         for r, loc in self.lock_waiting.items():
-            if not self._unlocker_may_come(loc, self.g.events[r].tid):
+            if not self._writer_may_come(loc, self.g.events[r].tid, hints=False):
                 return True
         return False
 
@@ -924,7 +926,7 @@ class Explorer:
         self._replace(replace(self.g.events[lkr], rmw=lkw))
         go_on: Callable[[], None] = lambda: self._after(t, answer, lkr)  # noqa: E731
         free = self._lock_free(loc)
-        may_wait = self._unlocker_may_come(loc, t.tid)
+        may_wait = self._writer_may_come(loc, t.tid, hints=False)
 
         def body(i: int) -> None:
             if i == 0 and free:
@@ -944,14 +946,6 @@ class Explorer:
         """Whether the last LKW of ``loc`` in coherence (if any) has its unlock."""
         last = self.g.events[self.g.co[loc][-1]]
         return last.kind is not EvKind.LKW or last.eid in self.g.crit
-
-    def _unlocker_may_come(self, loc: Loc, tid: int) -> bool:
-        for t in self.threads:
-            if t.tid == tid or t.status is Status.DONE or t.status is Status.DEAD:
-                continue
-            if may_write_from(self.futures[t.tid], len(t.answers), loc):
-                return True
-        return False
 
     def _lock_wait(self, lkr: int, loc: Loc) -> None:
         self.lock_waiting[lkr] = loc

@@ -326,9 +326,7 @@ def porf_reaches(g: ExecutionGraph, src: int, dst: int) -> bool:
             continue
         seen.add(e)
         ev = events[e]
-        if ev.tid >= 0:
-            later = threads[ev.tid][ev.idx + 1 :]
-            seen_later = [x for x in later if x not in seen]
-            stack.extend(seen_later)
+        if ev.tid >= 0 and ev.idx + 1 < len(threads[ev.tid]):
+            stack.append(threads[ev.tid][ev.idx + 1])  # po is the chain of next events
         stack.extend(readers.get(e, ()))
     return False
