@@ -202,7 +202,8 @@ def _check(
     except LookupError as err:
         raise _fail("check", str(err.args[0])) from None
     console = _console()
-    limits = Limits(time_limit=time_limit)
+    # A reachable verdict needs one forbidden execution, not all of them.
+    limits = Limits(time_limit=time_limit, stop_at_witness=True)
     results: list[ScenarioResult] = []
     with _progress(console, len(scenarios), console.is_terminal and not as_json) as progress:
         task = progress.add_task("", total=len(scenarios)) if progress else None
