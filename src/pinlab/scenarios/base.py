@@ -71,6 +71,9 @@ class Scenario:
     forbidden: str  # the forbidden outcome, in words (or an invariant id)
     build: Callable[[Era], Built] = field(repr=False)
     notes: str = ""
+    # The litmus patterns of spec 6 (``"L1"`` ... ``"L12"``) this scenario
+    # runs on the model's own code.
+    patterns: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

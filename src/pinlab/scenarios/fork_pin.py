@@ -89,6 +89,7 @@ def _scenario(variant: str, era: Era, model: str, expected: Expect, notes: str =
         variant=variant,
         title="fork() racing pin_user_pages_fast(): both sides COW, never neither",
         source=SOURCE,
+        patterns=("L1", "L10"),
         era=era,
         model=model,
         expected=expected,

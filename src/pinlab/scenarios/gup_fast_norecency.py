@@ -142,6 +142,7 @@ def _scenario(
         variant=variant,
         title="GUP-fast's PTE re-check vs hardware young/dirty updates on arm64 contpte",
         source=SOURCE,
+        patterns=("L6",),
         era=CURRENT,
         model=model,
         expected=expected,

@@ -158,6 +158,7 @@ def _scenario(
         variant=variant,
         title="GUP-fast R/O pin vs clearing PageAnonExclusive (KSM, swap-out)",
         source=SOURCE,
+        patterns=("L2",),
         era=era,
         model=model,
         expected=expected,
