@@ -32,6 +32,7 @@ __all__ = [
     "CowReuse",
     "Era",
     "HasPinned",
+    "PinProposal",
     "era_by_name",
     "switch_citation",
 ]
@@ -51,6 +52,22 @@ class HasPinned(enum.Enum):
     NONE = "none"
     ATOMIC = "mm->has_pinned"  # 008cfe4418b3: an atomic_t set on every FOLL_PIN
     MMF_BIT = "MMF_HAS_PINNED"  # a458b76a4171 + 292648ac5cf1: a flag bit, test before set
+
+
+class PinProposal(enum.Enum):
+    """How GUP would tell a pin from a reference before FOLL_PIN: the 2018 proposals.
+
+    None was merged; FOLL_PIN's GUP_PIN_COUNTING_BIAS (switch ``foll_pin``)
+    was.  Sources: John Hubbard's RFC "mm: track gup pinned pages" (July
+    2018, lore 20180709080554.21931-2-jhubbard@nvidia.com: ``dma_pinned_count``
+    in a union with ``page->lru``) and the thread "mm: introduce
+    put_user_page*(), placeholder versions" (Dec 2018: Jerome Glisse's
+    ``_mapcount`` overloading, spelled out by John Hubbard).
+    """
+
+    NONE = "none"  # a GUP reference is just a reference
+    DMA_PINNED_COUNT = "dma_pinned_count"  # a separate per-page counter
+    MAPCOUNT = "_mapcount"  # file pages: GUP also increments _mapcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +249,17 @@ class Era:
     # processes then own the device together?" (2021-05 thread).  No release
     # did this for the (always COW) mappings device-exclusive entries live in.
     fork_copies_device_exclusive_entry: bool = False
+    # What-if knob, not history: a pre-FOLL_PIN design of the 2018 threads in
+    # which FOLL_PIN requests are counted where the proposal says, and
+    # folio_maybe_dma_pinned() reads that count (only when ``foll_pin`` is off).
+    pin_proposal: PinProposal = PinProposal.NONE
+    # What-if knob, not history: writeback looks for pins after cleaning a
+    # folio, as Jan Kara put it in the put_user_page*() thread (Dec 2018):
+    # memory-cleaning writeback skips (redirties) a pinned folio, data
+    # integrity writeback writes it through a bounce copy -- and, since the
+    # device may write at any moment, the model leaves it dirty.  His 2023
+    # series "Writeback handling of pinned pages" was not merged (spec 2.13).
+    writeback_handles_pins: bool = False
 
     def without(self, *barriers: str) -> Era:
         """This era with the named barriers removed (for "is this barrier needed?")."""

@@ -38,6 +38,7 @@ from pinlab.kernel.defs import (
     PG_uptodate,
     PG_writeback,
 )
+from pinlab.kernel.eras import PinProposal
 from pinlab.kernel.mm_types import (
     FREE_HUGE_PAGES,
     Cpu,
@@ -297,12 +298,29 @@ def folio_maybe_dma_pinned(cpu: Cpu, folio: Folio) -> Gen:
     negatives are not.  Before FOLL_PIN existed (v4.20) nothing is "pinned".
     """
     if not cpu.era.foll_pin:
-        return False
+        return (yield from _proposal_maybe_dma_pinned(cpu, folio))
     if folio_test_large(folio):
         # Exact for large folios (47e29d32afba, v5.7; folio->_pincount today).
         return (yield from kapi.atomic_read(folio._pincount)) > 0
     ref = yield from folio_ref_count(folio)
     return ref >= GUP_PIN_COUNTING_BIAS
+
+
+def _proposal_maybe_dma_pinned(cpu: Cpu, folio: Folio) -> Gen:
+    """What "is it pinned?" reads under a pre-FOLL_PIN proposal (eras.PinProposal).
+
+    The separate counter is exact.  With ``_mapcount`` overloading the
+    put_user_page*() thread has consumers treat page_mapped() as "maybe DMA
+    pinned", for file pages only: every mapped file page looks pinned.
+    """
+    proposal = cpu.era.pin_proposal
+    if proposal is PinProposal.DMA_PINNED_COUNT:
+        return (yield from kapi.atomic_read(folio.dma_pinned_count)) > 0
+    if proposal is PinProposal.MAPCOUNT:
+        if (yield from folio_test_anon(folio)):
+            return False
+        return (yield from folio_mapped(folio))
+    return False
 
 
 # --- allocation -----------------------------------------------------------------------------

@@ -100,6 +100,11 @@ class Folio:
     def order(self) -> int:
         return self.nr_pages.bit_length() - 1
 
+    @property
+    def dma_pinned_count(self) -> Loc:
+        """The separate pin counter of the July 2018 RFC (PinProposal.DMA_PINNED_COUNT)."""
+        return Loc(f"{self.name}.dma_pinned_count")
+
     def page(self, i: int = 0) -> Page:
         assert 0 <= i < self.nr_pages, f"{self} has no page {i}"
         if i == 0:

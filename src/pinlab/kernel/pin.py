@@ -10,6 +10,9 @@ Eras: before FOLL_PIN (v4.20) a pin request takes and drops an ordinary
 reference, as ``get_user_pages(FOLL_LONGTERM)`` + ``put_page()`` did; since
 3faa52c03f44 (v5.7) a pin on a small folio adds GUP_PIN_COUNTING_BIAS; since
 c8070b787519 (v6.5) pins of the shared zero page are not counted at all.
+Design what-ifs (``Era.pin_proposal``): the 2018 proposals that would have
+counted a pin elsewhere -- a separate ``dma_pinned_count`` or ``_mapcount``
+-- on top of the reference.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pinlab.engine import kapi
 from pinlab.engine.program import Oops
 from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import ENOMEM, FOLL_GET, FOLL_LONGTERM, FOLL_PIN, GUP_PIN_COUNTING_BIAS
+from pinlab.kernel.eras import PinProposal
 from pinlab.kernel.folio import (
     Gen,
     PageAnon,
@@ -30,6 +34,7 @@ from pinlab.kernel.folio import (
     folio_ref_add,
     folio_ref_count,
     folio_ref_try_add,
+    folio_test_anon,
     folio_test_dirty,
     folio_unlock,
 )
@@ -62,6 +67,8 @@ def try_grab_folio(cpu: Cpu, folio: Folio, refs: int, flags: int) -> Gen:
     if not _is_pin(cpu, flags):
         if flags & (FOLL_GET | FOLL_PIN):
             yield from folio_ref_add(folio, refs)
+        if flags & FOLL_PIN:
+            yield from proposal_pin_account(cpu, folio, refs)
         return 0
     if cpu.era.zero_page_pin_uncounted and is_zero_folio(folio):
         return 0  # the zero page is never pinned (c8070b787519)
@@ -100,7 +107,10 @@ def try_grab_folio_fast(cpu: Cpu, page: Page, refs: int, flags: int) -> Gen:
     if not (flags & (FOLL_GET | FOLL_PIN)):
         return None
     if not _is_pin(cpu, flags):
-        return (yield from try_get_folio(page, refs))
+        folio = yield from try_get_folio(page, refs)
+        if folio is not None and flags & FOLL_PIN:
+            yield from proposal_pin_account(cpu, folio, refs)
+        return folio
     if era.zero_page_pin_uncounted and is_zero_folio(page_folio(page)):
         return page_folio(page)
     folio = yield from try_get_folio(page, refs)
@@ -123,8 +133,38 @@ def try_grab_folio_fast(cpu: Cpu, page: Page, refs: int, flags: int) -> Gen:
     return folio
 
 
+def proposal_pin_account(cpu: Cpu, folio: Folio, refs: int) -> Gen:
+    """What a pre-FOLL_PIN proposal adds when GUP hands out a pin (eras.PinProposal).
+
+    Not a kernel function: the 2018 proposals, as the put_user_page*()
+    thread describes them.  The separate counter (July 2018 RFC) counts
+    every pin; ``_mapcount`` overloading (Dec 2018) counts pins of file
+    pages in ``_mapcount``, on top of the real mappings.
+    """
+    proposal = cpu.era.pin_proposal
+    if proposal is PinProposal.DMA_PINNED_COUNT:
+        yield from kapi.atomic_add(refs, folio.dma_pinned_count)
+    elif proposal is PinProposal.MAPCOUNT and not (yield from folio_test_anon(folio)):
+        yield from kapi.atomic_add(refs, folio._mapcount)
+
+
+def proposal_unpin_account(cpu: Cpu, folio: Folio, refs: int) -> Gen:
+    """The proposal's half of put_user_page() (the thread's sketch): undo the count."""
+    proposal = cpu.era.pin_proposal
+    if proposal is PinProposal.DMA_PINNED_COUNT:
+        yield from kapi.atomic_sub(refs, folio.dma_pinned_count)
+    elif proposal is PinProposal.MAPCOUNT and not (yield from folio_test_anon(folio)):
+        yield from kapi.atomic_sub(refs, folio._mapcount)
+
+
 def gup_put_folio(cpu: Cpu, folio: Folio, refs: int, flags: int) -> Gen:
-    """Model of mm/gup.c:gup_put_folio()."""
+    """Model of mm/gup.c:gup_put_folio().
+
+    Under a pre-FOLL_PIN proposal this is the thread's put_user_page():
+    undo the proposal's count, then put_page().
+    """
+    if flags & FOLL_PIN and not _is_pin(cpu, flags):
+        yield from proposal_unpin_account(cpu, folio, refs)
     if _is_pin(cpu, flags):
         if cpu.era.zero_page_pin_uncounted and is_zero_folio(folio):
             return
@@ -161,7 +201,12 @@ def unpin_user_pages(cpu: Cpu, pages: list[Page]) -> Gen:
 
 
 def unpin_user_pages_dirty_lock(cpu: Cpu, pages: list[Page], make_dirty: bool) -> Gen:
-    """Model of mm/gup.c:unpin_user_pages_dirty_lock(): dirty (under the folio lock), unpin."""
+    """Model of mm/gup.c:unpin_user_pages_dirty_lock(): dirty (under the folio lock), unpin.
+
+    The same steps were put_user_pages_dirty_lock() in the put_user_page*()
+    series (2019) and, before that, the drivers' own set_page_dirty_lock()
+    followed by put_page(): in eras without FOLL_PIN it is exactly that.
+    """
     if not make_dirty:
         yield from unpin_user_pages(cpu, pages)
         return
