@@ -29,7 +29,7 @@ def test_trace_in_kernel_terms() -> None:
     for words in (
         "mm_set_has_pinned_flag() mm/gup.c",  # the kernel function and its file
         "gup_fast.py:",  # the model's file and line
-        "mm_has_pinned()",
+        "folio_needs_cow_for_dma()",  # fork asks whether the page may be pinned
         "copy_pte_range() mm/memory.c",  # fork copies the PTEs
         "folio_ref_try_add()",
         "WRITE_ONCE mm0.1->has_pinned",

@@ -433,15 +433,16 @@ class Explorer:
         }
 
     @staticmethod
-    def _source(t: ThreadRun) -> tuple[str, int] | None:
+    def _source(t: ThreadRun) -> tuple[tuple[str, int], ...] | None:
+        """The thread's call stack at this yield, outermost first, engine frames left out."""
         gen = getattr(t, "_gen", None)
-        found: tuple[str, int] | None = None
+        stack: list[tuple[str, int]] = []
         while gen is not None and hasattr(gen, "gi_frame"):
             frame = gen.gi_frame
             if frame is not None and not frame.f_code.co_filename.startswith(_ENGINE_DIR):
-                found = (frame.f_code.co_name, frame.f_lineno)
+                stack.append((frame.f_code.co_name, frame.f_lineno))
             gen = gen.gi_yieldfrom
-        return found
+        return tuple(stack) if stack else None
 
     def _loc(self, t: ThreadRun, x: Any) -> Loc | None:
         v = unwrap(x)

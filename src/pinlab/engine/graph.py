@@ -64,7 +64,8 @@ class Event:
     data: int = 0
     ctrl: int = 0
     op: int = 0  # index of the thread operation that produced the event
-    src: tuple[str, int] | None = None  # (function, line) of the yielding frame
+    # The yielding call stack outside the engine, outermost first: (function, line).
+    src: tuple[tuple[str, int], ...] | None = None
     label: str = ""  # a fence's name in the code that yields it
 
     @property

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 
 from pinlab.engine.graph import Event, EvKind
-from pinlab.report.kterms import describe_loc, describe_value, operation
+from pinlab.report.kterms import describe_loc, describe_value, operation, source_of
 from pinlab.scenarios.explain import Counterexample, reads_from
 
 __all__ = ["render_dot"]
@@ -35,7 +35,8 @@ def _label(ev: Event, step: int | None) -> str:
     if ev.kind is EvKind.INIT:
         return f"init {describe_loc(ev.loc or '')} = {describe_value(ev.loc, ev.value)}"
     head = f"#{step} " if step is not None else ""
-    func = f"{ev.src[0]}()\\n" if ev.src else ""
+    src = source_of(ev.src)
+    func = f"{src.function}()\\n" if src is not None else ""
     what = operation((ev,))
     if ev.loc is not None:
         what += f" {describe_loc(ev.loc)}"

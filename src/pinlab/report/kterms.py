@@ -8,10 +8,10 @@ names back as a kernel developer writes them (``folio0x101->_refcount``,
 :func:`~pinlab.kernel.pte.describe_pte`, a folio's flags word as ``PG_*``
 names, a refcount as pins (``GUP_PIN_COUNTING_BIAS``) plus references.
 
-It also finds where a step comes from: the explorer records the innermost
-kernel function and line that yielded an operation; :func:`source_of` adds
-the model's file and the kernel file the function's docstring names
-("Model of mm/gup.c:gup_fast_pte_range()").
+It also finds where a step comes from: the explorer records the call stack
+that yielded an operation; :func:`source_of` picks the innermost modelled
+kernel function and its caller, with the model's file and the kernel file
+the function's docstring names ("Model of mm/gup.c:gup_fast_pte_range()").
 """
 
 from __future__ import annotations
@@ -199,12 +199,14 @@ class Source:
     line: int
     file: str | None  # the model's file, relative to the package: "kernel/gup_fast.py"
     origin: str | None  # the kernel file the docstring names: "mm/gup.c"
+    caller: str | None = None  # the modelled kernel function that called ``function``
 
     def __str__(self) -> str:
         file = self.file.removeprefix("kernel/") if self.file else None
         where = f"{file}:{self.line}" if file else f"line {self.line}"
         origin = f" {self.origin} " if self.origin else ""
-        return f"{self.function}(){origin} {where}"
+        caller = f"{self.caller}() › " if self.caller else ""
+        return f"{caller}{self.function}(){origin} {where}"
 
 
 @cache
@@ -225,12 +227,28 @@ def _functions() -> dict[str, list[tuple[str, int, int, str | None]]]:
     return out
 
 
-def source_of(src: tuple[str, int] | None) -> Source | None:
-    """The recorded ``(function, line)`` with the model file and kernel file it belongs to."""
-    if src is None:
-        return None
-    function, line = src
+def _resolve(function: str, line: int) -> Source:
     for path, first, last, origin in _functions().get(function, []):
         if first <= line <= last:
             return Source(function, line, path, origin)
     return Source(function, line, None, None)
+
+
+def source_of(src: tuple[tuple[str, int], ...] | None) -> Source | None:
+    """Where a step comes from, in kernel terms.
+
+    ``src`` is the recorded call stack (outermost first).  The step belongs to
+    the innermost frame that models a kernel function (its docstring names
+    the kernel file), so that the model's own helpers -- a flag test, the
+    yielding of a named barrier -- are shown as the kernel function that
+    uses them; the next such frame out is its caller.
+    """
+    if not src:
+        return None
+    frames = [_resolve(function, line) for function, line in src]
+    kernel = [f for f in frames if f.origin is not None]
+    if not kernel:
+        return frames[-1]
+    inner = kernel[-1]
+    caller = kernel[-2].function if len(kernel) > 1 else None
+    return Source(inner.function, inner.line, inner.file, inner.origin, caller)

@@ -31,6 +31,7 @@ from pinlab.report.kterms import (
     operation,
     source_of,
 )
+from pinlab.report.why import describe_cycle, weak_cycle
 from pinlab.scenarios.explain import Counterexample, Explanation, Step, reads_from
 
 __all__ = ["render_explanation", "render_trace", "trace_lines"]
@@ -40,7 +41,9 @@ __all__ = ["render_explanation", "render_trace", "trace_lines"]
 class _Row:
     number: int
     tid: int
-    where: str
+    where: str  # the whole source: "caller() › function() kernel/file.c  model.py:12"
+    function: str  # "function() kernel/file.c"
+    context: str  # "in caller()  model.py:12"
     what: str
     value: str
 
@@ -103,10 +106,16 @@ def _rows(cex: Counterexample) -> list[_Row]:
         first = step[0]
         src = source_of(first.src)
         where = str(src) if src is not None else "?"
+        function, context = "?", ""
+        if src is not None:
+            function = f"{src.function}()" + (f" {src.origin}" if src.origin else "")
+            model = f"{src.file.removeprefix('kernel/')}:{src.line}" if src.file else ""
+            caller = f"in {src.caller}()  " if src.caller else ""
+            context = f"{caller}{model}".rstrip()
         what = operation(step)
         if first.loc is not None:
             what += f" {describe_loc(first.loc)}"
-        rows.append(_Row(n, first.tid, where, what, ctx.value(step)))
+        rows.append(_Row(n, first.tid, where, function, context, what, ctx.value(step)))
     return rows
 
 
@@ -129,7 +138,9 @@ def _table(cex: Counterexample) -> Table:
         table.add_column(f"CPU{tid}: {program.thread_name(tid)}", overflow="fold")
     for r in _rows(cex):
         cell = Text()
-        cell.append(r.where, style="cyan")
+        cell.append(r.function, style="cyan")
+        if r.context:
+            cell.append("\n  " + r.context, style="dim")
         cell.append("\n" + r.what, style="bold")
         if r.value:
             cell.append("\n  " + r.value)
@@ -163,6 +174,32 @@ def _barriers(cex: Counterexample) -> list[str]:
     return lines
 
 
+def _why(cex: Counterexample) -> list[str]:
+    """The cycle that makes the outcome weak (none under sc), in kernel terms."""
+    graph = cex.execution.graph
+    cycle = weak_cycle(graph)
+    if cycle is None:
+        return []
+    step_of = {e: n for n, step in enumerate(cex.order, 1) for e in step}
+    program = cex.built.program
+
+    def name(ev: Event) -> str:
+        src = source_of(ev.src)
+        func = f"{src.function}()" if src is not None else "?"
+        access = "writes" if ev.is_write else "reads"
+        return (
+            f"#{step_of[ev.eid]} CPU{ev.tid} {program.thread_name(ev.tid)}: {func} {access} "
+            f"{describe_loc(ev.loc or '')} ({describe_value(ev.loc, ev.value)})"
+        )
+
+    def fence(ev: Event) -> str:
+        src = source_of(ev.src)
+        what = fence_name(ev) if ev.kind is EvKind.F else "fully ordered atomic"
+        return f"{what} in {src.function if src else '?'}() (#{step_of[ev.eid]})"
+
+    return describe_cycle(graph, cycle, name, fence)
+
+
 def _header(cex: Counterexample) -> Text:
     s = cex.scenario
     text = Text()
@@ -179,6 +216,10 @@ def render_trace(cex: Counterexample, summary: str = "") -> RenderableType:
     tail.append(cex.outcome + "\n")
     for line in cex.built.describe_state(cex.execution.final):
         tail.append(f"  {line}\n")
+    why = _why(cex)
+    if why:
+        tail.append("why the model allows it: ", style="bold")
+        tail.append("\n".join(why) + "\n")
     tail.append("barriers on the path:\n", style="bold")
     tail.append("\n".join(_barriers(cex)))
     counts = Text(
