@@ -16,13 +16,11 @@ from pinlab.kernel.eras import ERAS
 from pinlab.kernel.mm_types import FILESYSTEMS
 from pinlab.selftests.cow_expected import Entry, Expected
 from pinlab.selftests.cow_tests import FAIL, PASS, SKIP
-from pinlab.selftests.gup_longterm import RUNNERS, TEST_CASES, kind_name
+from pinlab.selftests.gup_longterm import TEST_CASES, kinds
 
 CASES: Final = tuple(c for c, _, _ in TEST_CASES)
 DESCS: Final = {c: d for c, d, _ in TEST_CASES}
-KINDS: Final = tuple(
-    dict.fromkeys(kind_name(label, fs) for fs in FILESYSTEMS for label, _ in RUNNERS)
-)
+KINDS: Final = tuple(dict.fromkeys(k for fs in FILESYSTEMS for k in kinds(fs)))
 
 
 def _entry(result: str, raw: dict[str, Any]) -> Entry:
@@ -98,9 +96,10 @@ def render_markdown() -> str:
         "Run it: `pinlab selftest gup_longterm --era ERA --fs FS` (`--era all`, `--fs all`",
         "for every era and filesystem, `--json` for records).  Each case runs on a memfd,",
         "a tmpfile in /tmp and a local tmpfile in the current directory, with /tmp and the",
-        "current directory on the filesystem FS (tmpfs, ext4, xfs or btrfs): 30 tests per",
-        "run.  The model's machine has no hugetlb, so `detect_hugetlb_page_sizes()` finds",
-        "no size and the memfd hugetlb runs do not exist, as on such a machine.  A cell's",
+        "current directory on the filesystem FS (tmpfs, ext4, xfs or btrfs), and on a",
+        "memfd hugetlb: the model's machine is cow.c's, with one hugetlb size (64 kB) and",
+        "two free huge pages, so `detect_hugetlb_page_sizes()` finds one size and a run",
+        "has 40 tests.  The memfd and memfd hugetlb rows hold for every FS.  A cell's",
         "number refers to the explanation below; `pinlab selftest gup_longterm` prints it",
         "as a `# [HISTORY]` line.",
         "",
