@@ -170,7 +170,7 @@ def test_fork_splits_a_maybe_pinned_thp_and_copies_every_page() -> None:
 
 def test_fork_before_v5_9_shares_a_pinned_thp() -> None:
     """Before d042035eaf5f the pin does not stop fork from sharing the THP (the old bug)."""
-    system, proc = boot("v5.8")
+    _, proc = boot("v5.8")
     mem, folio = populate_thp(proc)
     s = pin(proc, mem)
     child = proc.fork()
