@@ -61,7 +61,7 @@ def test_gup_longterm_current_passes_on_every_filesystem() -> None:
     result = runner.invoke(app, ["selftest", "gup_longterm"])
     assert result.exit_code == 0
     assert result.stdout.count("TAP version 13") == 4
-    assert result.stdout.count("# Totals: pass:30 fail:0 xfail:0 xpass:0 skip:0 error:0") == 4
+    assert result.stdout.count("# Totals: pass:40 fail:0 xfail:0 xpass:0 skip:0 error:0") == 4
 
 
 def test_gup_longterm_before_v6_5_fails_on_ext4_with_history() -> None:
@@ -77,12 +77,14 @@ def test_gup_longterm_before_v6_5_fails_on_ext4_with_history() -> None:
 def test_gup_longterm_json_records() -> None:
     args = ["selftest", "gup_longterm", "--era", "v6.5", "--fs", "xfs", "--json"]
     records = [json.loads(line) for line in runner.invoke(app, args).stdout.splitlines()]
-    assert len(records) == 30
+    assert len(records) == 40
     l1 = next(r for r in records if r["case"] == "L1" and r["kind"] == "tmpfile (xfs)")
     assert {k: l1[k] for k in ("case", "kind", "era", "result", "reason")} == {
         "case": "L1", "kind": "tmpfile (xfs)", "era": "v6.5", "result": "pass",
         "reason": "Should have failed",
     }  # fmt: skip
+    h1 = next(r for r in records if r["case"] == "L1" and r["kind"] == "memfd hugetlb (64 kB)")
+    assert (h1["result"], h1["reason"], h1["fs"]) == ("pass", "Should have worked", "xfs")
 
 
 def test_gup_longterm_unknown_filesystem() -> None:

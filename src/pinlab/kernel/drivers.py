@@ -58,7 +58,8 @@ def io_pin_pages(cpu: Cpu, mm: MmStruct, start: int, nr_pages: int, pages: list[
     if ret == nr_pages and not cpu.era.io_uring_gup_file_check:
         # "don't support file backed memory" (before 34ed8d0dcd69).
         vma = mm.find_vma(start)
-        if vma is not None and vma.vm_file is not None and not vma.vm_file.shmem:
+        file = vma.vm_file if vma is not None else None
+        if file is not None and not file.shmem and not file.hugetlb:  # is_file_hugepages()
             ret = -EOPNOTSUPP
     if ret != nr_pages:
         got = ret if ret > 0 else nr_pages if ret == -EOPNOTSUPP else 0

@@ -63,6 +63,7 @@ from pinlab.kernel.mm_types import (
     Folio,
     MmStruct,
     Page,
+    folio_test_hugetlb,
     page_folio,
     pfn_folio,
     pfn_to_page,
@@ -315,6 +316,8 @@ def gup_fast_folio_allowed(cpu: Cpu, folio: Folio, flags: int) -> Gen:
     wanted = FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE
     if (flags & wanted) != wanted:
         return True
+    if folio_test_hugetlb(folio):
+        return True  # hugetlb needs no dirty tracking
     mapping = yield from kapi.READ_ONCE(folio.mapping)
     if not mapping:
         return False

@@ -197,6 +197,8 @@ def hugetlb_wp(cpu: Cpu, vma: Vma, haddr: int, flags: int, entry: int) -> Gen:
 
     Reuse is decided by the mapcount only (see the module docstring): GUP
     references do not prevent it.  An unshare fault leaves the PTE R/O.
+    hugetlb has no FOLL_COW: a GUP write fault must leave a writable PTE
+    behind, or follow_hugetlb_page() would fault again and again.
     """
     mm, ptep = vma.mm, vma.mm.pmd(haddr)
     unshare = bool(flags & FAULT_FLAG_UNSHARE)
@@ -206,7 +208,11 @@ def hugetlb_wp(cpu: Cpu, vma: Vma, haddr: int, flags: int, entry: int) -> Gen:
         if cpu.era.anon_exclusive and not (yield from PageAnonExclusive(old.page(0))):
             yield from folio_move_anon_rmap(old, vma)
             yield from SetPageAnonExclusive(old.page(0))
-        if not unshare and vma.vm_flags & VM_WRITE:
+        # set_huge_ptep_maybe_writable(); before 5535be309971 (v6.0) the
+        # reuse was set_huge_ptep_writable() whatever VM_WRITE says, so a
+        # FOLL_FORCE or v5.8 COW-breaking write fault made a R/O VMA's PTE
+        # writable.
+        if not unshare and (vma.vm_flags & VM_WRITE or not cpu.era.foll_force_needs_exclusive):
             yield from set_pmd_at(mm, haddr, ptep, pmd_mkdirty(pmd_mkwrite(pmd_mkyoung(entry))))
         yield from _unlock(vma, haddr)
         return 0

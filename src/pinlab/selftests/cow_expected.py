@@ -8,11 +8,8 @@ output; the tests run the model and compare.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-from typing import Any, Final
+from typing import Final
 
 from pinlab.kernel.eras import CURRENT, ERAS, Era, era_by_name
 from pinlab.selftests.cow import COLLAPSE_KIND, anon_kinds, non_anon_kinds
@@ -25,6 +22,9 @@ from pinlab.selftests.cow_tests import (
     SKIP,
     XFAIL,
 )
+from pinlab.selftests.expected_table import Entry, Expected, load_table, lookup
+
+__all__ = ["Entry", "Expected", "entries", "expected", "kinds_for", "render_markdown", "totals"]
 
 CASES: Final = (
     tuple(c for c, _, _ in ANON_TEST_CASES)
@@ -50,83 +50,15 @@ DESCS: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One entry of the table: a result for cases x kinds x eras, with its reason."""
-
-    result: str  # fail, xfail, skip, or note (a pass worth explaining)
-    cases: tuple[str, ...]
-    kinds: tuple[str, ...]
-    eras: tuple[str, ...]
-    reason: str
-    commits: tuple[str, ...]
-    message: str = ""
-
-    def covers(self, era: str, case: str, kind: str) -> bool:
-        return era in self.eras and case in self.cases and kind in self.kinds
-
-
-@dataclass(frozen=True)
-class Expected:
-    """What history says one test does on one era."""
-
-    result: str
-    entry: Entry | None
-
-
-def _entry(result: str, raw: dict[str, Any]) -> Entry:
-    cases = tuple(raw["cases"])
-    kinds = tuple(raw.get("kinds", ())) or tuple(sorted({k for c in cases for k in KINDS[c]}))
-    return Entry(
-        result,
-        cases,
-        kinds,
-        tuple(raw["eras"]),
-        _sentence(" ".join(raw["reason"].split())),
-        tuple(raw.get("commits", ())),
-        raw.get("message", ""),
-    )
-
-
-def _sentence(text: str) -> str:
-    return text if text.endswith((".", ")")) else text + "."
-
-
 @cache
 def entries() -> tuple[Entry, ...]:
     """The table's entries, checked: known names, no two results for one test."""
-    text = resources.files("pinlab.selftests").joinpath("cow_expected.toml").read_text()
-    data = tomllib.loads(text)
-    out = tuple(
-        _entry(result, raw)
-        for result in ("skip", "fail", "xfail", "note")
-        for raw in data.get(result, ())
-    )
-    names = {e.name for e in ERAS}
-    seen: dict[tuple[str, str, str], Entry] = {}
-    for e in out:
-        if not set(e.eras) <= names or not set(e.cases) <= set(CASES):
-            raise ValueError(f"unknown era or case in {e}")
-        if e.result == "note":
-            continue  # a note explains a pass; failures and skips take precedence
-        for era in e.eras:
-            for case in e.cases:
-                for kind in e.kinds:
-                    if kind not in KINDS[case]:
-                        continue
-                    key = (era, case, kind)
-                    if key in seen:
-                        raise ValueError(f"{key} is listed twice")
-                    seen[key] = e
-    return out
+    return load_table("cow_expected.toml", CASES, KINDS.__getitem__)
 
 
 def expected(era: str, case: str, kind: str) -> Expected:
     """The recorded result of ``case`` on ``kind`` in ``era`` (pass unless listed)."""
-    for e in entries():
-        if e.covers(era, case, kind):
-            return Expected(PASS if e.result == "note" else e.result, e)
-    return Expected(PASS, None)
+    return lookup(entries(), era, case, kind)
 
 
 def totals(era: str) -> dict[str, int]:

@@ -9,9 +9,12 @@ need no dirty tracking (tmpfs, hugetlbfs).
 
 Each case runs on a memfd, a tmpfile() (in /tmp) and a "local" tmpfile
 (mkstemp() + unlink() in the current directory), then on a memfd hugetlb per
-huge page size the machine offers.  The model's machine is a kernel without
-hugetlb: ``detect_hugetlb_page_sizes()`` finds none, so, as on such a
-machine, the hugetlb runs do not exist and the plan is 10 x 3 = 30 tests.
+huge page size the machine offers.  The model's machine is cow.c's (see
+:mod:`pinlab.selftests.cow_kinds`): one hugetlb size, 64 KiB, with two free
+huge pages, so ``detect_hugetlb_page_sizes()`` finds one size and the plan is
+10 x 4 = 40 tests.  hugetlbfs needs no dirty tracking: every pin on it is
+expected to work.  With the pool empty, fallocate() fails and the hugetlb
+test is skipped ("need more free huge pages"), as gup_longterm.c does.
 
 Which filesystem /tmp and the current directory live on is the machine's
 configuration: one run puts both on one of tmpfs, ext4, xfs, btrfs
@@ -24,6 +27,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
 from pinlab.kernel.defs import EFAULT, EINVAL, ENOSPC, EOPNOTSUPP
@@ -37,12 +41,12 @@ from pinlab.kernel.process import (
     Process,
 )
 from pinlab.selftests.cow import CaseResult, _isolated
-from pinlab.selftests.cow_kinds import DEFAULT_SETUP
+from pinlab.selftests.cow_kinds import DEFAULT_SETUP, HUGETLBSIZE
 from pinlab.selftests.cow_tests import FAIL, PASS, SKIP, Outcome
 from pinlab.selftests.ksft import Ksft
 
 PAGESIZE: Final = 4096
-HUGETLB_SIZES: Final[tuple[int, ...]] = ()  # detect_hugetlb_page_sizes(): no hugetlb
+HUGETLB_SIZES: Final[tuple[int, ...]] = (HUGETLBSIZE,)  # detect_hugetlb_page_sizes()
 _STRERROR: Final = {
     EFAULT: "Bad address",
     EINVAL: "Invalid argument",
@@ -78,8 +82,11 @@ def fs_supports_writable_longterm_pinning(fstype: str) -> bool:
 
 def do_test(proc: Process, fd: AddressSpace, size: int, type_: TestType, shared: bool) -> Outcome:
     """gup_longterm.c:do_test()."""
-    if proc.system.fallocate(fd, 0, size):
-        return Outcome(FAIL, "fallocate() failed")
+    ret = proc.system.fallocate(fd, 0, size)
+    if ret:
+        if size == PAGESIZE:
+            return Outcome(FAIL, f"fallocate() failed ({strerror(-ret)})")
+        return Outcome(SKIP, "need more free huge pages")
     mem = proc.mmap(size, PROT_READ | PROT_WRITE, MAP_SHARED if shared else MAP_PRIVATE, fd, 0)
     proc.memset(mem, 0, size)  # fault in the page such that GUP-fast can pin it directly
     if type_ is TestType.IOURING:
@@ -145,13 +152,37 @@ def _case(type_: TestType, shared: bool) -> TestFn:
     return fn
 
 
-def _runner(fn: TestFn, memfd: bool, fstype: str) -> Callable[[Process], Outcome]:
-    """run_with_memfd() / run_with_tmpfile() / run_with_local_tmpfile()."""
+Body = Callable[[Process], Outcome]
+
+
+def run_with_memfd(fn: TestFn) -> Body:
+    """gup_longterm.c:run_with_memfd(): a memfd (shmem) of one page."""
 
     def body(proc: Process) -> Outcome:
-        system = proc.system
-        fd = system.memfd_create() if memfd else system.tmpfile(fstype)
-        return fn(proc, fd, PAGESIZE)
+        return fn(proc, proc.system.memfd_create(), PAGESIZE)
+
+    return body
+
+
+def run_with_tmpfile(fn: TestFn, fstype: str) -> Body:
+    """run_with_tmpfile() and run_with_local_tmpfile(): an unlinked file of one page.
+
+    tmpfile() lives in /tmp, the local one (mkstemp() + unlink()) in the
+    current directory; one run puts both on ``fstype``, so both are the
+    same to the model.
+    """
+
+    def body(proc: Process) -> Outcome:
+        return fn(proc, proc.system.tmpfile(fstype), PAGESIZE)
+
+    return body
+
+
+def run_with_memfd_hugetlb(fn: TestFn, hugetlbsize: int) -> Body:
+    """gup_longterm.c:run_with_memfd_hugetlb(): a MFD_HUGETLB memfd of one huge page."""
+
+    def body(proc: Process) -> Outcome:
+        return fn(proc, proc.system.memfd_create(hugetlb=True), hugetlbsize)
 
     return body
 
@@ -170,13 +201,41 @@ TEST_CASES: Final = (
     ("L10", "io_uring fixed buffer with MAP_PRIVATE file mapping", _case(TestType.IOURING, False)),
 )
 
-# run_with_memfd / run_with_tmpfile / run_with_local_tmpfile: (label, memfd?)
-RUNNERS: Final = (("memfd", True), ("tmpfile", False), ("local tmpfile", False))
+Runner = Callable[[TestFn], Body]
 
 
-def kind_name(label: str, fstype: str) -> str:
-    """The record's kind: ``memfd``, or the tmpfile label with its filesystem."""
-    return label if label == "memfd" else f"{label} ({fstype})"
+def runs(fstype: str) -> list[tuple[str, str, Runner]]:
+    """run_test_case(): (kind, label, runner) in gup_longterm.c's order.
+
+    The kind is the record's name (a tmpfile's names its filesystem); the
+    label is what gup_longterm.c prints after "... with".
+    """
+    on_fs = partial(_on_fs, fstype=fstype)
+    out: list[tuple[str, str, Runner]] = [
+        ("memfd", "memfd", run_with_memfd),
+        (f"tmpfile ({fstype})", "tmpfile", on_fs),
+        (f"local tmpfile ({fstype})", "local tmpfile", on_fs),
+    ]
+    for size in HUGETLB_SIZES:
+        kind = hugetlb_kind(size)
+        out.append((kind, kind, partial(_hugetlb, hugetlbsize=size)))
+    return out
+
+
+def _on_fs(fn: TestFn, fstype: str) -> Body:
+    return run_with_tmpfile(fn, fstype)
+
+
+def _hugetlb(fn: TestFn, hugetlbsize: int) -> Body:
+    return run_with_memfd_hugetlb(fn, hugetlbsize)
+
+
+def hugetlb_kind(size: int) -> str:
+    return f"memfd hugetlb ({size // 1024} kB)"
+
+
+def kinds(fstype: str) -> list[str]:
+    return [kind for kind, _, _ in runs(fstype)]
 
 
 @dataclass
@@ -197,11 +256,11 @@ def run_gup_longterm(
     run = GupLongtermRun(era, fstype)
     k = run.ksft
     k.print_header()
-    k.set_plan(len(TEST_CASES) * (len(RUNNERS) + len(HUGETLB_SIZES)))
+    k.set_plan(len(TEST_CASES) * len(runs(fstype)))
     for case, desc, fn in TEST_CASES:
-        for label, memfd in RUNNERS:
+        for kind, label, runner in runs(fstype):
             k.print_msg(f"[RUN] {desc} ... with {label}")
-            outcome, violations = _isolated(era, _runner(fn, memfd, fstype), DEFAULT_SETUP)
+            outcome, violations = _isolated(era, runner(fn), DEFAULT_SETUP)
             {
                 PASS: k.test_result_pass,
                 FAIL: k.test_result_fail,
@@ -209,7 +268,6 @@ def run_gup_longterm(
                 "xfail": k.test_result_xfail,
                 "error": k.test_result_error,
             }[outcome.result](outcome.message)
-            kind = kind_name(label, fstype)
             run.results.append(CaseResult(case, kind, desc, era.name, outcome, violations))
             if annotate is not None:
                 k.lines.extend(f"# {line}" for line in annotate(run.results[-1]))

@@ -7,71 +7,29 @@ output; the tests run the model and compare.  Same format as cow.c's table.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
-from importlib import resources
-from typing import Any, Final
+from typing import Final
 
 from pinlab.kernel.eras import ERAS
 from pinlab.kernel.mm_types import FILESYSTEMS
-from pinlab.selftests.cow_expected import Entry, Expected
 from pinlab.selftests.cow_tests import FAIL, PASS, SKIP
-from pinlab.selftests.gup_longterm import RUNNERS, TEST_CASES, kind_name
+from pinlab.selftests.expected_table import Entry, Expected, load_table, lookup
+from pinlab.selftests.gup_longterm import TEST_CASES, kinds
 
 CASES: Final = tuple(c for c, _, _ in TEST_CASES)
 DESCS: Final = {c: d for c, d, _ in TEST_CASES}
-KINDS: Final = tuple(
-    dict.fromkeys(kind_name(label, fs) for fs in FILESYSTEMS for label, _ in RUNNERS)
-)
-
-
-def _entry(result: str, raw: dict[str, Any]) -> Entry:
-    return Entry(
-        result,
-        tuple(raw["cases"]),
-        tuple(raw.get("kinds", ())) or KINDS,
-        tuple(raw["eras"]),
-        " ".join(raw["reason"].split()),
-        tuple(raw.get("commits", ())),
-        raw.get("message", ""),
-    )
+KINDS: Final = tuple(dict.fromkeys(k for fs in FILESYSTEMS for k in kinds(fs)))
 
 
 @cache
 def entries() -> tuple[Entry, ...]:
     """The table's entries, checked: known names, no two results for one test."""
-    text = resources.files("pinlab.selftests").joinpath("gup_longterm_expected.toml").read_text()
-    data = tomllib.loads(text)
-    out = tuple(
-        _entry(result, raw) for result in ("skip", "fail", "note") for raw in data.get(result, [])
-    )
-    names = {e.name for e in ERAS}
-    seen: set[tuple[str, str, str]] = set()
-    for e in out:
-        if (
-            not set(e.eras) <= names
-            or not set(e.cases) <= set(CASES)
-            or not set(e.kinds) <= set(KINDS)
-        ):
-            raise ValueError(f"unknown era, case or kind in {e}")
-        if e.result == "note":
-            continue
-        for key in ((era, c, k) for era in e.eras for c in e.cases for k in e.kinds):
-            if key in seen:
-                raise ValueError(f"{key} is listed twice")
-            seen.add(key)
-    return out
+    return load_table("gup_longterm_expected.toml", CASES, lambda case: KINDS)
 
 
 def expected(era: str, case: str, kind: str) -> Expected:
     """The recorded result of ``case`` on ``kind`` in ``era`` (pass unless listed)."""
-    for e in entries():
-        if e.covers(era, case, kind) and e.result != "note":
-            return Expected(e.result, e)
-    for e in entries():
-        if e.covers(era, case, kind):
-            return Expected(PASS, e)
-    return Expected(PASS, None)
+    return lookup(entries(), era, case, kind)
 
 
 def totals(era: str) -> dict[str, int]:
@@ -98,9 +56,10 @@ def render_markdown() -> str:
         "Run it: `pinlab selftest gup_longterm --era ERA --fs FS` (`--era all`, `--fs all`",
         "for every era and filesystem, `--json` for records).  Each case runs on a memfd,",
         "a tmpfile in /tmp and a local tmpfile in the current directory, with /tmp and the",
-        "current directory on the filesystem FS (tmpfs, ext4, xfs or btrfs): 30 tests per",
-        "run.  The model's machine has no hugetlb, so `detect_hugetlb_page_sizes()` finds",
-        "no size and the memfd hugetlb runs do not exist, as on such a machine.  A cell's",
+        "current directory on the filesystem FS (tmpfs, ext4, xfs or btrfs), and on a",
+        "memfd hugetlb: the model's machine is cow.c's, with one hugetlb size (64 kB) and",
+        "two free huge pages, so `detect_hugetlb_page_sizes()` finds one size and a run",
+        "has 40 tests.  The memfd and memfd hugetlb rows hold for every FS.  A cell's",
         "number refers to the explanation below; `pinlab selftest gup_longterm` prints it",
         "as a `# [HISTORY]` line.",
         "",
