@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "device_exclusive_fork",
     "gup_fast_norecency",
     "ptep_get_lockless_split",
+    "unshare_slow_gup",
 )
 
 
