@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "gup_fast_norecency",
     "ptep_get_lockless_split",
     "unshare_slow_gup",
+    "device_exclusive_fault",
 )
 
 
