@@ -82,7 +82,9 @@ def test_a_cpu_access_restores_the_pte_after_revoking_the_device(k: Any, era: st
     assert pte_present(pte) and pte >> 12 == pfn and not pte_young(pte) and pte_write(pte)
     assert _mapcount(system, pfn) == 1
     assert system.memory[dev.atomic_pfn] == 0
-    assert system.memory[dev.last_event] == int(MMU_NOTIFY_CLEAR) + 1
+    # Before the 2025 rework the revocation was MMU_NOTIFY_EXCLUSIVE (owner NULL).
+    event = MMU_NOTIFY_CLEAR if era == "current" else MMU_NOTIFY_EXCLUSIVE
+    assert system.memory[dev.last_event] == int(event) + 1
 
 
 @pytest.mark.parametrize("era", ["current", "v6.5"])
@@ -125,3 +127,20 @@ def test_the_driver_fault_programs_the_device(k: Any, era: str) -> None:
     assert int(system.memory[pfn_folio(pfn)._refcount]) == 1
     assert is_device_exclusive_entry(k.pte(proc, addr))
     assert int(MMU_NOTIFY_EXCLUSIVE) == 7
+
+
+@pytest.mark.parametrize(("era", "revoked"), [("v6.5", False), ("current", True)])
+def test_a_driver_that_skips_every_exclusive_event_misses_the_cpu_revocation(
+    k: Any, era: str, revoked: bool
+) -> None:
+    """What-if driver (filters_owner=False): before the 2025 rework the CPU's
+    revocation was MMU_NOTIFY_EXCLUSIVE, so such a driver keeps atomic access."""
+    system, proc = k.boot(era, strict=False)
+    addr = k.anon_page(proc, 7)
+    pfn = k.pte(proc, addr) >> 12
+    dev = svm_device_attach("dev", proc.mm, addr, addr + PAGE_SIZE, filters_owner=False)
+    assert system.run("fault", nouveau_atomic_range_fault(system.cpu, dev, addr)) == 0
+    assert system.memory[dev.atomic_pfn] == pfn
+    proc.write(addr, 9)  # the CPU faults on the entry and restores the PTE
+    assert pte_present(k.pte(proc, addr)) and k.pte(proc, addr) >> 12 == pfn
+    assert (system.memory[dev.atomic_pfn] == 0) is revoked

@@ -93,7 +93,41 @@ _LIST: Final = (
     ),
 )
 
-BARRIERS: Final[dict[str, NamedBarrier]] = {b.name: b for b in _LIST}
+# Split-word PTEs (x86-32 PAE, CONFIG_GUP_GET_PXX_LOW_HIGH; spec 6 L6a).  The
+# protocol predates git (arch/x86/mm/gup.c:gup_get_pte()); it became the
+# generic ptep_get_lockless() of include/linux/pgtable.h.
+_SPLIT_PTE: Final = (
+    NamedBarrier(
+        "native_set_pte:wmb-high-low",
+        "smp_wmb",
+        "ptep_get_lockless:rmb-low-high",
+        "the high half of a new present PTE is visible before its low half (present bit)",
+        "",
+    ),
+    NamedBarrier(
+        "native_pte_clear:wmb-low-high",
+        "smp_wmb",
+        "ptep_get_lockless:rmb-recheck",
+        "the low half (present bit) is cleared before the high half",
+        "",
+    ),
+    NamedBarrier(
+        "ptep_get_lockless:rmb-low-high",
+        "smp_rmb",
+        "native_set_pte:wmb-high-low",
+        "the high half is read after the low half",
+        "",
+    ),
+    NamedBarrier(
+        "ptep_get_lockless:rmb-recheck",
+        "smp_rmb",
+        "native_pte_clear:wmb-low-high",
+        "the low half is re-read after the high half",
+        "",
+    ),
+)
+
+BARRIERS: Final[dict[str, NamedBarrier]] = {b.name: b for b in (*_LIST, *_SPLIT_PTE)}
 
 
 def barrier(cpu: Cpu, name: str) -> Gen:

@@ -28,6 +28,7 @@ from typing import Final
 __all__ = [
     "CURRENT",
     "ERAS",
+    "V5_9_ONCE",
     "Change",
     "CowReuse",
     "Era",
@@ -50,6 +51,10 @@ class HasPinned(enum.Enum):
     """How an mm remembers that it ever had FOLL_PIN pins."""
 
     NONE = "none"
+    # The first posting of 008cfe4418b3 (lore "mm: Introduce mm_struct.has_pinned",
+    # Sep 2020): a plain int written with WRITE_ONCE() and read with READ_ONCE().
+    # Review (Jason Gunthorpe, John Hubbard) asked for an atomic_t; never merged.
+    ONCE = "READ_ONCE(mm->has_pinned)"
     ATOMIC = "mm->has_pinned"  # 008cfe4418b3: an atomic_t set on every FOLL_PIN
     MMF_BIT = "MMF_HAS_PINNED"  # a458b76a4171 + 292648ac5cf1: a flag bit, test before set
 
@@ -470,6 +475,15 @@ CURRENT: Final = dataclasses.replace(
     anon_mthp=True,
     swapin_maps_exclusive_writable=True,
     device_exclusive_keeps_mapcount=True,
+)
+
+# A design, not a release: v5.9 as first posted, has_pinned as a plain int
+# accessed with READ_ONCE()/WRITE_ONCE() (the 2020-09 thread).  Not in ERAS.
+V5_9_ONCE: Final = dataclasses.replace(
+    V5_9,
+    name="v5.9-once",
+    summary="v5.9 as first posted: has_pinned a plain int (READ_ONCE/WRITE_ONCE)",
+    has_pinned=HasPinned.ONCE,
 )
 
 ERAS: Final[tuple[Era, ...]] = (V4_20, V5_7, V5_8, V5_9, V5_11, V5_19, V6_1, V6_2, V6_5, CURRENT)

@@ -79,6 +79,8 @@ def mm_has_pinned(cpu: Cpu, mm: MmStruct) -> Gen:
         return (yield from kapi.test_bit(MMF_HAS_PINNED, mm.flags))
     if kind is HasPinned.ATOMIC:
         return (yield from kapi.atomic_read(mm.has_pinned)) != 0
+    if kind is HasPinned.ONCE:
+        return (yield from kapi.READ_ONCE(mm.has_pinned)) != 0
     return False
 
 
@@ -86,7 +88,10 @@ def mm_set_has_pinned_flag(cpu: Cpu, mm: MmStruct) -> Gen:
     """Model of mm/gup.c:mm_set_has_pinned_flag(): test first, to avoid bouncing the line.
 
     Before 292648ac5cf1 (v5.15) this was ``atomic_set(&mm->has_pinned, 1)``
-    (008cfe4418b3, v5.9); before that nothing was recorded.
+    (008cfe4418b3, v5.9); before that nothing was recorded.  The design first
+    posted for 008cfe4418b3 (``HasPinned.ONCE``) used ``WRITE_ONCE()``.  Under
+    the LKMM both are the same event: linux-kernel.def defines atomic_set() as
+    WRITE_ONCE() and atomic_read() as READ_ONCE(); neither orders anything.
     """
     kind = cpu.era.has_pinned
     if kind is HasPinned.MMF_BIT:
@@ -94,6 +99,8 @@ def mm_set_has_pinned_flag(cpu: Cpu, mm: MmStruct) -> Gen:
             yield from kapi.set_bit(MMF_HAS_PINNED, mm.flags)
     elif kind is HasPinned.ATOMIC:
         yield from kapi.atomic_set(mm.has_pinned, 1)
+    elif kind is HasPinned.ONCE:
+        yield from kapi.WRITE_ONCE(mm.has_pinned, 1)
 
 
 def folio_needs_cow_for_dma(cpu: Cpu, vma: Vma, folio: Folio) -> Gen:

@@ -2,10 +2,10 @@
 
 Models include/linux/pgtable.h and the x86-64 implementations behind it.  A
 PTE is one 64-bit word, so ``ptep_get_lockless()`` is a single READ_ONCE
-(no split-word retry loop, spec 6 L6a).  ``ptep_get_and_clear()`` is an
-xchg on x86, xchg_relaxed on arm64 (:mod:`pinlab.kernel.arch`).  No CPU
-caches a translation; what a TLB flush does model is the wait for the flush
-IPI, which a GUP-fast walk with interrupts off holds off (x86).
+(the split-word retry loop of spec 6 L6a is :mod:`pinlab.kernel.pgtable_3level`).
+``ptep_get_and_clear()`` is an xchg on x86, xchg_relaxed on arm64
+(:mod:`pinlab.kernel.arch`).  No CPU caches a translation; what a TLB flush
+does model is the wait for the flush IPI, which a GUP-fast walk with interrupts off holds off (x86).
 
 The PMD level is one location per 2 MiB range holding ``PMD_TABLE`` once a
 PTE table has been allocated (``pte_alloc``); page tables are never freed

@@ -68,6 +68,9 @@ class SvmDevice:
     mm: MmStruct
     start: int
     end: int
+    # What-if knob: False for a driver that skips every MMU_NOTIFY_EXCLUSIVE
+    # event instead of only those carrying its own owner (nouveau checks both).
+    filters_owner: bool = True
     notifier: MmuIntervalNotifier = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,9 +103,11 @@ class SvmDevice:
         return nouveau_svm_range_invalidate(cpu, self, r, cur_seq)
 
 
-def svm_device_attach(name: str, mm: MmStruct, start: int, end: int) -> SvmDevice:
+def svm_device_attach(
+    name: str, mm: MmStruct, start: int, end: int, filters_owner: bool = True
+) -> SvmDevice:
     """Set-up time: the driver's mirror of ``[start, end)`` (mmu_interval_notifier_insert())."""
-    dev = SvmDevice(name, mm, start, end)
+    dev = SvmDevice(name, mm, start, end, filters_owner)
     mmu_interval_notifier_insert(dev.notifier)
     return dev
 
@@ -112,7 +117,7 @@ def nouveau_svm_range_invalidate(cpu: Cpu, dev: SvmDevice, r: MmuNotifierRange, 
 
     The driver ignores the invalidation its own make_device_exclusive() causes.
     """
-    if r.event == MMU_NOTIFY_EXCLUSIVE and r.owner is dev:
+    if r.event == MMU_NOTIFY_EXCLUSIVE and (r.owner is dev or not dev.filters_owner):
         return
     yield from kapi.spin_lock(dev.mutex)  # mutex_lock(&svmm->mutex)
     yield from mmu_interval_set_seq(dev.notifier, seq)

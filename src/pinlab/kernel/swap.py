@@ -52,6 +52,7 @@ from pinlab.kernel.mm_types import (
 )
 from pinlab.kernel.mmu_notifier import (
     MMU_NOTIFY_CLEAR,
+    MMU_NOTIFY_EXCLUSIVE,
     mmu_notifier_invalidate_range_end,
     mmu_notifier_invalidate_range_start,
     mmu_notifier_range_init,
@@ -232,9 +233,13 @@ def remove_device_exclusive_entry(cpu: Cpu, vmf: VmFault) -> Gen:
     yield from folio_lock(folio)  # folio_lock_or_retry()
     mm = vmf.vma.mm
     # No owner: every device mirroring the range revokes its exclusive access
-    # before the CPU gets the page back.
+    # before the CPU gets the page back.  Until the 2025 rework the event was
+    # MMU_NOTIFY_EXCLUSIVE (owner NULL), which a driver could only tell from
+    # its own conversions by the owner; since, MMU_NOTIFY_EXCLUSIVE means only
+    # "converting to device-exclusive" and the revocation is MMU_NOTIFY_CLEAR.
     start = vmf.address & ~(PAGE_SIZE - 1)
-    rng = mmu_notifier_range_init(MMU_NOTIFY_CLEAR, mm, start, start + PAGE_SIZE)
+    event = MMU_NOTIFY_CLEAR if cpu.era.device_exclusive_keeps_mapcount else MMU_NOTIFY_EXCLUSIVE
+    rng = mmu_notifier_range_init(event, mm, start, start + PAGE_SIZE)
     yield from mmu_notifier_invalidate_range_start(cpu, rng)
     yield from pte_offset_map_lock(mm, vmf.address)
     if (yield from ptep_get(vmf.pte)) == vmf.orig_pte:

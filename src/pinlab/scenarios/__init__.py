@@ -22,6 +22,9 @@ MODULES: tuple[str, ...] = (
     "device_exclusive_fork",
     "gup_fast_norecency",
     "put_user_page_writeback",
+    "ptep_get_lockless_split",
+    "unshare_slow_gup",
+    "device_exclusive_fault",
 )
 
 

@@ -15,6 +15,17 @@ GUP-fast may fall back / retry (it saw fork).
 - v5.8: no ``has_pinned``: fork shares pinned pages even without a race.
 - v5.9: fork copies a page when ``has_pinned`` and the page may be pinned,
   but nothing orders its checks against a concurrent GUP-fast: reachable.
+- v5.9-once: the design first posted (has_pinned a plain int with
+  READ_ONCE/WRITE_ONCE; review asked for an atomic_t).  Same verdicts as
+  v5.9 under sc and lkmm, with the same number of executions: in the LKMM
+  atomic_set()/atomic_read() *are* WRITE_ONCE()/READ_ONCE()
+  (tools/memory-model/linux-kernel.def), so the atomic_t bought no ordering.
+  The ordering the thread wanted ("observing the raised refcount implies
+  observing has_pinned") comes from the pin side's fully ordered
+  value-returning refcount RMW; and the merged fork reads has_pinned first,
+  then the refcount, so it never relies on it.  What v5.9 lacks, in either
+  design, is ordering between fork's write-protect and GUP-fast's PTE
+  recheck; write_protect_seq (v5.11) supplies it (v5.11-once: never).
 - v5.11 and later: GUP-fast samples ``write_protect_seq`` before and after,
   fork's copy is inside the write section: never under sc.  Under lkmm the
   fork side has only smp_wmb() between the ``write_protect_seq`` write and
@@ -23,11 +34,12 @@ GUP-fast may fall back / retry (it saw fork).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pinlab.engine.program import FinalState, Program
 from pinlab.kernel.defs import FOLL_WRITE, PAGE_SIZE
-from pinlab.kernel.eras import V5_8, V5_9, V5_11, V6_1, Era, era_by_name
+from pinlab.kernel.eras import V5_8, V5_9, V5_9_ONCE, V5_11, V6_1, Era, HasPinned, era_by_name
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup_fast import pin_user_pages_fast
 from pinlab.kernel.mm_types import Cpu, MmStruct
@@ -99,10 +111,16 @@ def _scenario(variant: str, era: Era, model: str, expected: Expect, notes: str =
     )
 
 
+# write_protect_seq with the first-posted has_pinned: the seqcount, not the
+# type of has_pinned, is what closes the race under sc.
+V5_11_ONCE = dataclasses.replace(V5_11, name="v5.11-once", has_pinned=HasPinned.ONCE)
+
 SCENARIOS: tuple[Scenario, ...] = (
     _scenario("v5.8", V5_8, "sc", Expect.REACHABLE, "no has_pinned: fork shares pinned pages"),
     _scenario("v5.9", V5_9, "sc", Expect.REACHABLE, "has_pinned, but no ordering vs GUP-fast"),
+    _scenario("v5.9-once", V5_9_ONCE, "sc", Expect.REACHABLE, "has_pinned via READ/WRITE_ONCE"),
     _scenario("v5.11", V5_11, "sc", Expect.NEVER, "write_protect_seq"),
+    _scenario("v5.11-once", V5_11_ONCE, "sc", Expect.NEVER, "write_protect_seq, has_pinned ONCE"),
     _scenario("v6.1", V6_1, "sc", Expect.NEVER),
     _scenario("current", era_by_name("current"), "sc", Expect.NEVER),
     # Under the LKMM fork's side of the write_protect_seq protocol is
@@ -110,6 +128,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     # write of the count and its reads of the pinned state: "neither side
     # COWs" stays allowed (docs/findings.md, the open question).
     _scenario("v5.9", V5_9, "lkmm", Expect.REACHABLE, "has_pinned, no ordering vs GUP-fast"),
+    _scenario("v5.9-once", V5_9_ONCE, "lkmm", Expect.REACHABLE, "the same events as v5.9"),
     _scenario(
         "v5.11", V5_11, "lkmm", Expect.REACHABLE, "write_protect_seq: SB without a full barrier"
     ),
