@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "gup_fast_share",
     "device_exclusive_fork",
     "gup_fast_norecency",
+    "lazyfree_gup_fast",
 )
 
 
