@@ -22,6 +22,8 @@ MODULES: tuple[str, ...] = (
     "device_exclusive_fork",
     "gup_fast_norecency",
     "lazyfree_gup_fast",
+    "ksm_wrprotect_gup_fast",
+    "collapse_gup_fast",
 )
 
 

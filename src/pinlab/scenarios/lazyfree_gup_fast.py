@@ -50,7 +50,7 @@ from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
 from pinlab.kernel.vmscan import try_to_unmap_one
 from pinlab.scenarios.base import Built, Expect, Scenario
 
-__all__ = ["SCENARIOS", "build"]
+__all__ = ["SCENARIOS", "build", "gup_fast_writes"]
 
 NAME = "lazyfree-vs-gup-fast"
 SOURCE = "6c8e2a256915 'mm: fix race between MADV_FREE reclaim and blkdev direct IO read'"
@@ -108,12 +108,12 @@ def build(era: Era, arch: Arch = ARM64, pin: bool = False) -> Built:
         thread_names=("try_to_unmap_one", "pin_user_pages_fast" if pin else "get_user_pages_fast"),
         # What GUP-fast may write: the mm's pinned flag, the folio's
         # references and flags (freed: its mapping), the pin statistics.
-        may_write=(None, _gup_fast_writes(mm, folio)),
+        may_write=(None, gup_fast_writes(mm, folio)),
     )
     return Built(program, bad)
 
 
-def _gup_fast_writes(mm: MmStruct, folio: Folio) -> frozenset[Loc]:
+def gup_fast_writes(mm: MmStruct, folio: Folio) -> frozenset[Loc]:
     """Every location gup_fast_fallback(FOLL_FAST_ONLY) on ``folio`` may write."""
     return frozenset(
         {
