@@ -24,6 +24,7 @@ MODULES: tuple[str, ...] = (
     "lazyfree_gup_fast",
     "ksm_wrprotect_gup_fast",
     "collapse_gup_fast",
+    "try_get_folio_free",
 )
 
 
