@@ -8,11 +8,8 @@ from pinlab.scenarios import catalogue
 from pinlab.scenarios.base import Scenario
 from pinlab.scenarios.collapse_gup_fast import SCENARIOS
 
-
 # A few seconds each (lkmm, or a 200-event collapse): marked slow.
-CASES = [
-    pytest.param(s, id=s.key, marks=[pytest.mark.slow] if True else []) for s in SCENARIOS
-]
+CASES = [pytest.param(s, id=s.key, marks=[pytest.mark.slow] if True else []) for s in SCENARIOS]
 
 
 @pytest.mark.parametrize("scenario", CASES)

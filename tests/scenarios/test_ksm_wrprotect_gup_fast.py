@@ -1,4 +1,4 @@
-"""ksm_wrprotect_gup_fast: each variant's verdict pinned (spec 6 litmus pattern on the model's code)."""
+"""ksm_wrprotect_gup_fast: each variant's verdict pinned (spec 6 L4 on the model's code)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pinlab.scenarios.base import Scenario
 from pinlab.scenarios.ksm_wrprotect_gup_fast import SCENARIOS
 
 
+def _slow(s: Scenario) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.slow] if s.model == "lkmm" else []
+
+
 # A few seconds each (lkmm, or a 200-event collapse): marked slow.
-CASES = [
-    pytest.param(s, id=s.key, marks=[pytest.mark.slow] if s.model == "lkmm" else []) for s in SCENARIOS
-]
+CASES = [pytest.param(s, id=s.key, marks=_slow(s)) for s in SCENARIOS]
 
 
 @pytest.mark.parametrize("scenario", CASES)

@@ -9,10 +9,12 @@ from pinlab.scenarios.base import Scenario
 from pinlab.scenarios.lazyfree_gup_fast import SCENARIOS
 
 
+def _slow(s: Scenario) -> list[pytest.MarkDecorator]:
+    return [pytest.mark.slow] if s.model == "lkmm" else []
+
+
 # A few seconds each (lkmm, or a 200-event collapse): marked slow.
-CASES = [
-    pytest.param(s, id=s.key, marks=[pytest.mark.slow] if s.model == "lkmm" else []) for s in SCENARIOS
-]
+CASES = [pytest.param(s, id=s.key, marks=_slow(s)) for s in SCENARIOS]
 
 
 @pytest.mark.parametrize("scenario", CASES)

@@ -41,7 +41,9 @@ from pinlab.scenarios.base import Built, Expect, Scenario
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "try-get-folio-vs-free"
-SOURCE = "mm/gup.c:try_get_folio(); 2667f50e8b81 'mm: introduce a general RCU get_user_pages_fast()'"
+SOURCE = (
+    "mm/gup.c:try_get_folio(); 2667f50e8b81 'mm: introduce a general RCU get_user_pages_fast()'"
+)
 
 
 def build(era: Era, plain: bool = False) -> Built:
