@@ -26,6 +26,7 @@ __all__ = [
     "ARM64",
     "ARM64_CONTPTE",
     "ARM64_CONTPTE_NORECENCY",
+    "ARM64_DSB",
     "X86",
     "Arch",
     "arch_by_name",
@@ -45,6 +46,11 @@ class Arch:
     # never merged): GUP-fast reads with ptep_get_lockless_norecency() and
     # re-checks with pte_same_norecency().  A proposal, so an option, not an era.
     gup_fast_norecency: bool = False
+    # arm64's flush_tlb_page()/flush_tlb_range() end with dsb(ish), which
+    # orders every earlier access before every later one (a full barrier).
+    # Plain ``arm64`` leaves it out: that is what a deferred flush
+    # (TTU_BATCH_FLUSH in reclaim) gives the code between clear and flush.
+    tlb_flush_dsb: bool = False
 
 
 X86: Final = Arch("x86", True, True, "IPI TLB flush held off by GUP-fast; xchg PTE clear")
@@ -66,7 +72,14 @@ ARM64_CONTPTE_NORECENCY: Final = Arch(
     contpte=True,
     gup_fast_norecency=True,
 )
-ARCHES: Final = (X86, ARM64, ARM64_CONTPTE, ARM64_CONTPTE_NORECENCY)
+ARM64_DSB: Final = Arch(
+    "arm64-dsb",
+    False,
+    False,
+    "arm64 whose TLB flush ends with dsb(ish), a full barrier (an immediate, not deferred, flush)",
+    tlb_flush_dsb=True,
+)
+ARCHES: Final = (X86, ARM64, ARM64_CONTPTE, ARM64_CONTPTE_NORECENCY, ARM64_DSB)
 
 
 def arch_by_name(name: str) -> Arch:

@@ -91,6 +91,20 @@ _LIST: Final = (
         "A3->A4: PageAnonExclusive is clear before the PTE is restored",
         "088b8aa537c2",
     ),
+    NamedBarrier(
+        "try_to_unmap_one:lazyfree-mb",
+        "smp_mb",
+        "try_get_folio's fully ordered folio_ref_try_add()",
+        "L3: the cleared PTE is visible before the refcount of a MADV_FREE folio is read",
+        "6c8e2a256915",
+    ),
+    NamedBarrier(
+        "try_to_unmap_one:lazyfree-rmb",
+        "smp_rmb",
+        "__remove_mapping()'s refcount-before-dirty ordering",
+        "L3: the refcount is read before PG_dirty (a GUP writer dirties after its grab)",
+        "6c8e2a256915",
+    ),
 )
 
 # Split-word PTEs (x86-32 PAE, CONFIG_GUP_GET_PXX_LOW_HIGH; spec 6 L6a).  The

@@ -25,6 +25,7 @@ from pinlab.kernel.defs import (
     EAGAIN,
     EINVAL,
     HPAGE_PMD_ORDER,
+    HPAGE_PMD_SIZE,
     PAGE_SIZE,
     PMD_MASK,
     PMD_SIZE,
@@ -59,7 +60,7 @@ from pinlab.kernel.huge_mm import (
 )
 from pinlab.kernel.internal import vm_normal_page
 from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, Vma, page_folio, vma_is_anonymous
-from pinlab.kernel.pgtable import pte_clear, ptep_get
+from pinlab.kernel.pgtable import flush_tlb_range, pte_clear, ptep_get
 from pinlab.kernel.pte import pte_none, pte_present
 from pinlab.kernel.rmap import folio_add_new_anon_rmap, folio_remove_rmap_pte
 
@@ -68,12 +69,16 @@ SCAN_FAIL = 0
 
 
 def pmdp_collapse_flush(vma: Vma, haddr: int) -> Gen:
-    """Model of mm/pgtable-generic.c:pmdp_collapse_flush(): clear the PMD (no TLB flush modelled).
+    """Model of mm/pgtable-generic.c:pmdp_collapse_flush(): clear the PMD, flush the range.
 
-    After this no new GUP-fast walk reaches the old PTE table, and one that
-    already did fails its PMD recheck in gup_fast_pte_range() (70cbc3cc78a9).
+    After this no new GUP-fast walk reaches the old PTE table.  One that
+    already did is waited for by x86's flush IPI (it runs with interrupts
+    off); where the flush waits for nobody (arm64, RCU-freed page tables)
+    it fails its PMD recheck in gup_fast_pte_range() instead (70cbc3cc78a9).
     """
-    return (yield from pmdp_huge_get_and_clear(vma.mm, haddr, vma.mm.pmd(haddr)))
+    pmd = yield from pmdp_huge_get_and_clear(vma.mm, haddr, vma.mm.pmd(haddr))
+    yield from flush_tlb_range(vma, haddr, haddr + HPAGE_PMD_SIZE)
+    return pmd
 
 
 def is_refcount_suitable(folio: Folio) -> Gen:

@@ -21,6 +21,7 @@ from typing import Any, Final
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
 from pinlab.kernel.contpte import contpte_try_unfold
+from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import MmStruct, Vma
 from pinlab.kernel.pte import _PAGE_RW, pte_present
@@ -92,9 +93,22 @@ def flush_tlb_page(vma: Vma, addr: int) -> Gen:
     translation, waited for; a CPU in GUP-fast (interrupts off) takes it only
     when its walk is over.  Written as synchronize_rcu() against GUP-fast's
     RCU read-side section (see :mod:`pinlab.kernel.arch`).  Pairs with
-    local_irq_save() in gup_fast().  Broadcast TLBI (arm64) waits for nobody."""
-    if vma.mm.arch.tlb_flush_ipi:
+    local_irq_save() in gup_fast().  Broadcast TLBI (arm64) waits for nobody,
+    but arch/arm64's sequence ends with dsb(ish): a full barrier (``arm64-dsb``)."""
+    return (yield from flush_tlb_range(vma, addr, addr + PAGE_SIZE))
+
+
+def flush_tlb_range(vma: Vma, start: int, end: int) -> Gen:
+    """Model of flush_tlb_range(): the same as flush_tlb_page() for a range."""
+    arch = vma.mm.arch
+    if arch.tlb_flush_ipi:
         yield from barrier_ipi()
+    elif arch.tlb_flush_dsb:
+        # dsb(ish) after the TLBI: the PTE clear is complete before any later
+        # access.  Pairs with GUP-fast's fully ordered reference grab
+        # (folio_ref_try_add()) before its PTE re-check.
+        for op in kapi.smp_mb():
+            yield replace(op, label="flush_tlb:dsb-ish")  # type: ignore[arg-type]
 
 
 def barrier_ipi() -> Gen:

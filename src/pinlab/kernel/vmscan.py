@@ -19,6 +19,7 @@ from typing import Any
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Loc
+from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import PAGE_SIZE, PG_lru, PG_swapbacked
 from pinlab.kernel.folio import (
     Gen,
@@ -131,14 +132,15 @@ def _discard_lazyfree_pte(
     if cpu.era.lazyfree_checks_refs:
         # Syncing against concurrent GUP-fast: clear PTE; barrier; read
         # refcount -- pairs with GUP-fast's fully ordered reference grab
-        # (folio_ref_try_add()) before it re-reads the PTE.
-        yield from kapi.smp_mb()
+        # (folio_ref_try_add()) before it re-reads the PTE.  Reclaim defers
+        # the TLB flush (TTU_BATCH_FLUSH), so no flush orders them here.
+        yield from barrier(cpu, "try_to_unmap_one:lazyfree-mb")
         ref_count = yield from folio_ref_count(folio)
         map_count = yield from folio_mapcount(folio)
         # Read the refcount before the dirty flag: a GUP user that wrote
         # through its reference dirties the folio only later (pairs with the
         # ordering that __remove_mapping() documents).
-        yield from kapi.smp_rmb()
+        yield from barrier(cpu, "try_to_unmap_one:lazyfree-rmb")
         dirty = yield from folio_test_dirty(folio)
         # The only references: the isolation's and the mappings'.
         if not dirty and ref_count == 1 + map_count:

@@ -25,6 +25,10 @@ MODULES: tuple[str, ...] = (
     "ptep_get_lockless_split",
     "unshare_slow_gup",
     "device_exclusive_fault",
+    "lazyfree_gup_fast",
+    "ksm_wrprotect_gup_fast",
+    "collapse_gup_fast",
+    "try_get_folio_free",
 )
 
 

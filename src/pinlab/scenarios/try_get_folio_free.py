@@ -1,0 +1,122 @@
+"""``try-get-folio-vs-free``: GUP-fast's speculative reference vs the last put (L8).
+
+Source: mm/gup.c try_get_folio() (folio_ref_try_add(), i.e. add unless
+zero; since the generic RCU GUP-fast of 2014, 2667f50e8b81 "mm: introduce a
+general RCU get_user_pages_fast()", which took page_cache_get_speculative()).
+The first x86 GUP-fast (v2.6.27) took a plain get_page(): with interrupts
+off, x86's flush IPI kept the page from being freed under it; with page
+tables and pages freed by RCU and no IPI, the page may reach refcount 0 and
+be freed between GUP-fast's PTE read and its increment.
+
+CPU0 unmaps the page (zap_pte_range(): clear the PTE, drop the mapping's
+reference, the last one, after the TLB flush): the folio is freed.  CPU1 is
+a GUP-fast that read the PTE before and now takes its reference:
+try_get_folio(), or (variant ``plain-inc``) a plain folio_get().
+
+Forbidden: CPU1 holds a reference to a folio that was freed (its refcount
+reached zero): a resurrected, freed page.
+
+Left out: the other half of L8, a folio split between page_folio() and the
+increment (try_get_folio()'s page_folio() re-check): the model never splits
+a folio (page_folio() is a function of the pfn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pinlab.engine.program import FinalState, Program
+from pinlab.kernel.defs import PAGE_SIZE
+from pinlab.kernel.eras import Era, era_by_name
+from pinlab.kernel.folio import folio_get
+from pinlab.kernel.mm_types import Cpu, page_folio, pfn_to_page
+from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from pinlab.kernel.pin import try_get_folio
+from pinlab.kernel.process import System
+from pinlab.kernel.pte import pte_pfn
+from pinlab.kernel.zap import zap_pte_range
+from pinlab.scenarios.base import Built, Expect, Scenario
+
+__all__ = ["SCENARIOS", "build"]
+
+NAME = "try-get-folio-vs-free"
+SOURCE = (
+    "mm/gup.c:try_get_folio(); 2667f50e8b81 'mm: introduce a general RCU get_user_pages_fast()'"
+)
+
+
+def build(era: Era, plain: bool = False) -> Built:
+    """The setup, run sequentially, and the two CPUs' kernel paths."""
+    system = System(era, strict=False)
+    proc = system.spawn()
+    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    proc.write(addr, 0x11)  # one reference: the mapping's
+    mm, machine = proc.mm, system.machine
+    vma = mm.find_vma(addr)
+    assert vma is not None
+    # What GUP-fast read from the PTE before the unmap.
+    page = pfn_to_page(pte_pfn(int(system.memory[mm.pte(addr)])))
+    folio = page_folio(page)
+
+    def unmap() -> Any:
+        yield from zap_pte_range(Cpu(machine, id=1), vma, addr, addr + PAGE_SIZE)
+        return {}
+
+    def grab() -> Any:
+        if plain:
+            yield from folio_get(folio)
+            return {"got": 1}
+        got = yield from try_get_folio(page, 1)
+        return {"got": int(got is not None)}
+
+    def bad(state: FinalState) -> str | None:
+        if state.regs[1].get("got") != 1:
+            return None
+        if state.memory.get(folio.mapping, 0) != 0:
+            return None  # not freed: the mapping's put was not the last
+        refs = state.memory.get(folio._refcount, 0)
+        return f"CPU1 holds a reference to {folio}, which was freed (refcount now {refs})"
+
+    program = Program(
+        NAME,
+        (unmap, grab),
+        init=system.memory.snapshot(),
+        thread_names=("zap_pte_range", "folio_get" if plain else "try_get_folio"),
+    )
+    return Built(program, bad)
+
+
+def _builder(plain: bool) -> Callable[[Era], Built]:
+    return lambda era: build(era, plain)
+
+
+def _scenario(
+    variant: str, model: str, expected: Expect, plain: bool = False, notes: str = ""
+) -> Scenario:
+    return Scenario(
+        name=NAME,
+        variant=variant,
+        title="GUP-fast's speculative folio reference vs freeing the folio",
+        source=SOURCE,
+        patterns=("L8",),
+        era=era_by_name("current"),
+        model=model,
+        expected=expected,
+        forbidden="GUP-fast holds a reference to a folio whose refcount reached zero (freed)",
+        build=_builder(plain),
+        notes=notes,
+    )
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    _scenario("current", "sc", Expect.NEVER, notes="folio_ref_try_add(): add unless zero"),
+    _scenario("current", "lkmm", Expect.NEVER),
+    _scenario(
+        "plain-inc",
+        "sc",
+        Expect.REACHABLE,
+        plain=True,
+        notes="a plain increment resurrects a freed folio (v2.6.27 x86 relied on the IPI)",
+    ),
+)
