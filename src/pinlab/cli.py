@@ -194,6 +194,9 @@ def _check(
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
     time_limit: TimeOpt = None,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="List the scenarios (and their patterns); run none.")
+    ] = False,
 ) -> None:
     """Run scenarios and compare each verdict with its expectation (exit 1 if one differs)."""
     _check_options("check", era, model)
@@ -202,6 +205,9 @@ def _check(
     except LookupError as err:
         raise _fail("check", str(err.args[0])) from None
     console = _console()
+    if list_only:
+        console.print(check_report.render_list(scenarios))
+        raise typer.Exit(0)
     # A reachable verdict needs one forbidden execution, not all of them.
     limits = Limits(time_limit=time_limit, stop_at_witness=True)
     results: list[ScenarioResult] = []

@@ -21,9 +21,17 @@ from rich.table import Table
 from rich.text import Text
 
 from pinlab.engine.explore import Outcome
-from pinlab.scenarios import ScenarioResult, Verdict
+from pinlab.scenarios import Scenario, ScenarioResult, Verdict
 
-__all__ = ["bound_hit", "differences", "json_record", "render_json", "render_table", "summary"]
+__all__ = [
+    "bound_hit",
+    "differences",
+    "json_record",
+    "render_json",
+    "render_list",
+    "render_table",
+    "summary",
+]
 
 _BOUNDS = {
     Outcome.TIME: "the time limit",
@@ -62,6 +70,17 @@ def _verdict_cell(result: ScenarioResult) -> Text:
     if result.verdict is Verdict.INCONCLUSIVE:
         return Text(f"{verdict} ({bound_hit(result)})", style="yellow")
     return Text(verdict, style="green" if result.as_expected else "bold red")
+
+
+def render_list(scenarios: Sequence[Scenario]) -> RenderableType:
+    """``pinlab check --list``: what would run, with the spec 6 patterns each one covers."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("scenario", "era/variant", "model", "expected", "patterns", "notes"):
+        table.add_column(column)
+    for s in scenarios:
+        variant = s.variant if s.variant == s.era.name else f"{s.variant} ({s.era.name})"
+        table.add_row(s.name, variant, s.model, s.expected.value, " ".join(s.patterns), s.notes)
+    return table
 
 
 def render_table(results: Sequence[ScenarioResult]) -> RenderableType:
