@@ -14,7 +14,8 @@ Instructions (tuples):
   ("fetch_add", loc, v, reg)       reg = atomic_fetch_add(v, loc)
   ("add", loc, v)                  atomic_add(v, loc)
   ("add_unless", loc, a, u, reg)   reg = atomic_add_unless(loc, a, u)
-  ("fence", name)                  smp_mb() etc.
+  ("fence", name)                  smp_mb() etc.; ("fence", "sync_rcu") is synchronize_rcu()
+  ("rcu_lock",) / ("rcu_unlock",)  rcu_read_lock / rcu_read_unlock
   ("lock", l) / ("unlock", l)      spin_lock / spin_unlock
   ("trylock", l, reg, body)        reg = spin_trylock(l); if reg: body; spin_unlock(l)
   ("if_eq", reg, v, body)          if reg == v: body
@@ -36,6 +37,7 @@ FENCES: dict[str, Callable[[], Any]] = {
     "rmb": kapi.smp_rmb,
     "wmb": kapi.smp_wmb,
     "after_atomic": kapi.smp_mb__after_atomic,
+    "sync_rcu": kapi.synchronize_rcu,
 }
 
 
@@ -58,6 +60,10 @@ def _interp(code: ThreadCode, regs: dict[str, Any]) -> Any:
             regs[ins[4]] = yield from kapi.atomic_add_unless(Loc(ins[1]), ins[2], ins[3])
         elif op == "fence":
             yield from FENCES[ins[1]]()
+        elif op == "rcu_lock":
+            yield from kapi.rcu_read_lock()
+        elif op == "rcu_unlock":
+            yield from kapi.rcu_read_unlock()
         elif op == "lock":
             yield from kapi.spin_lock(Loc(ins[1]))
         elif op == "unlock":
@@ -146,7 +152,14 @@ def brute_force_sc(threads: Sequence[ThreadCode]) -> set[tuple[Any, ...]]:
     def flat(code: ThreadCode) -> list[Instr]:
         return list(code)
 
+    seen: set[str] = set()
+
     def step(mem: dict[str, int], stacks: list[list[Instr]], rf: list[dict[str, int]]) -> None:
+        # the same state reached by different interleavings is explored once
+        key = repr((sorted(mem.items()), stacks, [sorted(r.items()) for r in rf]))
+        if key in seen:
+            return
+        seen.add(key)
         progressed = False
         for tid, stack in enumerate(stacks):
             if not stack:
@@ -180,8 +193,16 @@ def brute_force_sc(threads: Sequence[ThreadCode]) -> set[tuple[Any, ...]]:
                 r[ins[4]] = int(ok)
                 if ok:
                     m[ins[1]] = old + ins[2]
+            elif op == "fence" and ins[1] == "sync_rcu":
+                # a grace period: no other CPU may be inside a read-side section
+                if any(m.get(f"__rcu{t}", 0) for t in range(len(stacks)) if t != tid):
+                    continue  # not enabled
             elif op == "fence":
                 pass
+            elif op == "rcu_lock":
+                m[f"__rcu{tid}"] = m.get(f"__rcu{tid}", 0) + 1
+            elif op == "rcu_unlock":
+                m[f"__rcu{tid}"] = m.get(f"__rcu{tid}", 0) - 1
             elif op == "lock":
                 if m.get(ins[1], 0):
                     continue  # not enabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ def instruction(draw: st.DrawFn, tid: int, depth: int = 0) -> Instr:
     loc = draw(st.sampled_from(LOCS))
     v = draw(st.sampled_from(VALS))
     kinds = ["st", "ld", "ld", "xchg", "cmpxchg", "fetch_add", "add", "add_unless", "fence",
-             "lock_block"]  # fmt: skip
+             "lock_block", "rcu_block", "sync_rcu"]  # fmt: skip
     if depth == 0:
         kinds += ["if_eq", "trylock"]
     kind = draw(st.sampled_from(kinds))
@@ -40,6 +41,11 @@ def instruction(draw: st.DrawFn, tid: int, depth: int = 0) -> Instr:
         return ("add_unless", loc, v, draw(st.sampled_from([0, *VALS])), reg)
     if kind == "fence":
         return ("fence", draw(st.sampled_from(["mb", "rmb", "wmb", "after_atomic"])))
+    if kind == "sync_rcu":
+        return ("fence", "sync_rcu")
+    if kind == "rcu_block":
+        body = draw(st.lists(instruction(tid, depth + 1), min_size=1, max_size=2))
+        return ("if_eq", "__always", 0, [("rcu_lock",), *body, ("rcu_unlock",)])
     if kind == "lock_block":
         body = draw(st.lists(instruction(tid, depth + 1), min_size=0, max_size=1))
         return ("if_eq", "__always", 0, [("lock", "l"), *body, ("unlock", "l")])
@@ -121,3 +127,40 @@ def test_replay_reproduces_each_execution(threads: list[list[Instr]]) -> None:
         assert again[0].graph.rf == ex.graph.rf
         assert again[0].graph.co == ex.graph.co
         assert again[0].final == ex.final
+
+
+def _rcu(*body: Instr) -> Instr:
+    return ("if_eq", "__always", 0, [("rcu_lock",), *body, ("rcu_unlock",)])
+
+
+SYNC: Instr = ("fence", "sync_rcu")
+RCU_PROGRAMS = {
+    # the reader's section may not straddle the grace period
+    "straddle": [[_rcu(("ld", "x", "r0"), ("ld", "y", "r1"))],
+                 [("st", "x", 1), SYNC, ("st", "y", 1)]],
+    "nested": [[_rcu(("ld", "x", "r0"), _rcu(), ("ld", "y", "r1"))],
+               [("st", "x", 1), SYNC, ("st", "y", 1)]],
+    "two-sections": [[_rcu(("ld", "y", "r0")), _rcu(("ld", "x", "r1"))],
+                     [("st", "x", 1), SYNC, ("st", "y", 1)]],
+    "two-grace-periods": [[_rcu(("ld", "x", "r0"), ("ld", "y", "r1"))],
+                          [("st", "x", 1), SYNC, ("st", "z", 1)],
+                          [("ld", "z", "r0"), SYNC, ("st", "y", 1)]],
+    "lock-inside": [[_rcu(("lock", "l"), ("ld", "x", "r0"), ("unlock", "l"), ("ld", "y", "r1"))],
+                    [("lock", "l"), ("st", "x", 1), SYNC, ("st", "y", 1), ("unlock", "l")]],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(RCU_PROGRAMS))
+def test_grace_periods_match_brute_force(name: str) -> None:
+    threads = RCU_PROGRAMS[name]
+    result = explore(as_program(name, threads), "sc", limits=CAP)
+    assert result.outcome is Outcome.COMPLETE
+    assert set(result.states) == brute_force_sc(threads)
+
+
+def test_grace_period_forbids_a_straddling_section() -> None:
+    # locations x, y; then P0's r0, r1: reading x's old value and y's new one
+    # needs the section to begin before synchronize_rcu() and end after it.
+    states = set(explore(as_program("straddle", RCU_PROGRAMS["straddle"]), "sc").states)
+    assert (1, 1, 0, 1) not in states
+    assert {(1, 1, 0, 0), (1, 1, 1, 0), (1, 1, 1, 1)} <= states

@@ -1,5 +1,5 @@
 """ptep-get-lockless-split (spec 6 L6a): each variant's verdict, the torn value, and the
-sc engine gap (no RCU axiom) pinned as a strict xfail."""
+zap under sc, which needs the sc model's rcu axiom (the flush IPI's wait)."""
 
 from __future__ import annotations
 
@@ -48,11 +48,6 @@ def test_sc_final_states_match_brute_force(setup: str, irqs_off: bool) -> None:
     assert explorer_finals(program, "sc") == brute_force_program(program)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sc model has no RCU axiom: synchronize_rcu() (the flush IPI) does not wait "
-    "for the reader's IRQ-off section, so sc reports the low-half ABA",
-)
 def test_zap_with_irqs_off_is_never_under_sc() -> None:
     result = _scenario("zap", CURRENT, "sc", Expect.NEVER, setup="zap").run()
     assert result.verdict is Verdict.NEVER

@@ -24,9 +24,8 @@ a present PTE that is neither of those written (a torn pfn).
   after present -> none -> present, so the recheck passes on a PTE made of
   P1's low half and the cleared high half.
 
-Not in the catalogue: ``zap`` under sc.  The sc model has no RCU axiom (a
-grace period does not wait for a read-side section), so it cannot express
-the IPI wait and reports the ABA of ``irqs-on`` (tests/scenarios: xfail).
+``zap`` under sc is never too: the sc model's ``rcu`` axiom makes the flush
+IPI's grace period wait for the reader's IRQ-off section.
 """
 
 from __future__ import annotations
@@ -157,6 +156,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         irqs_off=False,
         notes="a reader that does not hold off the flush IPI: low-half ABA",
     ),
+    _scenario("zap", CURRENT, "sc", Expect.NEVER, setup="zap"),
     _scenario("fault", CURRENT, "lkmm", Expect.NEVER),
     _scenario("fault-no-wmb", _without("native_set_pte:wmb-high-low"), "lkmm", Expect.REACHABLE),
     _scenario("fault-no-rmb", _without("ptep_get_lockless:rmb-low-high"), "lkmm", Expect.REACHABLE),

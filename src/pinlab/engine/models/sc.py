@@ -5,12 +5,15 @@
   write to its location;
 - ``atomic``: ``empty rmw & (fre ; coe)`` -- no write comes between the write
   an RMW reads from and the RMW's own write;
+- ``rcu``: no RCU (or SRCU) read-side critical section both begins before
+  a grace period and ends after it (:func:`~pinlab.engine.models.sparse.rcu_sc_holds`);
 - the lock rules of lock.cat (``lock-nest``, ``nested-is-locked``,
   ``unmatched-locks``), with lock reads-from and coherence formed as lock.cat
   forms them (see :mod:`pinlab.engine.graph`).
 
 Every axiom is an acyclicity or emptiness condition on relations that only
-grow as a graph is extended, so the same check prunes partial graphs.  The
+grow as a graph is extended (``rcu`` looks only at sections already closed),
+so the same check prunes partial graphs.  The
 checks run on sparse edges (:mod:`pinlab.engine.models.sparse`).
 """
 
@@ -25,6 +28,7 @@ from pinlab.engine.models.sparse import (
     atomicity_after,
     atomicity_holds,
     lock_rules_hold,
+    rcu_sc_holds,
     sc_acyclic,
     unmatched_lock_rules_hold,
 )
@@ -50,6 +54,8 @@ class ScModel:
             return "sc"
         if not atomicity_holds(g):
             return "atomic"
+        if not rcu_sc_holds(g):
+            return "rcu"
         return None
 
     def check(self, g: ExecutionGraph) -> Verdict:

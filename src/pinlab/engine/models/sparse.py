@@ -25,6 +25,7 @@ __all__ = [
     "coherence_acyclic",
     "lock_rules_hold",
     "porf_reaches",
+    "rcu_sc_holds",
     "sc_acyclic",
     "unmatched_lock_rules_hold",
 ]
@@ -80,6 +81,90 @@ def sc_acyclic(g: ExecutionGraph) -> bool:
             succ[a].append(b)
     _rf_co_fr(g, succ, g.lock_co())  # type: ignore[arg-type]
     return _acyclic(n, succ)
+
+
+def _read_side_sections(g: ExecutionGraph) -> list[tuple[int, int, object]]:
+    """Each thread's outermost read-side critical sections: (lock, unlock, domain).
+
+    RCU sections nest (the outermost pair counts); an SRCU section is a
+    ``srcu_read_lock()`` matched with the next unmatched ``srcu_read_unlock()``
+    of the same thread and ``srcu_struct`` (its domain), innermost first.
+    Sections still open are left out: their end may yet come.
+    """
+    out: list[tuple[int, int, object]] = []
+    events = g.events
+    for eids in g.threads:
+        depth, start = 0, -1
+        srcu: dict[object, list[int]] = {}
+        for eid in eids:
+            e = events[eid]
+            if e.kind is EvKind.F and e.tag == "rcu-lock":
+                if depth == 0:
+                    start = eid
+                depth += 1
+            elif e.kind is EvKind.F and e.tag == "rcu-unlock" and depth > 0:
+                depth -= 1
+                if depth == 0:
+                    out.append((start, eid, None))
+            elif e.kind is EvKind.R and e.tag == "srcu-lock":
+                srcu.setdefault(e.loc, []).append(eid)
+            elif e.kind is EvKind.W and e.tag == "srcu-unlock" and srcu.get(e.loc):
+                out.append((srcu[e.loc].pop(), eid, e.loc))
+    return out
+
+
+def rcu_sc_holds(g: ExecutionGraph) -> bool:
+    """The grace-period guarantee in a sequentially consistent execution.
+
+    A grace period (``synchronize_rcu()``, or ``synchronize_srcu()`` for
+    sections of its ``srcu_struct``) waits for every read-side critical
+    section that began before it: in the total order no section may begin
+    before a grace period and end after it.  So for each grace period G and
+    each section [L, U] of another thread, either U comes before G or G
+    comes before L; the execution is consistent when some choice of those
+    edges keeps ``po | rf | co | fr`` acyclic (a backtracking search over
+    the few pairs a program has).
+    """
+    gps = [
+        e
+        for e in g.events
+        if e.tid >= 0 and ((e.kind is EvKind.F and e.tag == "sync-rcu") or e.kind is EvKind.SRCU)
+    ]
+    if not gps:
+        return True
+    sections = _read_side_sections(g)
+    pairs = [
+        (gp.eid, lock, unlock)
+        for gp in gps
+        for lock, unlock, domain in sections
+        if g.events[lock].tid != gp.tid
+        and (domain is None) == (gp.kind is EvKind.F)
+        and (domain is None or domain == gp.loc)
+    ]
+    if not pairs:
+        return True
+    n = len(g.events)
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for eids in g.threads:
+        for a, b in itertools.pairwise(eids):
+            succ[a].append(b)
+    _rf_co_fr(g, succ, g.lock_co())  # type: ignore[arg-type]
+
+    def search(k: int) -> bool:
+        if not _acyclic(n, succ):
+            return False
+        if k == len(pairs):
+            return True
+        gp, lock, unlock = pairs[k]
+        for a, b in ((unlock, gp), (gp, lock)):
+            succ[a].append(b)
+            ok = search(k + 1)
+            succ[a].pop()
+            if ok:
+                return True
+        return False
+
+    return search(0)
 
 
 def coherence_acyclic(g: ExecutionGraph) -> bool:
