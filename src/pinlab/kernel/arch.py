@@ -51,9 +51,19 @@ class Arch:
     # Plain ``arm64`` leaves it out: that is what a deferred flush
     # (TTU_BATCH_FLUSH in reclaim) gives the code between clear and flush.
     tlb_flush_dsb: bool = False
+    # Page tables are freed by tlb_remove_table(), after a grace period
+    # (MMU_GATHER_RCU_TABLE_FREE).  The x86 modelled frees them with the
+    # pages, after the flush IPI (tlb_remove_page(): non-paravirt x86 before 2025).
+    rcu_table_free: bool = True
 
 
-X86: Final = Arch("x86", True, True, "IPI TLB flush held off by GUP-fast; xchg PTE clear")
+X86: Final = Arch(
+    "x86",
+    True,
+    True,
+    "IPI TLB flush held off by GUP-fast; xchg PTE clear",
+    rcu_table_free=False,
+)
 ARM64: Final = Arch(
     "arm64", False, False, "RCU page-table free, broadcast TLBI; xchg_relaxed PTE clear"
 )

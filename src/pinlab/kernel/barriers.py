@@ -107,6 +107,25 @@ _LIST: Final = (
     ),
 )
 
+# Page-table freeing vs GUP-fast (spec 6 L7).  The partner of both is
+# gup_fast()'s local_irq_save(), which the model writes as rcu_read_lock().
+_PGTABLE_FREE: Final = (
+    NamedBarrier(
+        "tlb_remove_table:rcu-gp",
+        "synchronize_rcu",
+        "gup_fast()'s local_irq_save() (an RCU read-side section)",
+        "L7: a batch of page tables is freed by call_rcu(), after a grace period",
+        "",
+    ),
+    NamedBarrier(
+        "tlb_remove_table_sync_one:ipi",
+        "synchronize_rcu",
+        "gup_fast()'s local_irq_save() (an RCU read-side section)",
+        "L7: a table freed without a batch waits for an IPI to every CPU first",
+        "",
+    ),
+)
+
 # Split-word PTEs (x86-32 PAE, CONFIG_GUP_GET_PXX_LOW_HIGH; spec 6 L6a).  The
 # protocol predates git (arch/x86/mm/gup.c:gup_get_pte()); it became the
 # generic ptep_get_lockless() of include/linux/pgtable.h.
@@ -141,7 +160,9 @@ _SPLIT_PTE: Final = (
     ),
 )
 
-BARRIERS: Final[dict[str, NamedBarrier]] = {b.name: b for b in (*_LIST, *_SPLIT_PTE)}
+BARRIERS: Final[dict[str, NamedBarrier]] = {
+    b.name: b for b in (*_LIST, *_PGTABLE_FREE, *_SPLIT_PTE)
+}
 
 
 def barrier(cpu: Cpu, name: str) -> Gen:

@@ -17,8 +17,8 @@ rests on three protocols, each with a partner elsewhere:
   PTE (B4), read barrier, check PageAnonExclusive (B5) (088b8aa537c2, v6.1),
   paired with folio_try_share_anon_rmap_pte();
 - vs page-table freeing (L7): interrupts off (G2), which the model writes as
-  an RCU read-side section (what it is to RCU-freed page tables); the IPI
-  half of the argument is not modelled.
+  an RCU read-side section (what it is to RCU-freed page tables, and what
+  holds off the flush IPI, written as a grace period: kernel/mmu_gather.py).
 """
 
 from __future__ import annotations

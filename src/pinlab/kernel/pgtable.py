@@ -8,9 +8,8 @@ PTE is one 64-bit word, so ``ptep_get_lockless()`` is a single READ_ONCE
 does model is the wait for the flush IPI, which a GUP-fast walk with interrupts off holds off (x86).
 
 The PMD level is one location per 2 MiB range holding ``PMD_TABLE`` once a
-PTE table has been allocated (``pte_alloc``); page tables are never freed
-in this model (munmap leaves empty tables behind, as the kernel does unless
-free_pgtables() runs).
+PTE table has been allocated (``pte_alloc``); do_munmap() leaves empty tables
+behind, :mod:`pinlab.kernel.mmu_gather` (free_pgtables()) frees them.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ MODULES: tuple[str, ...] = (
     "ksm_wrprotect_gup_fast",
     "collapse_gup_fast",
     "try_get_folio_free",
+    "pgtable_free_gup_fast",
 )
 
 
