@@ -419,7 +419,7 @@ def _makes_fr(g: ExecutionGraph, kind: str, a: int, b: int) -> bool:
     prune."""
     w = b if kind == "rf" else a
     ev = g.events[w]
-    ws = g.co.get(ev.loc) if ev.loc is not None else None  # type: ignore[arg-type]
+    ws = g.co.get(ev.loc) if ev.loc is not None else None
     if not ws or ws[-1] == w:
         return False
     if kind == "rf":
