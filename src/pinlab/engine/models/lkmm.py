@@ -307,9 +307,10 @@ class LkmmModel:
         )
         prop_not_id = r.diff(prop, r.ident(n))
         hb = r.restrict(r.union(ppo, rfe, r.inter(prop_not_id, int_)), Marked, Marked)
-        if not r.acyclic(hb):
+        hb_plus = r.closure_if_acyclic(hb)
+        if hb_plus is None:
             return Verdict(False, "happens-before")
-        hb_star = r.star(hb)
+        hb_star = r.refl_closure(hb_plus)
         pb = r.restrict(r.compose(r.compose(prop, strong_fence), hb_star), -1, Marked)
         if not r.acyclic(pb):
             return Verdict(False, "propagation")
