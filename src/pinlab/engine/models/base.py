@@ -19,8 +19,9 @@ models share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pinlab.engine import relation as r
 from pinlab.engine.graph import READ_KINDS, WRITE_KINDS, EvKind, ExecutionGraph
@@ -55,11 +56,21 @@ class Model(Protocol):
     def check_partial(self, g: ExecutionGraph, change: Change) -> bool: ...
 
 
-class Relations:
-    """The base relations of ``g`` as bitset rows (see :mod:`pinlab.engine.relation`)."""
+class _Shape:
+    """What the relations of a graph owe to its events and program order alone.
+
+    Consecutive graphs of one exploration mostly share their events and differ
+    in reads-from and coherence, so this part is computed once per shape and
+    cached (:func:`_shape`); ``derived`` caches, by name, the relations a
+    model builds from it alone (fences, program-order restrictions).
+    """
+
+    __slots__ = (
+        "F", "IW", "M", "R", "W", "addr", "all", "atomic", "ctrl", "data", "derived",
+        "ext", "int_", "kinds", "loc", "n", "po", "rmw", "tags",
+    )  # fmt: skip
 
     def __init__(self, g: ExecutionGraph) -> None:
-        self.g = g
         events = g.events
         n = len(events)
         self.n = n
@@ -109,6 +120,63 @@ class Relations:
                 self.int_[eid] = thread_bits
         self.ext = [self.all & ~row & ~(1 << i) for i, row in enumerate(self.int_)]
 
+        self.rmw = [0] * n
+        self.addr = [0] * n
+        self.data = [0] * n
+        self.ctrl = [0] * n
+        for e in events:
+            if e.rmw >= 0 and e.kind in READ_KINDS:
+                self.rmw[e.eid] = 1 << e.rmw
+            for rd in r.bits(e.addr):
+                self.addr[rd] |= 1 << e.eid
+            for rd in r.bits(e.data):
+                self.data[rd] |= 1 << e.eid
+            for rd in r.bits(e.ctrl):
+                self.ctrl[rd] |= 1 << e.eid
+        self.derived: dict[str, object] = {}
+
+
+_T = TypeVar("_T")
+_SHAPES: dict[tuple[object, ...], _Shape] = {}
+_SHAPES_MAX = 4096
+
+
+def _shape(g: ExecutionGraph) -> _Shape:
+    """The (cached) shape of ``g``: keyed by everything of each event but its
+    value -- program order is the order of a thread's event ids."""
+    key = tuple(
+        (e.kind, e.tid, e.loc, e.tag, e.atomic, e.rmw, e.addr, e.data, e.ctrl) for e in g.events
+    )
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = _Shape(g)
+    return shape
+
+
+class Relations:
+    """The base relations of ``g`` as bitset rows (see :mod:`pinlab.engine.relation`).
+
+    The rows are shared with other graphs of the same shape: never mutate them.
+    """
+
+    def __init__(self, g: ExecutionGraph) -> None:
+        self.g = g
+        shape = _shape(g)
+        self.shape = shape
+        n = self.n = shape.n
+        self.kinds = shape.kinds
+        self.tags = shape.tags
+        self.atomic = shape.atomic
+        self.R, self.W, self.IW, self.F, self.M = shape.R, shape.W, shape.IW, shape.F, shape.M
+        self.all = shape.all
+        self.loc = shape.loc
+        self.po = shape.po
+        self.int_ = shape.int_
+        self.ext = shape.ext
+        self.rmw, self.addr, self.data, self.ctrl = shape.rmw, shape.addr, shape.data, shape.ctrl
+
         # reads-from and coherence, with lock.cat's derived lock edges (the explorer
         # takes a lock only after the unlock it reads from: they never change)
         co_lists = g.lock_co()
@@ -129,19 +197,13 @@ class Relations:
         self.rf_inv = r.inverse(self.rf)
         self.fr = r.compose(self.rf_inv, self.co)
 
-        self.rmw = [0] * n
-        self.addr = [0] * n
-        self.data = [0] * n
-        self.ctrl = [0] * n
-        for e in events:
-            if e.rmw >= 0 and e.kind in READ_KINDS:
-                self.rmw[e.eid] = 1 << e.rmw
-            for rd in r.bits(e.addr):
-                self.addr[rd] |= 1 << e.eid
-            for rd in r.bits(e.data):
-                self.data[rd] |= 1 << e.eid
-            for rd in r.bits(e.ctrl):
-                self.ctrl[rd] |= 1 << e.eid
+    def derived(self, name: str, build: Callable[[], _T]) -> _T:
+        """Relation ``name``, which ``build`` makes from the graph's shape alone
+        (events and program order, never reads-from or coherence): cached."""
+        got = self.shape.derived.get(name)
+        if got is None:
+            got = self.shape.derived[name] = build()
+        return got  # type: ignore[return-value]  # (``name`` fixes the type)
 
     def tagged(self, *tags: str) -> int:
         s = 0

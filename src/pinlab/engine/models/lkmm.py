@@ -137,7 +137,7 @@ class LkmmModel:
         Srcu_unlock = rel.tagged("srcu-unlock") & W
         Sync_srcu = sync_srcu
 
-        rcu_rscs, unmatched_rl, unmatched_ru = _rcu_rscs(g, rel)
+        rcu_rscs, unmatched_rl, unmatched_ru = rel.derived("lkmm-rcu", lambda: _rcu_rscs(g, rel))
         if unmatched_rl:
             flags.add("unmatched-rcu-lock")
         if unmatched_ru:
@@ -162,7 +162,7 @@ class LkmmModel:
         if Sync_srcu and not r.empty(r.inter(rcu_rscs, _fencerel(rel, Sync_srcu))):
             flags.add("invalid-sleep")
         events = g.events
-        for a, b in r.pairs(srcu_rscs):
+        for a, b in r.pairs(srcu_rscs) if Srcu_lock else ():
             if events[a].value != events[b].value:
                 flags.add("srcu-bad-value-match")
                 break
@@ -196,68 +196,77 @@ class LkmmModel:
         coe = r.inter(co, ext)
 
         # --- linux-kernel.cat: basic relations --------------------------------------
-        po_loc = rel.po_loc()
-        acq_po = r.restrict(po, Acquire, M)
-        po_rel = r.restrict(po, M, Release)
         if UL and LKR:
             po_unlock_lock_po = r.compose(
                 r.compose(r.restrict(po, -1, UL), r.restrict(r.union(po, rf), -1, LKR)), po
             )
         else:
             po_unlock_lock_po = r.zero(n)
-        R4rmb = R & ~Noreturn
-        rmb = r.restrict(_fencerel(rel, Rmb), R4rmb, R4rmb)
-        wmb = r.restrict(_fencerel(rel, Wmb), W, W)
         po_opt = r.refl_closure(po)
-        # (each term only when its events exist: most tests use few of them)
-        mb_terms: list[Rel] = [r.zero(n)]
-        if Mb & F:
-            mb_terms.append(r.restrict(_fencerel(rel, Mb), M, M))
-        if Mb & R:
-            mb_terms.append(r.restrict(po, M, Mb & R))
-        if Mb & W:
-            mb_terms.append(r.restrict(po, Mb & W, M))
-        if Before_atomic and RMW:
-            mb_terms.append(
-                r.restrict(
-                    r.compose(r.restrict(_fencerel(rel, Before_atomic), -1, RMW), po_opt), M, M
+        R4rmb = R & ~Noreturn
+
+        def fences() -> tuple[Rel, Rel, Rel, Rel, Rel, Rel, Rel]:
+            """What of the fence relations depends on the events alone."""
+            po_loc = rel.po_loc()
+            acq_po = r.restrict(po, Acquire, M)
+            po_rel = r.restrict(po, M, Release)
+            rmb = r.restrict(_fencerel(rel, Rmb), R4rmb, R4rmb)
+            wmb = r.restrict(_fencerel(rel, Wmb), W, W)
+            # (each term only when its events exist: most tests use few of them)
+            mb_terms: list[Rel] = [r.zero(n)]
+            if Mb & F:
+                mb_terms.append(r.restrict(_fencerel(rel, Mb), M, M))
+            if Mb & R:
+                mb_terms.append(r.restrict(po, M, Mb & R))
+            if Mb & W:
+                mb_terms.append(r.restrict(po, Mb & W, M))
+            if Before_atomic and RMW:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(r.restrict(_fencerel(rel, Before_atomic), -1, RMW), po_opt), M, M
+                    )
                 )
-            )
-        if After_atomic and RMW:
-            mb_terms.append(
-                r.restrict(
-                    r.compose(r.restrict(po_opt, -1, RMW), _fencerel(rel, After_atomic)), M, M
+            if After_atomic and RMW:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(r.restrict(po_opt, -1, RMW), _fencerel(rel, After_atomic)), M, M
+                    )
                 )
-            )
-        if After_spinlock and LKW:
-            mb_terms.append(
-                r.restrict(
-                    r.compose(r.restrict(po_opt, -1, LKW), _fencerel(rel, After_spinlock)), M, M
+            if After_spinlock and LKW:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(r.restrict(po_opt, -1, LKW), _fencerel(rel, After_spinlock)),
+                        M,
+                        M,
+                    )
                 )
-            )
-        if After_unlock_lock and UL and LKR:
-            mb_terms.append(
+            if After_srcu_read_unlock and Srcu_unlock:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(
+                            r.restrict(po_opt, -1, Srcu_unlock),
+                            _fencerel(rel, After_srcu_read_unlock),
+                        ),
+                        M,
+                        M,
+                    )
+                )
+            mb = r.union(*mb_terms)
+            if Sync_rcu or Sync_srcu:
+                gp = r.compose(r.restrict(po, -1, Sync_rcu | Sync_srcu), po_opt)
+            else:
+                gp = r.zero(n)
+            return po_loc, acq_po, po_rel, rmb, wmb, mb, gp
+
+        po_loc, acq_po, po_rel, rmb, wmb, mb, gp = rel.derived("lkmm-fences", fences)
+        if After_unlock_lock and UL and LKR:  # (reads-from decides po-unlock-lock-po)
+            mb = r.union(
+                mb,
                 r.restrict(
                     r.compose(r.restrict(po_unlock_lock_po, -1, After_unlock_lock), po), M, M
-                )
+                ),
             )
-        if After_srcu_read_unlock and Srcu_unlock:
-            mb_terms.append(
-                r.restrict(
-                    r.compose(
-                        r.restrict(po_opt, -1, Srcu_unlock),
-                        _fencerel(rel, After_srcu_read_unlock),
-                    ),
-                    M,
-                    M,
-                )
-            )
-        mb = r.union(*mb_terms)
-        if Sync_rcu or Sync_srcu:
-            gp = r.compose(r.restrict(po, -1, Sync_rcu | Sync_srcu), po_opt)
-            strong_fence = r.union(mb, gp)
-        else:
-            strong_fence = mb
+        strong_fence = r.union(mb, gp)
         nonrw_fence = r.union(strong_fence, po_rel, acq_po)
         fence = r.union(nonrw_fence, wmb, rmb)
 
