@@ -185,17 +185,16 @@ class Relations:
         self.rf = [0] * n
         for rd, w in rf_map.items():
             self.rf[w] |= 1 << rd
-        self.co = [0] * n
-        self.co_imm = [0] * n  # singlestep(co)
+        self.co = co = [0] * n
         for ws in co_lists.values():
             later = 0
             for i in range(len(ws) - 1, -1, -1):
-                self.co[ws[i]] = later
-                if i + 1 < len(ws):
-                    self.co_imm[ws[i]] = 1 << ws[i + 1]
+                co[ws[i]] = later
                 later |= 1 << ws[i]
-        self.rf_inv = r.inverse(self.rf)
-        self.fr = r.compose(self.rf_inv, self.co)
+        # fr = rf^-1 ; co: a read is fr-before the writes co-after its own
+        self.fr = fr = [0] * n
+        for rd, w in rf_map.items():
+            fr[rd] = co[w]
 
     def derived(self, name: str, build: Callable[[], _T]) -> _T:
         """Relation ``name``, which ``build`` makes from the graph's shape alone

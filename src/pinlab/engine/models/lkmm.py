@@ -274,7 +274,7 @@ class LkmmModel:
         com = r.union(rf, co, fr)
         if not r.acyclic(r.union(po_loc, com)):
             return Verdict(False, "coherence")
-        if not r.empty(r.inter(rmw, r.compose(fre, coe))):
+        if not r.empty(r.inter(rmw, r.compose(r.restrict(fre, r.domain(rmw)), coe))):
             return Verdict(False, "atomic")
 
         # --- preserved program order, propagation, happens-before --------------------
