@@ -215,12 +215,14 @@ def closure_if_acyclic(r: Sequence[int]) -> Rel | None:
         return None
     out = list(r)
     for i in reversed(order):
-        row = r[i]
-        acc = row
-        while row:
-            low = row & -row
-            acc |= out[low.bit_length() - 1]
-            row ^= low
+        # A successor already reached through another is skipped: that one's
+        # row, being closed, holds everything the skipped one reaches.
+        rem = r[i]
+        acc = 0
+        while rem:
+            low = rem & -rem
+            acc |= out[low.bit_length() - 1] | low
+            rem &= ~acc
         out[i] = acc
     return out
 

@@ -87,7 +87,7 @@ class LkmmModel:
         # everything around them).
         kind, a, b = change
         has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
-        if has_locks or (kind == "rf" and porf_reaches(g, a, b)) or _makes_fr(g, kind, a, b):
+        if has_locks or (kind == "rf" and porf_reaches(g, a, b)):
             return self._check(g, partial=True).consistent
         return True
 
@@ -419,24 +419,6 @@ class LkmmModel:
             if not r.empty(r.union(ww_race, wr_race, rw_race)):
                 flags.add("data-race")
         return Verdict(True, None, frozenset(flags)) if flags else CONSISTENT
-
-
-def _makes_fr(g: ExecutionGraph, kind: str, a: int, b: int) -> bool:
-    """Whether ``change`` gives a read a from-read edge to a write of another
-    thread: a read took a write that is not the last in coherence, or a write
-    went before the last one.  Stale reads are what the propagation of
-    fences forbids (message passing), so these are where the ordering axioms
-    prune."""
-    w = b if kind == "rf" else a
-    ev = g.events[w]
-    ws = g.co.get(ev.loc) if ev.loc is not None else None
-    if not ws or ws[-1] == w:
-        return False
-    if kind == "rf":
-        tid = g.events[a].tid
-        later = ws[ws.index(w) + 1 :]
-        return any(g.events[x].tid != tid for x in later)
-    return True
 
 
 def _bits_of(eids: object) -> int:
