@@ -7,16 +7,36 @@ from __future__ import annotations
 import pytest
 
 from pinlab.engine.explore import Limits
-from pinlab.scenarios import catalogue, select
+from pinlab.scenarios import Scenario, Verdict, catalogue, select
 from tests.engine.brute import brute_force_program, explorer_finals
 
 CATALOGUE = catalogue()
 
+# Scenarios whose full exploration does not finish yet: run with a time limit,
+# so the strict xfail turns into a failure once the engine decides them.  A
+# witness, though, is a finding, and fails the test outright (pytest.fail is
+# not an AssertionError).
+TOO_SLOW = {
+    "fork-vs-pin-fast[current+mb]@lkmm": "the full lkmm exploration did not finish in "
+    "131 s of CPU time (10 min on the shared machine): the engine's issue 6",
+}
+TOO_SLOW_LIMIT = 600.0  # seconds
+
+
+def _param(scenario: Scenario) -> object:
+    reason = TOO_SLOW.get(scenario.key)
+    marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)]
+    return pytest.param(scenario, id=scenario.key, marks=marks if reason else [])
+
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", CATALOGUE, ids=lambda s: s.key)
-def test_scenario_verdict(scenario: object) -> None:
-    result = scenario.run(Limits(stop_at_witness=True))  # type: ignore[attr-defined]
+@pytest.mark.parametrize("scenario", [_param(s) for s in CATALOGUE])
+def test_scenario_verdict(scenario: Scenario) -> None:
+    slow = scenario.key in TOO_SLOW
+    limits = Limits(stop_at_witness=True, time_limit=TOO_SLOW_LIMIT if slow else None)
+    result = scenario.run(limits)
+    if slow and result.verdict is Verdict.REACHABLE and not result.as_expected:
+        pytest.fail(f"{scenario.key}: a witness where never was expected (a finding)")
     assert result.as_expected, (result.verdict, result.exploration.stats)
 
 

@@ -1089,16 +1089,22 @@ class Explorer:
         def read_value(r: int) -> Any:
             return values[r]
 
+        if any(type(v) is Undetermined and v.derived for v in values):
+            self.stats.unsolvable += 1  # an equation herd7 cannot solve (see Undetermined)
+            return
         if not self._constraints_hold(read_value):
             self.stats.infeasible += 1
             return
         graph = self.g.with_values(values)
+        final = self._final_state(graph, read_value)
+        if any(type(v) is Undetermined and v.derived for regs in final.regs for v in regs.values()):
+            self.stats.unsolvable += 1  # a register computed from an undetermined value
+            return
         verdict = self.model.check(graph)
         self.stats.explored += 1
         if not verdict.consistent:
             return
         self.stats.consistent += 1
-        final = self._final_state(graph, read_value)
         self._record(graph, final, verdict)
         self._check_limits()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pinlab.engine.program import Loc
@@ -67,6 +67,13 @@ class Event:
     # The yielding call stack outside the engine, outermost first: (function, line).
     src: tuple[tuple[str, int], ...] | None = None
     label: str = ""  # a fence's name in the code that yields it
+
+    def with_value(self, v: Any) -> Event:
+        """This event carrying value ``v`` (``dataclasses.replace``, without its cost)."""
+        return Event(
+            self.eid, self.tid, self.idx, self.kind, self.loc, v, self.tag, self.atomic,
+            self.rmw, self.addr, self.data, self.ctrl, self.op, self.src, self.label,
+        )  # fmt: skip
 
     @property
     def is_read(self) -> bool:
@@ -117,7 +124,9 @@ class ExecutionGraph:
 
     def with_values(self, values: Sequence[Any]) -> ExecutionGraph:
         """A copy whose events carry ``values`` (the solved value of each event)."""
-        events = [replace(e, value=v) for e, v in zip(self.events, values, strict=True)]
+        events = [
+            e if e.value is v else e.with_value(v) for e, v in zip(self.events, values, strict=True)
+        ]
         return ExecutionGraph(
             events=events,
             threads=[list(t) for t in self.threads],

@@ -124,7 +124,10 @@ class Undetermined:
     write) has no solution.  herd7 keeps such a candidate, with the value
     left as a symbol it prints ``S<n>``, as long as no branch condition needs
     it; so does the explorer.  An undetermined value equals only itself;
-    arithmetic on it is undetermined too.
+    arithmetic on it is undetermined too, and *derived*: herd7 solves a value
+    cycle only by unification (each value a copy of another), so a candidate
+    in which any value is computed from an undetermined one keeps an equation
+    it cannot solve, and herd7 drops it; so does the explorer.
     """
 
     __slots__ = ("key",)
@@ -148,6 +151,11 @@ class Undetermined:
         return f"S{key}"
 
     __repr__ = __str__
+
+    @property
+    def derived(self) -> bool:
+        """Whether this value was computed from an undetermined one (not a copy)."""
+        return isinstance(self.key, tuple) and self.key[:1] == ("derived",)
 
     def _derived(self, *_: object) -> Undetermined:
         return Undetermined(("derived", self.key))

@@ -7,7 +7,9 @@ paths yield it through :func:`barrier`, which
 - labels the fence event with the name, so traces say which barrier it is;
 - leaves it out when the era lists the name in ``removed_barriers``: the
   "what if this barrier were not there" experiments of the scenarios (which
-  barriers a fixed design needs, and which it does not).
+  barriers a fixed design needs, and which it does not);
+- yields a *what-if* barrier (one no kernel has) only when the era lists it
+  in ``added_barriers``: "would this barrier close the race?".
 
 A barrier that exists only from some era on is still guarded by that era's
 switch at the call site, as the kernel's code differed.
@@ -31,7 +33,8 @@ class NamedBarrier:
     primitive: str
     pairs_with: str
     why: str
-    commit: str
+    commit: str  # "" for a what-if barrier
+    what_if: bool = False  # no kernel has it: only where an era adds it
 
 
 _LIST: Final = (
@@ -55,6 +58,15 @@ _LIST: Final = (
         "gup_fast:seq-begin-rmb",
         "raw_write_seqcount_begin(): the odd count is visible before any PTE is write-protected",
         "57efa1fe5957",
+    ),
+    NamedBarrier(
+        "copy_page_range:seq-begin-mb",
+        "smp_mb",
+        "try_grab_folio_fast:mb-after-pin",
+        "what-if: the odd count is visible before fork reads MMF_HAS_PINNED and the pin "
+        "count (store buffering against GUP-fast's pin, full barrier, count re-read)",
+        "",
+        what_if=True,
     ),
     NamedBarrier(
         "copy_page_range:seq-end-wmb",
@@ -169,6 +181,8 @@ def barrier(cpu: Cpu, name: str) -> Gen:
     """Yield barrier ``name`` (labelled), unless the era removes it."""
     b = BARRIERS[name]
     if name in cpu.era.removed_barriers:
+        return
+    if b.what_if and name not in cpu.era.added_barriers:
         return
     for op in PRIMITIVES[b.primitive].build():
         yield replace(op, label=name)  # type: ignore[arg-type]

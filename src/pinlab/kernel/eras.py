@@ -248,6 +248,9 @@ class Era:
 
     # What-if knob, not history: barriers (by kernel.barriers name) left out.
     removed_barriers: frozenset[str] = frozenset()
+    # What-if knob, not history: barriers no release has (kernel.barriers
+    # entries marked what_if), put in (for "would this barrier be enough?").
+    added_barriers: frozenset[str] = frozenset()
     # What-if knob, not history: fork copies a device-exclusive entry into the
     # child as it is, as the v8 posting of b756a3b5e7ea did outside COW
     # mappings -- the design behind Peter Xu's review question "would the two
@@ -269,6 +272,12 @@ class Era:
     def without(self, *barriers: str) -> Era:
         """This era with the named barriers removed (for "is this barrier needed?")."""
         return dataclasses.replace(self, removed_barriers=self.removed_barriers | set(barriers))
+
+    def adding(self, name: str, *barriers: str) -> Era:
+        """This era, called ``name``, with the named what-if barriers put in."""
+        return dataclasses.replace(
+            self, name=name, added_barriers=self.added_barriers | set(barriers)
+        )
 
     def at_least(self, other: str) -> bool:
         """Whether this era is ``other`` or newer."""

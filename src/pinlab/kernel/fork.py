@@ -173,6 +173,11 @@ def copy_page_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma) -> Gen:
         yield from kapi.WRITE_ONCE(src_mm.write_protect_seq, seq + 1)
         # Pairs with the smp_rmb() after GUP-fast's raw_seqcount_try_begin().
         yield from barrier(cpu, "copy_page_range:seq-begin-wmb")
+        # What-if (era.added_barriers only; no kernel has it): pairs with the
+        # smp_mb__after_atomic() after GUP-fast's pin, so that fork's reads of
+        # MMF_HAS_PINNED and the pin count cannot both miss the pin while
+        # GUP-fast's re-read of the count misses the odd value.
+        yield from barrier(cpu, "copy_page_range:seq-begin-mb")
     if src_vma.vm_flags & VM_HUGETLB:
         ret = yield from copy_hugetlb_page_range(cpu, dst_vma, src_vma)
     else:

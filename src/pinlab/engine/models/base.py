@@ -19,8 +19,9 @@ models share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pinlab.engine import relation as r
 from pinlab.engine.graph import READ_KINDS, WRITE_KINDS, EvKind, ExecutionGraph
@@ -55,11 +56,21 @@ class Model(Protocol):
     def check_partial(self, g: ExecutionGraph, change: Change) -> bool: ...
 
 
-class Relations:
-    """The base relations of ``g`` as bitset rows (see :mod:`pinlab.engine.relation`)."""
+class _Shape:
+    """What the relations of a graph owe to its events and program order alone.
+
+    Consecutive graphs of one exploration mostly share their events and differ
+    in reads-from and coherence, so this part is computed once per shape and
+    cached (:func:`_shape`); ``derived`` caches, by name, the relations a
+    model builds from it alone (fences, program-order restrictions).
+    """
+
+    __slots__ = (
+        "F", "IW", "M", "R", "W", "addr", "all", "atomic", "ctrl", "data", "derived",
+        "ext", "int_", "kinds", "loc", "n", "po", "rmw", "tags",
+    )  # fmt: skip
 
     def __init__(self, g: ExecutionGraph) -> None:
-        self.g = g
         events = g.events
         n = len(events)
         self.n = n
@@ -109,26 +120,6 @@ class Relations:
                 self.int_[eid] = thread_bits
         self.ext = [self.all & ~row & ~(1 << i) for i, row in enumerate(self.int_)]
 
-        # reads-from and coherence, with lock.cat's derived lock edges (the explorer
-        # takes a lock only after the unlock it reads from: they never change)
-        co_lists = g.lock_co()
-        rf_map = {e: w for e, w in enumerate(g.rf) if w >= 0}
-        rf_map.update(g.lock_rf(co_lists))
-        self.rf = [0] * n
-        for rd, w in rf_map.items():
-            self.rf[w] |= 1 << rd
-        self.co = [0] * n
-        self.co_imm = [0] * n  # singlestep(co)
-        for ws in co_lists.values():
-            later = 0
-            for i in range(len(ws) - 1, -1, -1):
-                self.co[ws[i]] = later
-                if i + 1 < len(ws):
-                    self.co_imm[ws[i]] = 1 << ws[i + 1]
-                later |= 1 << ws[i]
-        self.rf_inv = r.inverse(self.rf)
-        self.fr = r.compose(self.rf_inv, self.co)
-
         self.rmw = [0] * n
         self.addr = [0] * n
         self.data = [0] * n
@@ -142,6 +133,76 @@ class Relations:
                 self.data[rd] |= 1 << e.eid
             for rd in r.bits(e.ctrl):
                 self.ctrl[rd] |= 1 << e.eid
+        self.derived: dict[str, object] = {}
+
+
+_T = TypeVar("_T")
+_SHAPES: dict[tuple[object, ...], _Shape] = {}
+_SHAPES_MAX = 4096
+
+
+def _shape(g: ExecutionGraph) -> _Shape:
+    """The (cached) shape of ``g``: keyed by everything of each event but its
+    value -- program order is the order of a thread's event ids."""
+    key = tuple(
+        (e.kind, e.tid, e.loc, e.tag, e.atomic, e.rmw, e.addr, e.data, e.ctrl) for e in g.events
+    )
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = _Shape(g)
+    return shape
+
+
+class Relations:
+    """The base relations of ``g`` as bitset rows (see :mod:`pinlab.engine.relation`).
+
+    The rows are shared with other graphs of the same shape: never mutate them.
+    """
+
+    def __init__(self, g: ExecutionGraph) -> None:
+        self.g = g
+        shape = _shape(g)
+        self.shape = shape
+        n = self.n = shape.n
+        self.kinds = shape.kinds
+        self.tags = shape.tags
+        self.atomic = shape.atomic
+        self.R, self.W, self.IW, self.F, self.M = shape.R, shape.W, shape.IW, shape.F, shape.M
+        self.all = shape.all
+        self.loc = shape.loc
+        self.po = shape.po
+        self.int_ = shape.int_
+        self.ext = shape.ext
+        self.rmw, self.addr, self.data, self.ctrl = shape.rmw, shape.addr, shape.data, shape.ctrl
+
+        # reads-from and coherence, with lock.cat's derived lock edges (the explorer
+        # takes a lock only after the unlock it reads from: they never change)
+        co_lists = g.lock_co()
+        rf_map = {e: w for e, w in enumerate(g.rf) if w >= 0}
+        rf_map.update(g.lock_rf(co_lists))
+        self.rf = [0] * n
+        for rd, w in rf_map.items():
+            self.rf[w] |= 1 << rd
+        self.co = co = [0] * n
+        for ws in co_lists.values():
+            later = 0
+            for i in range(len(ws) - 1, -1, -1):
+                co[ws[i]] = later
+                later |= 1 << ws[i]
+        # fr = rf^-1 ; co: a read is fr-before the writes co-after its own
+        self.fr = fr = [0] * n
+        for rd, w in rf_map.items():
+            fr[rd] = co[w]
+
+    def derived(self, name: str, build: Callable[[], _T]) -> _T:
+        """Relation ``name``, which ``build`` makes from the graph's shape alone
+        (events and program order, never reads-from or coherence): cached."""
+        got = self.shape.derived.get(name)
+        if got is None:
+            got = self.shape.derived[name] = build()
+        return got  # type: ignore[return-value]  # (``name`` fixes the type)
 
     def tagged(self, *tags: str) -> int:
         s = 0

@@ -41,6 +41,8 @@ __all__ = ["LKMM", "LkmmModel"]
 def _fencerel(rel: Relations, s: int) -> Rel:
     """``fencerel(S) = (po & (_ * S)) ; po``."""
     po = rel.po
+    if not s:
+        return r.zero(rel.n)
     return r.compose(r.restrict(po, -1, s), po)
 
 
@@ -135,7 +137,7 @@ class LkmmModel:
         Srcu_unlock = rel.tagged("srcu-unlock") & W
         Sync_srcu = sync_srcu
 
-        rcu_rscs, unmatched_rl, unmatched_ru = _rcu_rscs(g, rel)
+        rcu_rscs, unmatched_rl, unmatched_ru = rel.derived("lkmm-rcu", lambda: _rcu_rscs(g, rel))
         if unmatched_rl:
             flags.add("unmatched-rcu-lock")
         if unmatched_ru:
@@ -143,22 +145,24 @@ class LkmmModel:
 
         data0, addr0, ctrl0 = rel.data, rel.addr, rel.ctrl
         rf = rel.rf
-        carry_srcu_data = r.star(r.compose(r.restrict(data0, -1, ~Srcu_unlock & all_), rf))
-        srcu_rscs = r.inter(
-            r.restrict(r.compose(carry_srcu_data, data0), Srcu_lock, Srcu_unlock), rel.loc
-        )
+        if Srcu_lock or Srcu_unlock:
+            carry_srcu_data = r.star(r.compose(r.restrict(data0, -1, ~Srcu_unlock & all_), rf))
+            srcu_rscs = r.inter(
+                r.restrict(r.compose(carry_srcu_data, data0), Srcu_lock, Srcu_unlock), rel.loc
+            )
+        else:  # (the relations below are empty: skip their computation)
+            srcu_rscs = r.zero(n)
         if Srcu_lock & ~r.domain(srcu_rscs):
             flags.add("unmatched-srcu-lock")
         if Srcu_unlock & ~r.range_(srcu_rscs):
             flags.add("unmatched-srcu-unlock")
         srcu_inv = r.inverse(srcu_rscs)
-        if not r.empty(r.diff(r.compose(srcu_inv, srcu_rscs), r.ident(n))):
+        if Srcu_lock and not r.empty(r.diff(r.compose(srcu_inv, srcu_rscs), r.ident(n))):
             flags.add("multiple-srcu-matches")
-        po_sync_srcu_po = r.compose(r.restrict(po, -1, Sync_srcu), po)
-        if not r.empty(r.inter(rcu_rscs, po_sync_srcu_po)):
+        if Sync_srcu and not r.empty(r.inter(rcu_rscs, _fencerel(rel, Sync_srcu))):
             flags.add("invalid-sleep")
         events = g.events
-        for a, b in r.pairs(srcu_rscs):
+        for a, b in r.pairs(srcu_rscs) if Srcu_lock else ():
             if events[a].value != events[b].value:
                 flags.add("srcu-bad-value-match")
                 break
@@ -168,10 +172,14 @@ class LkmmModel:
         Plain = M & ~Marked
 
         rfi = r.inter(rf, rel.int_)
-        carry_dep = r.star(r.compose(r.restrict(data0, -1, ~Srcu_unlock & all_), rfi))
-        addr = r.compose(carry_dep, addr0)
-        ctrl = r.compose(carry_dep, ctrl0)
-        data = r.compose(carry_dep, data0)
+        data_rfi = r.compose(r.restrict(data0, -1, ~Srcu_unlock & all_), rfi)
+        if any(data_rfi):
+            carry_dep = r.star(data_rfi)
+            addr = r.compose(carry_dep, addr0)
+            ctrl = r.compose(carry_dep, ctrl0)
+            data = r.compose(carry_dep, data0)
+        else:  # carry-dep is the identity
+            addr, ctrl, data = addr0, ctrl0, data0
 
         # --- lock.cat ------------------------------------------------------------
         all_locks = LKR | LKW | UL | LF | RU | Srcu_lock | Srcu_unlock | Sync_srcu
@@ -188,51 +196,85 @@ class LkmmModel:
         coe = r.inter(co, ext)
 
         # --- linux-kernel.cat: basic relations --------------------------------------
-        po_loc = rel.po_loc()
-        acq_po = r.restrict(po, Acquire, M)
-        po_rel = r.restrict(po, M, Release)
-        po_unlock_lock_po = r.compose(
-            r.compose(r.restrict(po, -1, UL), r.restrict(r.union(po, rf), -1, LKR)), po
-        )
-        R4rmb = R & ~Noreturn
-        rmb = r.restrict(_fencerel(rel, Rmb), R4rmb, R4rmb)
-        wmb = r.restrict(_fencerel(rel, Wmb), W, W)
+        if UL and LKR:
+            po_unlock_lock_po = r.compose(
+                r.compose(r.restrict(po, -1, UL), r.restrict(r.union(po, rf), -1, LKR)), po
+            )
+        else:
+            po_unlock_lock_po = r.zero(n)
         po_opt = r.refl_closure(po)
-        mb = r.union(
-            r.restrict(_fencerel(rel, Mb), M, M),
-            r.restrict(po, M, Mb & R),
-            r.restrict(po, Mb & W, M),
-            r.restrict(r.compose(r.restrict(_fencerel(rel, Before_atomic), -1, RMW), po_opt), M, M),
-            r.restrict(r.compose(r.restrict(po_opt, -1, RMW), _fencerel(rel, After_atomic)), M, M),
-            r.restrict(
-                r.compose(r.restrict(po_opt, -1, LKW), _fencerel(rel, After_spinlock)), M, M
-            ),
-            r.restrict(r.compose(r.restrict(po_unlock_lock_po, -1, After_unlock_lock), po), M, M),
-            r.restrict(
-                r.compose(
-                    r.restrict(po_opt, -1, Srcu_unlock), _fencerel(rel, After_srcu_read_unlock)
+        R4rmb = R & ~Noreturn
+
+        def fences() -> tuple[Rel, Rel, Rel, Rel, Rel, Rel, Rel]:
+            """What of the fence relations depends on the events alone."""
+            po_loc = rel.po_loc()
+            acq_po = r.restrict(po, Acquire, M)
+            po_rel = r.restrict(po, M, Release)
+            rmb = r.restrict(_fencerel(rel, Rmb), R4rmb, R4rmb)
+            wmb = r.restrict(_fencerel(rel, Wmb), W, W)
+            # (each term only when its events exist: most tests use few of them)
+            mb_terms: list[Rel] = [r.zero(n)]
+            if Mb & F:
+                mb_terms.append(r.restrict(_fencerel(rel, Mb), M, M))
+            if Mb & R:
+                mb_terms.append(r.restrict(po, M, Mb & R))
+            if Mb & W:
+                mb_terms.append(r.restrict(po, Mb & W, M))
+            if Before_atomic and RMW:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(r.restrict(_fencerel(rel, Before_atomic), -1, RMW), po_opt), M, M
+                    )
+                )
+            if After_atomic and RMW:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(r.restrict(po_opt, -1, RMW), _fencerel(rel, After_atomic)), M, M
+                    )
+                )
+            if After_spinlock and LKW:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(r.restrict(po_opt, -1, LKW), _fencerel(rel, After_spinlock)),
+                        M,
+                        M,
+                    )
+                )
+            if After_srcu_read_unlock and Srcu_unlock:
+                mb_terms.append(
+                    r.restrict(
+                        r.compose(
+                            r.restrict(po_opt, -1, Srcu_unlock),
+                            _fencerel(rel, After_srcu_read_unlock),
+                        ),
+                        M,
+                        M,
+                    )
+                )
+            mb = r.union(*mb_terms)
+            if Sync_rcu or Sync_srcu:
+                gp = r.compose(r.restrict(po, -1, Sync_rcu | Sync_srcu), po_opt)
+            else:
+                gp = r.zero(n)
+            return po_loc, acq_po, po_rel, rmb, wmb, mb, gp
+
+        po_loc, acq_po, po_rel, rmb, wmb, mb, gp = rel.derived("lkmm-fences", fences)
+        if After_unlock_lock and UL and LKR:  # (reads-from decides po-unlock-lock-po)
+            mb = r.union(
+                mb,
+                r.restrict(
+                    r.compose(r.restrict(po_unlock_lock_po, -1, After_unlock_lock), po), M, M
                 ),
-                M,
-                M,
-            ),
-        )
-        gp = r.compose(r.restrict(po, -1, Sync_rcu | Sync_srcu), po_opt)
+            )
         strong_fence = r.union(mb, gp)
         nonrw_fence = r.union(strong_fence, po_rel, acq_po)
         fence = r.union(nonrw_fence, wmb, rmb)
-        barrier_set = (
-            Barrier | Rmb | Wmb | Mb | Sync_rcu | Sync_srcu | Before_atomic | After_atomic
-            | Acquire | Release | Rcu_lock | Rcu_unlock | Srcu_lock | Srcu_unlock
-        )  # fmt: skip
-        barrier = r.union(
-            _fencerel(rel, barrier_set), r.restrict(po, -1, Release), r.restrict(po, Acquire, -1)
-        )
 
         # --- coherence and atomicity -------------------------------------------------
         com = r.union(rf, co, fr)
         if not r.acyclic(r.union(po_loc, com)):
             return Verdict(False, "coherence")
-        if not r.empty(r.inter(rmw, r.compose(fre, coe))):
+        if not r.empty(r.inter(rmw, r.compose(r.restrict(fre, r.domain(rmw)), coe))):
             return Verdict(False, "atomic")
 
         # --- preserved program order, propagation, happens-before --------------------
@@ -274,38 +316,48 @@ class LkmmModel:
         )
         prop_not_id = r.diff(prop, r.ident(n))
         hb = r.restrict(r.union(ppo, rfe, r.inter(prop_not_id, int_)), Marked, Marked)
-        if not r.acyclic(hb):
+        hb_plus = r.closure_if_acyclic(hb)
+        if hb_plus is None:
             return Verdict(False, "happens-before")
-        hb_star = r.star(hb)
+        hb_star = r.refl_closure(hb_plus)
         pb = r.restrict(r.compose(r.compose(prop, strong_fence), hb_star), -1, Marked)
         if not r.acyclic(pb):
             return Verdict(False, "propagation")
         if partial:
             return CONSISTENT
-        pb_star = r.star(pb)
 
         # --- RCU -------------------------------------------------------------------
-        rcu_gp = r.ident(n, Sync_rcu)
-        srcu_gp = r.ident(n, Sync_srcu)
-        rcu_rscsi = r.inverse(rcu_rscs)
-        srcu_rscsi = srcu_inv
-        if any(rcu_gp) or any(srcu_gp):
+        # Without grace periods rcu-order, rcu-fence and rb are empty.
+        rb = r.zero(n)
+        if Sync_rcu or Sync_srcu:
+            pb_star = r.star(pb)
+            rcu_gp = r.ident(n, Sync_rcu)
+            srcu_gp = r.ident(n, Sync_srcu)
+            rcu_rscsi = r.inverse(rcu_rscs)
+            srcu_rscsi = srcu_inv
             rcu_link = r.compose(
                 r.compose(r.compose(r.compose(po_opt, hb_star), pb_star), prop), po
             )
             rcu_order = _rcu_order(rel, rcu_gp, srcu_gp, rcu_rscsi, srcu_rscsi, rcu_link)
             rcu_fence = r.compose(r.compose(po, rcu_order), po_opt)
-        else:
-            rcu_fence = r.zero(n)
-        fence = r.union(fence, rcu_fence)
-        strong_fence = r.union(strong_fence, rcu_fence)
-        rb = r.restrict(
-            r.compose(r.compose(r.compose(prop, rcu_fence), hb_star), pb_star), -1, Marked
-        )
-        if not r.irreflexive(rb):
-            return Verdict(False, "rcu")
+            fence = r.union(fence, rcu_fence)
+            strong_fence = r.union(strong_fence, rcu_fence)
+            rb = r.restrict(
+                r.compose(r.compose(r.compose(prop, rcu_fence), hb_star), pb_star), -1, Marked
+            )
+            if not r.irreflexive(rb):
+                return Verdict(False, "rcu")
 
         # --- plain accesses and data races ---------------------------------------------
+        if not Plain:
+            return Verdict(True, None, frozenset(flags)) if flags else CONSISTENT
+        barrier_set = (
+            Barrier | Rmb | Wmb | Mb | Sync_rcu | Sync_srcu | Before_atomic | After_atomic
+            | Acquire | Release | Rcu_lock | Rcu_unlock | Srcu_lock | Srcu_unlock
+        )  # fmt: skip
+        barrier = r.union(
+            _fencerel(rel, barrier_set), r.restrict(po, -1, Release), r.restrict(po, Acquire, -1)
+        )
         po_loc_nb = r.diff(po_loc, barrier)
         mixed = r.union(
             r.restrict(po_loc_nb, Plain & W, Marked), r.restrict(po_loc_nb, Marked, Plain & W)
