@@ -46,6 +46,9 @@ def select(
 ) -> list[Scenario]:
     """The scenarios called ``names`` (all when empty) of ``era`` and ``model``.
 
+    With no names, the scenarios the engine cannot decide yet
+    (:attr:`Scenario.undecided`) are left out: they run only when named.
+
     ``era`` matches a scenario's variant or its era's name.  Raises
     :class:`LookupError` naming what matched nothing.
     """
@@ -54,7 +57,9 @@ def select(
     for n in names:
         if n not in known:
             raise LookupError(f"no scenario {n!r}; known: {', '.join(sorted(known))}")
-    chosen = [s for s in every if not names or s.name in names]
+    chosen = (
+        [s for s in every if s.name in names] if names else [s for s in every if not s.undecided]
+    )
     if era is not None:
         chosen = [s for s in chosen if era in (s.variant, s.era.name)]
         if not chosen:

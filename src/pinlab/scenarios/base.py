@@ -74,6 +74,10 @@ class Scenario:
     # The litmus patterns of spec 6 (``"L1"`` ... ``"L12"``) this scenario
     # runs on the model's own code.
     patterns: tuple[str, ...] = ()
+    # Why the engine cannot decide this scenario in reasonable time yet; such
+    # a scenario runs only when named (``pinlab check NAME --era VARIANT``),
+    # never in the whole-catalogue run.
+    undecided: str = ""
 
     @property
     def key(self) -> str:

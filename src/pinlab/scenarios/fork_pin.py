@@ -139,13 +139,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         Expect.REACHABLE,
         "MMF_HAS_PINNED; fork still has no smp_mb() after raw_write_seqcount_begin()",
     ),
-    # What-if: the open question's candidate fix, an smp_mb() after
-    # raw_write_seqcount_begin() in copy_page_range().
-    _scenario(
-        "current+mb",
-        era_by_name("current").adding("current+mb", "copy_page_range:seq-begin-mb"),
-        "lkmm",
-        Expect.NEVER,
-        "what-if: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
+)
+
+
+# What-if: the open question's candidate fix, an smp_mb() after
+# raw_write_seqcount_begin() in copy_page_range().  Its full lkmm exploration
+# does not finish in minutes yet, so it runs only when named.
+SCENARIOS += (
+    dataclasses.replace(
+        _scenario(
+            "current+mb",
+            era_by_name("current").adding("current+mb", "copy_page_range:seq-begin-mb"),
+            "lkmm",
+            Expect.NEVER,
+            "what-if: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
+        ),
+        undecided="the full lkmm exploration did not finish in 131 s of CPU time",
     ),
 )
