@@ -8,7 +8,7 @@ from pinlab.engine.explore import Execution, explore
 from pinlab.engine.graph import Event
 from pinlab.litmus.lower import lower
 from pinlab.litmus.parse import parse_text
-from pinlab.report.why import describe_cycle, shape, weak_cycle
+from pinlab.report.why import describe_cycle, shape, weak_cycle, weak_cycles
 
 MP = """\
 C MP
@@ -95,3 +95,20 @@ def test_each_po_edge_says_what_it_needs_and_has() -> None:
 
 def test_full_barriers_forbid_the_weak_outcome() -> None:
     assert _weak(SB % ("smp_mb();", "smp_mb();")) == []
+
+
+def test_an_outcome_weak_in_two_ways_shows_both() -> None:
+    text = """\
+C MP2
+{}
+P0(int *x, int *y, int *z) { WRITE_ONCE(*x, 1); WRITE_ONCE(*y, 1); WRITE_ONCE(*z, 1); }
+P1(int *x, int *y, int *z) { int r0; int r1; int r2;
+  r0 = READ_ONCE(*z); r1 = READ_ONCE(*y); r2 = READ_ONCE(*x); }
+exists (1:r0=1 /\\ 1:r1=1 /\\ 1:r2=0)
+"""
+    (ex,) = _weak(text)
+    cycles = weak_cycles(ex.graph)
+    assert len(cycles) == 2
+    assert {shape(c) for c in cycles} == {"message passing (MP)"}
+    flags = {ex.graph.events[e.dst].loc for c in cycles for e in c if e.rel == "rf"}
+    assert {str(f) for f in flags} == {"y", "z"}

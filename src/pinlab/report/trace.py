@@ -31,7 +31,7 @@ from pinlab.report.kterms import (
     operation,
     source_of,
 )
-from pinlab.report.why import describe_cycle, weak_cycle
+from pinlab.report.why import describe_cycle, weak_cycles
 from pinlab.scenarios.explain import Counterexample, Explanation, Step, reads_from
 
 __all__ = ["render_explanation", "render_trace", "trace_lines"]
@@ -177,8 +177,8 @@ def _barriers(cex: Counterexample) -> list[str]:
 def _why(cex: Counterexample) -> list[str]:
     """The cycle that makes the outcome weak (none under sc), in kernel terms."""
     graph = cex.execution.graph
-    cycle = weak_cycle(graph)
-    if cycle is None:
+    cycles = weak_cycles(graph)
+    if not cycles:
         return []
     step_of = {e: n for n, step in enumerate(cex.order, 1) for e in step}
     program = cex.built.program
@@ -197,7 +197,12 @@ def _why(cex: Counterexample) -> list[str]:
         what = fence_name(ev) if ev.kind is EvKind.F else "fully ordered atomic"
         return f"{what} in {src.function if src else '?'}() (#{step_of[ev.eid]})"
 
-    return describe_cycle(graph, cycle, name, fence)
+    lines: list[str] = []
+    for n, cycle in enumerate(cycles):
+        if n:
+            lines.append("and also:")
+        lines.extend(describe_cycle(graph, cycle, name, fence))
+    return lines
 
 
 def _header(cex: Counterexample) -> Text:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
 from pinlab.scenarios.explain import reads_from
 
-__all__ = ["Edge", "describe_cycle", "weak_cycle"]
+__all__ = ["Edge", "describe_cycle", "weak_cycle", "weak_cycles"]
 
 _ORDERING: dict[tuple[bool, bool], str] = {
     (True, True): "W→W",
@@ -82,6 +82,12 @@ def _communications(graph: ExecutionGraph) -> dict[int, list[Edge]]:
 
 def weak_cycle(graph: ExecutionGraph) -> list[Edge] | None:
     """The shortest cycle of ``po | rf | co | fr`` (fewest communications first), or None."""
+    cycles = weak_cycles(graph)
+    return cycles[0] if cycles else None
+
+
+def weak_cycles(graph: ExecutionGraph, limit: int = 3) -> list[list[Edge]]:
+    """Up to ``limit`` different shortest cycles (an outcome is often weak in more than one way)."""
     comm = _communications(graph)
     events = graph.events
     memory = [e.eid for e in events if _memory(e)]
@@ -97,6 +103,7 @@ def weak_cycle(graph: ExecutionGraph) -> list[Edge] | None:
         return out + [Edge(e, d, "po") for d in later.get(e, ())]
 
     best: list[Edge] | None = None
+    found: dict[frozenset[Edge], list[Edge]] = {}
 
     def cost(path: list[Edge]) -> tuple[int, int]:
         return sum(1 for x in path if x.rel != "po"), len(path)
@@ -108,16 +115,19 @@ def weak_cycle(graph: ExecutionGraph) -> list[Edge] | None:
         while queue:
             e, after_po, path = queue.popleft()
             if best is not None and cost(path) >= cost(best):
-                continue
+                continue  # every extension costs more than the best cycle
             for edge in successors(e):
                 if edge.rel == "po" and after_po:
                     continue
                 step = [*path, edge]
                 if edge.dst == start:
-                    if any(x.rel == "po" for x in step) and (
-                        best is None or cost(step) < cost(best)
-                    ):
+                    if not any(x.rel == "po" for x in step):
+                        continue
+                    if best is None or cost(step) < cost(best):
                         best = step
+                        found = {frozenset(step): step}
+                    elif cost(step) == cost(best):
+                        found.setdefault(frozenset(step), step)
                     continue
                 key = (edge.dst, edge.rel == "po")
                 c = cost(step)
@@ -128,7 +138,7 @@ def weak_cycle(graph: ExecutionGraph) -> list[Edge] | None:
                     queue.appendleft((edge.dst, True, step))
                 else:
                     queue.append((edge.dst, False, step))
-    return best
+    return list(found.values())[:limit]
 
 
 def _orders(e: Event) -> bool:
