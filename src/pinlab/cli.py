@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,22 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pinlab import __version__
 from pinlab.engine.explore import Limits, ReplayError
 from pinlab.engine.models import get_model
-from pinlab.kernel.eras import ERAS
 from pinlab.litmus.run import run_file
-from pinlab.report import check as check_report
-from pinlab.report.dot import render_dot
 from pinlab.report.litmus_text import Tally, render_run
-from pinlab.report.trace import render_explanation, render_trace
-from pinlab.scenarios import ScenarioResult, Verdict, select
-from pinlab.scenarios import replay as replay_file
-from pinlab.scenarios.explain import (
-    Counterexample,
-    NotForbidden,
-    find_counterexample,
-    replay_execution,
-)
-from pinlab.scenarios.replay import ModelChanged, ReplayFileError, select_one
-from pinlab.selftests import cli_selftest
+
+# The kernel model, the scenarios and the selftests are imported by the
+# commands that use them, so that `pinlab litmus` starts without them.
+if TYPE_CHECKING:
+    from pinlab.scenarios import ScenarioResult
+    from pinlab.scenarios.explain import Counterexample
 
 app = typer.Typer(
     name="pinlab",
@@ -95,6 +87,8 @@ def _selftest(
     list_eras: bool = typer.Option(False, "--list-eras", help="List the eras and their commits."),
 ) -> None:
     """Run ports of tools/testing/selftests/mm on the kernel model."""
+    from pinlab.selftests import cli_selftest
+
     if list_eras:
         typer.echo(cli_selftest.list_eras())
         raise typer.Exit()
@@ -108,6 +102,8 @@ def _selftest_cow(
     as_json: bool = typer.Option(False, "--json", help="One JSON record per test."),
 ) -> None:
     """cow.c: COW, unshare and pinning of anonymous and non-anonymous memory."""
+    from pinlab.selftests import cli_selftest
+
     try:
         text, code = cli_selftest.cow(era, as_json)
     except KeyError:
@@ -126,6 +122,8 @@ def _selftest_gup_longterm(
     as_json: bool = typer.Option(False, "--json", help="One JSON record per test."),
 ) -> None:
     """gup_longterm.c: longterm pins in shared and private file mappings."""
+    from pinlab.selftests import cli_selftest
+
     try:
         text, code = cli_selftest.gup_longterm(era, fs, as_json)
     except KeyError as e:
@@ -154,6 +152,9 @@ def _fail(command: str, message: str, code: int = 2) -> typer.Exit:
 
 def _check_options(command: str, era: str | None, model: str | None) -> None:
     """Unknown model or era names: exit 2 with one line, before any work."""
+    from pinlab.kernel.eras import ERAS
+    from pinlab.scenarios import select
+
     if model is not None:
         try:
             get_model(model)
@@ -199,6 +200,9 @@ def _check(
     ] = False,
 ) -> None:
     """Run scenarios and compare each verdict with its expectation (exit 1 if one differs)."""
+    from pinlab.report import check as check_report
+    from pinlab.scenarios import select
+
     _check_options("check", era, model)
     try:
         scenarios = select(names or (), era, model)
@@ -230,6 +234,9 @@ def _check(
 
 
 def _write_outputs(cex: Counterexample, dot: Path | None, save: Path | None) -> None:
+    from pinlab.report.dot import render_dot
+    from pinlab.scenarios import replay as replay_file
+
     try:
         if dot is not None:
             dot.write_text(render_dot(cex))
@@ -254,6 +261,11 @@ def _explain(
     time_limit: TimeOpt = None,
 ) -> None:
     """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
+    from pinlab.report.trace import render_explanation
+    from pinlab.scenarios import Verdict
+    from pinlab.scenarios.explain import find_counterexample
+    from pinlab.scenarios.replay import select_one
+
     _check_options("explain", era, model)
     try:
         scenario = select_one(name, era, model)
@@ -278,6 +290,11 @@ def _replay(
     ] = None,
 ) -> None:
     """Reproduce a saved counterexample exactly and print its trace."""
+    from pinlab.report.trace import render_trace
+    from pinlab.scenarios import replay as replay_file
+    from pinlab.scenarios.explain import NotForbidden, replay_execution
+    from pinlab.scenarios.replay import ModelChanged, ReplayFileError
+
     try:
         saved = replay_file.load(file)
         scenario = replay_file.resolve(saved)
