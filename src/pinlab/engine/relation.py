@@ -162,35 +162,8 @@ def irreflexive(r: Sequence[int]) -> bool:
     return all(not (row >> i) & 1 for i, row in enumerate(r))
 
 
-def acyclic(r: Sequence[int]) -> bool:
-    """Whether ``r`` has no cycle (Kahn's algorithm: cheaper than a closure)."""
-    n = len(r)
-    indeg = [0] * n
-    for row in r:
-        while row:
-            low = row & -row
-            indeg[low.bit_length() - 1] += 1
-            row ^= low
-    stack = [i for i in range(n) if indeg[i] == 0]
-    seen = 0
-    while stack:
-        i = stack.pop()
-        seen += 1
-        row = r[i]
-        while row:
-            low = row & -row
-            j = low.bit_length() - 1
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                stack.append(j)
-            row ^= low
-    return seen == n
-
-
-def closure_if_acyclic(r: Sequence[int]) -> Rel | None:
-    """``r+`` when ``r`` is acyclic, else None: one topological sort (Kahn's
-    algorithm), then each row's reach in reverse topological order -- a pass
-    over the edges instead of Warshall's n^2 steps."""
+def _topological_order(r: Sequence[int]) -> list[int] | None:
+    """A topological order of ``r`` (Kahn's algorithm), or None when ``r`` has a cycle."""
     n = len(r)
     indeg = [0] * n
     for row in r:
@@ -211,7 +184,20 @@ def closure_if_acyclic(r: Sequence[int]) -> Rel | None:
             if indeg[j] == 0:
                 stack.append(j)
             row ^= low
-    if len(order) != n:
+    return order if len(order) == n else None
+
+
+def acyclic(r: Sequence[int]) -> bool:
+    """Whether ``r`` has no cycle (a topological sort: cheaper than a closure)."""
+    return _topological_order(r) is not None
+
+
+def closure_if_acyclic(r: Sequence[int]) -> Rel | None:
+    """``r+`` when ``r`` is acyclic, else None: one topological sort, then each
+    row's reach in reverse topological order -- a pass over the edges instead
+    of Warshall's n^2 steps."""
+    order = _topological_order(r)
+    if order is None:
         return None
     out = list(r)
     for i in reversed(order):
