@@ -22,7 +22,15 @@ from pinlab.selftests.cow_tests import (
     SKIP,
     XFAIL,
 )
-from pinlab.selftests.expected_table import Entry, Expected, load_table, lookup
+from pinlab.selftests.expected_table import (
+    Entry,
+    Expected,
+    cell,
+    load_table,
+    lookup,
+    numbered,
+    render_appendix,
+)
 
 __all__ = ["Entry", "Expected", "entries", "expected", "kinds_for", "render_markdown", "totals"]
 
@@ -74,7 +82,7 @@ _MARK: Final = {PASS: "pass", FAIL: "**FAIL**", XFAIL: "xfail", SKIP: "skip"}
 
 def render_markdown() -> str:
     """docs/selftest-cow.md: the table, then every entry with its reason and commits."""
-    numbered = {e: i + 1 for i, e in enumerate(x for x in entries() if x.result != "note")}
+    numbers = numbered(entries())
     eras = [e.name for e in ERAS]
     lines = [
         "# cow.c on the model: expected results per era",
@@ -101,21 +109,9 @@ def render_markdown() -> str:
                 if kind not in kinds_for(era_by_name(era), case):
                     cells.append("-")
                     continue
-                exp = expected(era, case, kind)
-                ref = f" [{numbered[exp.entry]}]" if exp.entry and exp.entry in numbered else ""
-                cells.append(_MARK[exp.result] + ref)
+                cells.append(cell(expected(era, case, kind), numbers, _MARK))
             lines.append(f"| {case} | {kind} | " + " | ".join(cells) + " |")
     for r in (PASS, FAIL, XFAIL, SKIP):
         lines.append(f"| | **{r}** | " + " | ".join(str(totals(e)[r]) for e in eras) + " |")
-    lines += ["", "## Cases", ""]
-    lines += [f"- {case}: {DESCS[case]}" for case in CASES]
-    lines += ["", "## Why", ""]
-    for e, n in numbered.items():
-        where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
-        lines.append(f"{n}. **{e.result}** {where}: {e.reason} Commits: {', '.join(e.commits)}.")
-    lines += ["", "## Passes worth explaining", ""]
-    for e in entries():
-        if e.result == "note":
-            where = f"{', '.join(e.cases)} ({', '.join(e.eras)})"
-            lines.append(f"- {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    lines += render_appendix(CASES, DESCS, entries(), numbers, note_kinds=False)
     return "\n".join(lines) + "\n"

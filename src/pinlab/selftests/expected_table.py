@@ -100,3 +100,38 @@ def lookup(entries: Sequence[Entry], era: str, case: str, kind: str) -> Expected
         if e.covers(era, case, kind):
             return Expected(PASS if e.result == "note" else e.result, e)
     return Expected(PASS, None)
+
+
+def numbered(entries: Sequence[Entry]) -> dict[Entry, int]:
+    """The explained results (not the notes), numbered from 1 as the docs refer to them."""
+    return {e: i + 1 for i, e in enumerate(x for x in entries if x.result != "note")}
+
+
+def cell(exp: Expected, numbers: dict[Entry, int], marks: dict[str, str]) -> str:
+    """One table cell: the result's mark and the number of the entry that explains it."""
+    ref = f" [{numbers[exp.entry]}]" if exp.entry and exp.entry in numbers else ""
+    return marks[exp.result] + ref
+
+
+def render_appendix(
+    cases: Sequence[str],
+    descs: dict[str, str],
+    entries: Sequence[Entry],
+    numbers: dict[Entry, int],
+    note_kinds: bool,
+) -> list[str]:
+    """The docs' sections below the table: the cases, why each numbered result is
+    what it is, and the notes on passes (``note_kinds``: name their kinds too)."""
+    lines = ["", "## Cases", ""]
+    lines += [f"- {case}: {descs[case]}" for case in cases]
+    lines += ["", "## Why", ""]
+    for e, n in numbers.items():
+        where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
+        lines.append(f"{n}. **{e.result}** {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    lines += ["", "## Passes worth explaining", ""]
+    for e in entries:
+        if e.result == "note":
+            on = f" on {', '.join(e.kinds)}" if note_kinds else ""
+            where = f"{', '.join(e.cases)}{on} ({', '.join(e.eras)})"
+            lines.append(f"- {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    return lines

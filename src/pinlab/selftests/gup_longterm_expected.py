@@ -13,7 +13,15 @@ from typing import Final
 from pinlab.kernel.eras import ERAS
 from pinlab.kernel.mm_types import FILESYSTEMS
 from pinlab.selftests.cow_tests import FAIL, PASS, SKIP
-from pinlab.selftests.expected_table import Entry, Expected, load_table, lookup
+from pinlab.selftests.expected_table import (
+    Entry,
+    Expected,
+    cell,
+    load_table,
+    lookup,
+    numbered,
+    render_appendix,
+)
 from pinlab.selftests.gup_longterm import TEST_CASES, kinds
 
 CASES: Final = tuple(c for c, _, _ in TEST_CASES)
@@ -45,7 +53,7 @@ _MARK: Final = {PASS: "pass", FAIL: "**FAIL**", SKIP: "skip"}
 
 def render_markdown() -> str:
     """docs/selftest-gup_longterm.md: the table, then every entry with its reason and commits."""
-    numbered = {e: i + 1 for i, e in enumerate(x for x in entries() if x.result != "note")}
+    numbers = numbered(entries())
     eras = [e.name for e in ERAS]
     lines = [
         "# gup_longterm.c on the model: expected results per era",
@@ -70,21 +78,9 @@ def render_markdown() -> str:
         for kind in KINDS:
             cells = []
             for era in eras:
-                exp = expected(era, case, kind)
-                ref = f" [{numbered[exp.entry]}]" if exp.entry and exp.entry in numbered else ""
-                cells.append(_MARK[exp.result] + ref)
+                cells.append(cell(expected(era, case, kind), numbers, _MARK))
             lines.append(f"| {case} | {kind} | " + " | ".join(cells) + " |")
     for r in (PASS, FAIL, SKIP):
         lines.append(f"| | **{r}** | " + " | ".join(str(totals(e)[r]) for e in eras) + " |")
-    lines += ["", "## Cases", ""]
-    lines += [f"- {case}: {DESCS[case]}" for case in CASES]
-    lines += ["", "## Why", ""]
-    for e, n in numbered.items():
-        where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
-        lines.append(f"{n}. **{e.result}** {where}: {e.reason} Commits: {', '.join(e.commits)}.")
-    lines += ["", "## Passes worth explaining", ""]
-    for e in entries():
-        if e.result == "note":
-            where = f"{', '.join(e.cases)} on {', '.join(e.kinds)} ({', '.join(e.eras)})"
-            lines.append(f"- {where}: {e.reason} Commits: {', '.join(e.commits)}.")
+    lines += render_appendix(CASES, DESCS, entries(), numbers, note_kinds=True)
     return "\n".join(lines) + "\n"
