@@ -1,20 +1,12 @@
-"""device-exclusive-vs-fault (spec 6 L11): each variant's verdict (about 10 s each: slow)."""
+"""device-exclusive-vs-fault (spec 6 L11): the variants and their pattern.
+
+The verdicts run in test_catalogue.py.
+"""
 
 from __future__ import annotations
 
-import pytest
-
 from pinlab.scenarios import catalogue
-from pinlab.scenarios.base import Scenario
 from pinlab.scenarios.device_exclusive_fault import SCENARIOS
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.key)
-def test_verdict(s: Scenario) -> None:
-    result = s.run()
-    assert result.as_expected, (result.verdict, result.exploration.stats)
-    assert result.seconds < 60
 
 
 def test_in_the_catalogue_with_the_pattern() -> None:

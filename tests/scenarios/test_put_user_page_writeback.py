@@ -1,4 +1,7 @@
-"""put-user-page-writeback: every variant's verdict pinned, and what its setup holds."""
+"""put-user-page-writeback: what each design's setup holds.
+
+The verdicts run in test_catalogue.py.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,8 @@ import pytest
 
 from pinlab.engine.sequential import Memory, SequentialExecutor
 from pinlab.scenarios import catalogue, select
-from pinlab.scenarios.base import Scenario
 from pinlab.scenarios.put_user_page_writeback import DESIGNS, SCENARIOS, build
 from tests.engine.brute import brute_force_program, explorer_finals
-
-# The data-loss question for each design: quick, so always run.
-QUICK = {"none", "counter", "mapcount", "bias", "v6.2", "v6.5", "mapcount-unpinned"}
-
-
-def _marked(s: Scenario) -> object:
-    return s if s.variant in QUICK else pytest.param(s, marks=pytest.mark.slow)
-
-
-@pytest.mark.parametrize("scenario", [_marked(s) for s in SCENARIOS], ids=lambda s: s.key)
-def test_verdict_is_as_expected(scenario: Scenario) -> None:
-    result = scenario.run()
-    assert result.as_expected, (result.verdict, scenario.expected)
-    assert result.seconds < 15
 
 
 def test_in_the_catalogue_with_l12() -> None:
