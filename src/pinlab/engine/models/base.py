@@ -121,19 +121,42 @@ class _Shape:
         self.ext = [self.all & ~row & ~(1 << i) for i, row in enumerate(self.int_)]
 
         self.rmw = [0] * n
-        self.addr = [0] * n
-        self.data = [0] * n
-        self.ctrl = [0] * n
         for e in events:
             if e.rmw >= 0 and e.kind in READ_KINDS:
                 self.rmw[e.eid] = 1 << e.rmw
-            for rd in r.bits(e.addr):
-                self.addr[rd] |= 1 << e.eid
-            for rd in r.bits(e.data):
-                self.data[rd] |= 1 << e.eid
-            for rd in r.bits(e.ctrl):
-                self.ctrl[rd] |= 1 << e.eid
+        self.addr = _dependents(g, [e.addr for e in events])
+        self.data = _dependents(g, [e.data for e in events])
+        self.ctrl = _dependents(g, [e.ctrl for e in events])
         self.derived: dict[str, object] = {}
+
+
+def _dependents(g: ExecutionGraph, masks: list[int]) -> list[int]:
+    """Rows ``read -> events depending on it``, from each event's mask of reads.
+
+    Along a thread the masks change little from one event to the next (every
+    event after a branch has the branch's control dependency), so each thread
+    is walked in program order and a read's row gets the whole run of events
+    whose masks hold it at once: the work is the number of changes, not the
+    number of dependency edges.
+    """
+    rows = [0] * len(masks)
+    for eids in g.threads:
+        suffix = [0] * (len(eids) + 1)  # suffix[j]: the thread's events from position j on
+        for j in range(len(eids) - 1, -1, -1):
+            suffix[j] = suffix[j + 1] | (1 << eids[j])
+        start: dict[int, int] = {}  # read -> position where its run began
+        prev = 0
+        for j, eid in enumerate(eids):
+            mask = masks[eid]
+            if mask != prev:
+                for rd in r.bits(mask & ~prev):
+                    start[rd] = j
+                for rd in r.bits(prev & ~mask):
+                    rows[rd] |= suffix[start.pop(rd)] & ~suffix[j]
+                prev = mask
+        for rd, j in start.items():
+            rows[rd] |= suffix[j]
+    return rows
 
 
 _T = TypeVar("_T")
