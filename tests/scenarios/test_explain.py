@@ -15,7 +15,6 @@ from pinlab.scenarios.explain import (
     context_switches,
     find_counterexample,
     interleave,
-    reads_from,
     replay_execution,
 )
 from pinlab.scenarios.replay import select_one
@@ -39,7 +38,7 @@ def test_interleaving_is_an_sc_run(era: str) -> None:
         for eids in g.threads:
             assert [e for e in flat if e in set(eids)] == eids  # po kept
         memory = {loc: g.events[ws[0]].eid for loc, ws in g.lock_co().items()}
-        rf = reads_from(g)
+        rf = g.reads_from()
         for eid in flat:
             ev = g.events[eid]
             if ev.is_read and eid in rf:

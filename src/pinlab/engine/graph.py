@@ -183,3 +183,39 @@ class ExecutionGraph:
                 if prev.kind in (EvKind.INIT, EvKind.UL):
                     out[lkw.rmw] = prev.eid
         return out
+
+    def reads_from(self, co: dict[Loc, list[int]] | None = None) -> dict[int, int]:
+        """Every read's write, lock reads included (lock.cat's rf of LKR events)."""
+        rf = {e: w for e, w in enumerate(self.rf) if w >= 0}
+        rf.update(self.lock_rf(self.lock_co() if co is None else co))
+        return rf
+
+    def communications(self, *, transitive: bool = False) -> Iterator[tuple[str, int, int]]:
+        """The ``rf``, ``co`` and ``fr`` edges as ``(relation, source, target)``.
+
+        Lock events are included as lock.cat forms them.  By default ``co``
+        and ``fr`` are immediate (each write to the next, each read to the
+        first write after the one it read): with program order and ``rf``
+        they have the cycles of the whole relations, at a fraction of the
+        edges.  With ``transitive`` every pair is given.  A read is never
+        ``fr``-before the write of its own RMW (that pair is ``rmw``).
+        """
+        co = self.lock_co()
+        position: dict[int, int] = {}
+        for ws in co.values():
+            for i, w in enumerate(ws):
+                position[w] = i
+                for later in ws[i + 1 :] if transitive else ws[i + 1 : i + 2]:
+                    yield "co", w, later
+        events = self.events
+        for r, w in self.reads_from(co).items():
+            yield "rf", w, r
+            i = position.get(w, -1)
+            if i < 0:
+                continue
+            own = events[r].rmw
+            for later in co[events[r].loc][i + 1 :]:  # type: ignore[index]
+                if later != own:
+                    yield "fr", r, later
+                    if not transitive:
+                        break

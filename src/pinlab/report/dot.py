@@ -15,7 +15,7 @@ import itertools
 
 from pinlab.engine.graph import Event, EvKind
 from pinlab.report.kterms import describe_loc, describe_value, operation, source_of
-from pinlab.scenarios.explain import Counterexample, reads_from
+from pinlab.scenarios.explain import Counterexample
 
 __all__ = ["render_dot"]
 
@@ -77,7 +77,7 @@ def render_dot(cex: Counterexample) -> str:
         for a, b in itertools.pairwise(ws):
             edge(a, b, "co")
             nxt[a] = b
-    for r, w in sorted(reads_from(graph).items()):
+    for r, w in sorted(graph.reads_from().items()):
         edge(w, r, "rf")
         after = nxt.get(w)
         if after is not None and graph.events[after].rmw != r:

@@ -32,7 +32,7 @@ from pinlab.report.kterms import (
     source_of,
 )
 from pinlab.report.why import describe_cycle, weak_cycles
-from pinlab.scenarios.explain import Counterexample, Explanation, Step, reads_from
+from pinlab.scenarios.explain import Counterexample, Explanation, Step
 
 __all__ = ["render_explanation", "render_trace", "trace_lines"]
 
@@ -53,7 +53,7 @@ class _Context:
 
     def __init__(self, graph: ExecutionGraph, order: tuple[Step, ...]) -> None:
         self.graph = graph
-        self.rf = reads_from(graph)
+        self.rf = graph.reads_from()
         self.co = graph.lock_co()
         self.step_of = {e: n for n, step in enumerate(order, 1) for e in step}
         self.co_prev: dict[int, int] = {}

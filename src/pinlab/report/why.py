@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
-from pinlab.scenarios.explain import reads_from
 
 __all__ = ["Edge", "describe_cycle", "weak_cycle", "weak_cycles"]
 
@@ -58,25 +57,10 @@ def _memory(ev: Event) -> bool:
 def _communications(graph: ExecutionGraph) -> dict[int, list[Edge]]:
     """rf, co and fr edges between different CPUs, by source event."""
     out: dict[int, list[Edge]] = {}
-    co = graph.lock_co()
-    position = {w: (loc, i) for loc, ws in co.items() for i, w in enumerate(ws)}
     events = graph.events
-
-    def add(a: int, b: int, rel: str) -> None:
+    for rel, a, b in graph.communications(transitive=True):
         if events[a].tid >= 0 and events[b].tid >= 0 and events[a].tid != events[b].tid:
             out.setdefault(a, []).append(Edge(a, b, rel))
-
-    for ws in co.values():
-        for i, a in enumerate(ws):
-            for b in ws[i + 1 :]:
-                add(a, b, "co")
-    for r, w in reads_from(graph).items():
-        add(w, r, "rf")
-        if w in position:
-            loc, i = position[w]
-            for later in co[loc][i + 1 :]:
-                if later != graph.events[r].rmw:
-                    add(r, later, "fr")
     return out
 
 

@@ -40,18 +40,10 @@ __all__ = [
     "Step",
     "find_counterexample",
     "interleave",
-    "reads_from",
     "replay_execution",
 ]
 
 Step = tuple[int, ...]  # the eids of one step, in program order
-
-
-def reads_from(graph: ExecutionGraph) -> dict[int, int]:
-    """Every read's write, lock reads included (lock.cat's rf of LKR events)."""
-    rf = {e.eid: graph.rf[e.eid] for e in graph.events if e.is_read and graph.rf[e.eid] >= 0}
-    rf.update(graph.lock_rf(graph.lock_co()))
-    return rf
 
 
 def _steps(graph: ExecutionGraph) -> list[list[Step]]:
@@ -76,17 +68,8 @@ def _steps(graph: ExecutionGraph) -> list[list[Step]]:
 def _edges(graph: ExecutionGraph) -> dict[int, set[int]]:
     """eid -> the eids that must come before it by rf, co or fr (not po)."""
     before: dict[int, set[int]] = {}
-    co = graph.lock_co()
-    position = {w: (loc, i) for loc, ws in co.items() for i, w in enumerate(ws)}
-    for ws in co.values():
-        for a, b in itertools.pairwise(ws):
-            before.setdefault(b, set()).add(a)
-    for r, w in reads_from(graph).items():
-        before.setdefault(r, set()).add(w)
-        if w in position:
-            loc, i = position[w]
-            if i + 1 < len(co[loc]):
-                before.setdefault(co[loc][i + 1], set()).add(r)  # fr
+    for _rel, a, b in graph.communications():
+        before.setdefault(b, set()).add(a)
     return before
 
 

@@ -48,28 +48,10 @@ def _acyclic(n: int, succ: list[list[int]]) -> bool:
     return seen == n
 
 
-def _rf_co_fr(g: ExecutionGraph, succ: list[list[int]], co: dict[object, list[int]]) -> None:
+def _rf_co_fr(g: ExecutionGraph, succ: list[list[int]]) -> None:
     """Add rf, co-imm and fr-imm edges."""
-    rf = g.rf
-    position: dict[int, int] = {}
-    for ws in co.values():
-        for i, w in enumerate(ws):
-            position[w] = i
-            if i + 1 < len(ws):
-                succ[w].append(ws[i + 1])
-    events = g.events
-    lock_rf = g.lock_rf(co)  # type: ignore[arg-type]
-    for e in events:
-        w = rf[e.eid]
-        if w < 0:
-            w = lock_rf.get(e.eid, -1)
-            if w < 0:
-                continue
-        succ[w].append(e.eid)
-        i = position.get(w, -1)
-        loc_ws = co.get(e.loc)
-        if loc_ws is not None and 0 <= i < len(loc_ws) - 1:
-            succ[e.eid].append(loc_ws[i + 1])
+    for _rel, a, b in g.communications():
+        succ[a].append(b)
 
 
 def sc_acyclic(g: ExecutionGraph) -> bool:
@@ -79,7 +61,7 @@ def sc_acyclic(g: ExecutionGraph) -> bool:
     for eids in g.threads:
         for a, b in itertools.pairwise(eids):
             succ[a].append(b)
-    _rf_co_fr(g, succ, g.lock_co())  # type: ignore[arg-type]
+    _rf_co_fr(g, succ)
     return _acyclic(n, succ)
 
 
@@ -148,7 +130,7 @@ def rcu_sc_holds(g: ExecutionGraph) -> bool:
     for eids in g.threads:
         for a, b in itertools.pairwise(eids):
             succ[a].append(b)
-    _rf_co_fr(g, succ, g.lock_co())  # type: ignore[arg-type]
+    _rf_co_fr(g, succ)
 
     def search(k: int) -> bool:
         if not _acyclic(n, succ):
@@ -182,7 +164,7 @@ def coherence_acyclic(g: ExecutionGraph) -> bool:
             if prev is not None:
                 succ[prev].append(e)
             last[loc] = e
-    _rf_co_fr(g, succ, g.lock_co())  # type: ignore[arg-type]
+    _rf_co_fr(g, succ)
     return _acyclic(n, succ)
 
 
