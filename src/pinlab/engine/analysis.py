@@ -184,7 +184,7 @@ def future_writes(
     is answered with each value of its location's domain; ``values`` collects
     what the paths write.
     """
-    paths: list[tuple[list[Loc | None], bool]] = []  # (written loc per op or None, stuck?)
+    paths: list[list[Loc | None]] = []  # written location per op (None: no write)
     work: list[tuple[list[Any], list[bool]]] = [([], [])]
     runs = 0
     while work:
@@ -208,18 +208,19 @@ def future_writes(
             work.extend(([*used, ans], decisions) for ans in reversed(options))
         elif how == "fork":
             work.extend((answers, [*more, outcome]) for outcome in (False, True))
+        elif how == "stuck":
+            # A thread that stopped on a value it needed concretely can be, at
+            # run time, before that point or past it on a path the dry run did
+            # not follow: what it writes next is unknown at every position,
+            # whatever the other paths say.
+            return []
         elif how != "dead":
-            paths.append((writes, how == "stuck"))
-    if any(stuck for _, stuck in paths):
-        # A thread that stopped on a value it needed concretely can be, at
-        # run time, before that point or past it on a path the dry run did
-        # not follow: what it writes next is unknown at every position.
-        return []
-    length = max((len(w) for w, _ in paths), default=0) + 1
+            paths.append(writes)
+    length = max((len(w) for w in paths), default=0) + 1
     out: Futures = []
     for k in range(length):
         acc: set[Loc] = set()
-        for writes, _ in paths:
+        for writes in paths:
             acc.update(loc for loc in writes[k:] if loc is not None)
         out.append(frozenset(acc))
     return out
