@@ -162,6 +162,11 @@ def _dependents(g: ExecutionGraph, masks: list[int]) -> list[int]:
 _T = TypeVar("_T")
 _SHAPES: dict[tuple[object, ...], _Shape] = {}
 _SHAPES_MAX = 4096
+# A shape and the relations derived from it hold a few dozen n x n bit
+# matrices: the cache is bounded by their total size too (kernel scenarios
+# have ~600 events; 4096 of their shapes took 13 GB).
+_SHAPES_MAX_CELLS = 1 << 26
+_shapes_cells = 0
 
 
 def _shape(g: ExecutionGraph) -> _Shape:
@@ -170,11 +175,15 @@ def _shape(g: ExecutionGraph) -> _Shape:
     key = tuple(
         (e.kind, e.tid, e.loc, e.tag, e.atomic, e.rmw, e.addr, e.data, e.ctrl) for e in g.events
     )
+    global _shapes_cells
     shape = _SHAPES.get(key)
     if shape is None:
-        if len(_SHAPES) >= _SHAPES_MAX:
+        cells = len(key) * len(key)
+        if len(_SHAPES) >= _SHAPES_MAX or _shapes_cells + cells > _SHAPES_MAX_CELLS:
             _SHAPES.clear()
+            _shapes_cells = 0
         shape = _SHAPES[key] = _Shape(g)
+        _shapes_cells += cells
     return shape
 
 
