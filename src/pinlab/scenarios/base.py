@@ -28,6 +28,7 @@ from pinlab.kernel.eras import Era
 __all__ = [
     "Built",
     "Expect",
+    "Family",
     "Scenario",
     "ScenarioResult",
     "Verdict",
@@ -117,6 +118,52 @@ class Scenario:
         else:
             verdict = Verdict.INCONCLUSIVE
         return ScenarioResult(self, verdict, result, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """What a scenario's variants share: the catalogue id, title, source,
+    forbidden outcome and litmus patterns.
+
+    A scenario module declares its family once and makes each variant with
+    :meth:`scenario`, which adds what distinguishes it (era, model, expected
+    verdict, build).  A variant whose title or forbidden outcome differs from
+    the family's passes its own.
+    """
+
+    name: str
+    title: str
+    source: str
+    forbidden: str
+    patterns: tuple[str, ...] = ()
+
+    def scenario(
+        self,
+        variant: str,
+        era: Era,
+        model: str,
+        expected: Expect,
+        build: Callable[[Era], Built],
+        notes: str = "",
+        *,
+        title: str | None = None,
+        forbidden: str | None = None,
+        undecided: str = "",
+    ) -> Scenario:
+        return Scenario(
+            name=self.name,
+            variant=variant,
+            title=self.title if title is None else title,
+            source=self.source,
+            era=era,
+            model=model,
+            expected=expected,
+            forbidden=self.forbidden if forbidden is None else forbidden,
+            build=build,
+            notes=notes,
+            patterns=self.patterns,
+            undecided=undecided,
+        )
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,20 @@ from pinlab.kernel.mm_types import Cpu, Page, pfn_folio
 from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
 
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "collapse-vs-gup-fast"
 SOURCE = "70cbc3cc78a9 'mm: gup: fix the fast GUP race against THP collapse'"
+FAMILY = Family(
+    NAME,
+    title="THP collapse vs GUP-fast on the old PTE table (PMD recheck)",
+    source=SOURCE,
+    forbidden="collapse succeeds and GUP-fast returns an old, now unmapped page",
+    patterns=("L5",),
+)
 
 
 def build(era: Era, arch: Arch = ARM64) -> Built:
@@ -94,19 +101,7 @@ def _builder(arch: Arch) -> Callable[[Era], Built]:
 def _scenario(
     variant: str, era: Era, model: str, expected: Expect, arch: Arch = ARM64, notes: str = ""
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="THP collapse vs GUP-fast on the old PTE table (PMD recheck)",
-        source=SOURCE,
-        patterns=("L5",),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="collapse succeeds and GUP-fast returns an old, now unmapped page",
-        build=_builder(arch),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, model, expected, _builder(arch), notes)
 
 
 V5_19 = era_by_name("v5.19")

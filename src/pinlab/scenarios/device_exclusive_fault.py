@@ -48,12 +48,19 @@ from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
 from pinlab.kernel.svm_driver import nouveau_atomic_range_fault, svm_device_attach
 from pinlab.kernel.uaccess import user_access
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "device-exclusive-vs-fault"
 SOURCE = "b756a3b5e7ea; lore 20250210193801.781278-1-david@redhat.com"
+FAMILY = Family(
+    NAME,
+    title="make_device_exclusive() vs a CPU fault or slow GUP on the same page",
+    source=SOURCE,
+    forbidden="the device keeps exclusive access while the PTE maps the page present",
+    patterns=("L11",),
+)
 
 
 def build(era: Era, access: str = "fault", filters_owner: bool = True) -> Built:
@@ -117,19 +124,7 @@ def _scenario(
     filters_owner: bool = True,
     notes: str = "",
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="make_device_exclusive() vs a CPU fault or slow GUP on the same page",
-        source=SOURCE,
-        patterns=("L11",),
-        era=era,
-        model="sc",
-        expected=expected,
-        forbidden="the device keeps exclusive access while the PTE maps the page present",
-        build=_builder(access, filters_owner),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, "sc", expected, _builder(access, filters_owner), notes)
 
 
 V6_5 = era_by_name("v6.5")

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from pinlab.engine.program import FinalState, Program
 from pinlab.kernel.defs import ENOMEM, PAGE_SIZE
@@ -70,12 +70,23 @@ from pinlab.kernel.svm_driver import (
     nouveau_atomic_range_fault,
     svm_device_attach,
 )
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "device-exclusive-fork"
 SOURCE = "lore: 'mm: Device exclusive memory access' review (2021-05); b756a3b5e7ea"
+FORBIDDEN: Final = {
+    "ownership": "the device keeps exclusive access while a CPU maps the page, "
+    "or the child inherits the device-exclusive entry",
+    "fork-fails": "fork fails (-ENOMEM) because the driver holds the folio lock",
+}
+FAMILY = Family(
+    NAME,
+    title="fork() vs a device-exclusive entry in a COW mapping",
+    source=SOURCE,
+    forbidden=FORBIDDEN["ownership"],
+)
 
 
 def build(era: Era, setup: str = "fault", question: str = "ownership") -> Built:
@@ -167,23 +178,9 @@ def _scenario(
     question: str = "ownership",
     notes: str = "",
 ) -> Scenario:
-    forbidden = (
-        "fork fails (-ENOMEM) because the driver holds the folio lock"
-        if question == "fork-fails"
-        else "the device keeps exclusive access while a CPU maps the page, "
-        "or the child inherits the device-exclusive entry"
-    )
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="fork() vs a device-exclusive entry in a COW mapping",
-        source=SOURCE,
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden=forbidden,
-        build=_builder(setup, question),
-        notes=notes,
+    builder = _builder(setup, question)
+    return FAMILY.scenario(
+        variant, era, model, expected, builder, notes, forbidden=FORBIDDEN[question]
     )
 
 

@@ -46,11 +46,19 @@ from pinlab.kernel.mm_types import Cpu, MmStruct
 from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS"]
 
+NAME = "fork-vs-pin-fast"
 SOURCE = "lore: 'mm: Introduce mm_struct.has_pinned' (Sep 2020); 57efa1fe5957"
+FAMILY = Family(
+    NAME,
+    title="fork() racing pin_user_pages_fast(): both sides COW, never neither",
+    source=SOURCE,
+    forbidden="the page is pinned and fork shares it with the child",
+    patterns=("L1", "L10"),
+)
 
 
 def build(era: Era) -> Built:
@@ -87,7 +95,7 @@ def build(era: Era) -> Built:
         return None
 
     program = Program(
-        "fork-vs-pin-fast",
+        NAME,
         (pinner, forker),
         init=system.memory.snapshot(),
         thread_names=("pin_user_pages_fast", "fork"),
@@ -96,19 +104,7 @@ def build(era: Era) -> Built:
 
 
 def _scenario(variant: str, era: Era, model: str, expected: Expect, notes: str = "") -> Scenario:
-    return Scenario(
-        name="fork-vs-pin-fast",
-        variant=variant,
-        title="fork() racing pin_user_pages_fast(): both sides COW, never neither",
-        source=SOURCE,
-        patterns=("L1", "L10"),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="the page is pinned and fork shares it with the child",
-        build=build,
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, model, expected, build, notes)
 
 
 # write_protect_seq with the first-posted has_pinned: the seqcount, not the
@@ -146,14 +142,13 @@ SCENARIOS: tuple[Scenario, ...] = (
 # raw_write_seqcount_begin() in copy_page_range().  Its full lkmm exploration
 # does not finish in minutes yet, so it runs only when named.
 SCENARIOS += (
-    dataclasses.replace(
-        _scenario(
-            "current+mb",
-            era_by_name("current").adding("current+mb", "copy_page_range:seq-begin-mb"),
-            "lkmm",
-            Expect.NEVER,
-            "what-if: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
-        ),
+    FAMILY.scenario(
+        "current+mb",
+        era_by_name("current").adding("current+mb", "copy_page_range:seq-begin-mb"),
+        "lkmm",
+        Expect.NEVER,
+        build,
+        "what-if: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
         undecided="the full lkmm exploration did not finish in 131 s of CPU time",
     ),
 )

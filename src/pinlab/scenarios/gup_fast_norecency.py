@@ -52,7 +52,7 @@ from pinlab.kernel.mm_types import Cpu, Page
 from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import _PAGE_ACCESSED, _PAGE_DIRTY, describe_pte
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -60,6 +60,17 @@ NAME = "gup-fast-pte-recheck-norecency"
 SOURCE = "lore: '[RFC PATCH v1 2/4] mm/gup: Use ptep_get_lockless_norecency()' (2024-02)"
 TARGET: Final = 3  # the entry GUP-fast pins
 OTHER: Final = 9  # the entry the hardware marks young and dirty
+FORBIDDEN: Final = {
+    "hw": "GUP-fast backs off although only young/dirty changed (spurious failure)",
+    "ksm": "GUP-fast returns a writable pin on a page KSM write-protected",
+}
+FAMILY = Family(
+    NAME,
+    title="GUP-fast's PTE re-check vs hardware young/dirty updates on arm64 contpte",
+    source=SOURCE,
+    forbidden=FORBIDDEN["hw"],
+    patterns=("L6",),
+)
 
 
 def build(era: Era, arch: Arch, other: str) -> Built:
@@ -136,23 +147,14 @@ CURRENT = era_by_name("current")
 def _scenario(
     variant: str, arch: Arch, other: str, expected: Expect, model: str = "sc"
 ) -> Scenario:
-    spurious = other == "hw"
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="GUP-fast's PTE re-check vs hardware young/dirty updates on arm64 contpte",
-        source=SOURCE,
-        patterns=("L6",),
-        era=CURRENT,
-        model=model,
-        expected=expected,
-        forbidden=(
-            "GUP-fast backs off although only young/dirty changed (spurious failure)"
-            if spurious
-            else "GUP-fast returns a writable pin on a page KSM write-protected"
-        ),
-        build=_builder(arch, other),
-        notes=f"arch {arch.name}",
+    return FAMILY.scenario(
+        variant,
+        CURRENT,
+        model,
+        expected,
+        _builder(arch, other),
+        f"arch {arch.name}",
+        forbidden=FORBIDDEN[other],
     )
 
 

@@ -55,13 +55,20 @@ from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte
 from pinlab.kernel.swap_state import folio_alloc_swap
 from pinlab.kernel.vmscan import try_to_unmap_one
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["BARRIERS_088B8AA537C2", "SCENARIOS", "build"]
 
 NAME = "gup-fast-vs-try-share-anon"
 SOURCE = (
     "lore: 'mm: fix PageAnonExclusive clearing racing with concurrent RCU GUP-fast'; 088b8aa537c2"
+)
+FAMILY = Family(
+    NAME,
+    title="GUP-fast R/O pin vs clearing PageAnonExclusive (KSM, swap-out)",
+    source=SOURCE,
+    forbidden="GUP-fast returns the page pinned while PageAnonExclusive is clear",
+    patterns=("L2",),
 )
 
 # The four barriers of 088b8aa537c2, by the names of kernel/barriers.py.
@@ -153,19 +160,7 @@ def _scenario(
     sharer: str = "ksm",
     notes: str = "",
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="GUP-fast R/O pin vs clearing PageAnonExclusive (KSM, swap-out)",
-        source=SOURCE,
-        patterns=("L2",),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="GUP-fast returns the page pinned while PageAnonExclusive is clear",
-        build=_builder(arch, sharer),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, model, expected, _builder(arch, sharer), notes)
 
 
 V5_19 = era_by_name("v5.19")

@@ -40,12 +40,19 @@ from pinlab.kernel.mm_types import Cpu, Page, page_folio
 from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "ksm-wrprotect-vs-gup-fast"
 SOURCE = "mm/ksm.c:write_protect_page() (KSM, v2.6.32); spec 2.10"
+FAMILY = Family(
+    NAME,
+    title="KSM write_protect_page() refcount check vs a GUP-fast reference",
+    source=SOURCE,
+    forbidden="KSM merges the page while GUP-fast holds a reference from the old PTE",
+    patterns=("L4",),
+)
 
 
 def build(era: Era, arch: Arch = X86) -> Built:
@@ -98,19 +105,7 @@ def _builder(arch: Arch) -> Callable[[Era], Built]:
 def _scenario(
     variant: str, era: Era, model: str, expected: Expect, arch: Arch = X86, notes: str = ""
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="KSM write_protect_page() refcount check vs a GUP-fast reference",
-        source=SOURCE,
-        patterns=("L4",),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="KSM merges the page while GUP-fast holds a reference from the old PTE",
-        build=_builder(arch),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, model, expected, _builder(arch), notes)
 
 
 V4_20 = era_by_name("v4.20")

@@ -48,12 +48,19 @@ from pinlab.kernel.mmap import MADV_FREE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ,
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
 from pinlab.kernel.vmscan import try_to_unmap_one
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build", "gup_fast_writes"]
 
 NAME = "lazyfree-vs-gup-fast"
 SOURCE = "6c8e2a256915 'mm: fix race between MADV_FREE reclaim and blkdev direct IO read'"
+FAMILY = Family(
+    NAME,
+    title="MADV_FREE discard in reclaim vs a GUP-fast reference (direct IO)",
+    source=SOURCE,
+    forbidden="GUP-fast returns the page while reclaim discards (unmaps) it",
+    patterns=("L3",),
+)
 LAZYFREE_MB = "try_to_unmap_one:lazyfree-mb"
 
 
@@ -141,19 +148,7 @@ def _scenario(
     pin: bool = False,
     notes: str = "",
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="MADV_FREE discard in reclaim vs a GUP-fast reference (direct IO)",
-        source=SOURCE,
-        patterns=("L3",),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="GUP-fast returns the page while reclaim discards (unmaps) it",
-        build=_builder(arch, pin),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, model, expected, _builder(arch, pin), notes)
 
 
 V5_11 = era_by_name("v5.11")

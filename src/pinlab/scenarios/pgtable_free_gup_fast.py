@@ -48,13 +48,20 @@ from pinlab.kernel.mmu_gather import (
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
 from pinlab.kernel.zap import unmap_vmas
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
 
 __all__ = ["SCENARIOS", "build", "kasan_watch"]
 
 NAME = "pgtable-free-vs-gup-fast"
 SOURCE = "pre-git: IRQ-off GUP-fast vs the flush IPI; 2011: MMU_GATHER_RCU_TABLE_FREE"
+FAMILY = Family(
+    NAME,
+    title="munmap freeing a PTE table vs GUP-fast walking it (IRQ-off vs IPI/RCU)",
+    source=SOURCE,
+    forbidden="GUP-fast reads a PTE from the table after munmap freed it",
+    patterns=("L7",),
+)
 RCU_GP = "tlb_remove_table:rcu-gp"
 SYNC_ONE = "tlb_remove_table_sync_one:ipi"
 
@@ -149,19 +156,8 @@ def _scenario(
     populated: bool = True,
     notes: str = "",
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="munmap freeing a PTE table vs GUP-fast walking it (IRQ-off vs IPI/RCU)",
-        source=SOURCE,
-        patterns=("L7",),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="GUP-fast reads a PTE from the table after munmap freed it",
-        build=_builder(arch, batch_alloc_fails, populated),
-        notes=notes,
-    )
+    builder = _builder(arch, batch_alloc_fails, populated)
+    return FAMILY.scenario(variant, era, model, expected, builder, notes)
 
 
 CURRENT = era_by_name("current")

@@ -47,12 +47,19 @@ from pinlab.kernel.pgtable_3level import (
     ptep_get_lockless,
 )
 from pinlab.kernel.pte import _PAGE_PRESENT, _PAGE_RW, _PAGE_USER, describe_pte, pfn_pte
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "ptep-get-lockless-split"
 SOURCE = "include/linux/pgtable.h ptep_get_lockless() (CONFIG_GUP_GET_PXX_LOW_HIGH)"
+FAMILY = Family(
+    NAME,
+    title="ptep_get_lockless() on split PTE halves vs set_pte/pte_clear",
+    source=SOURCE,
+    forbidden="the lockless reader returns a present PTE with a torn pfn",
+    patterns=("L6",),
+)
 
 _PROT: Final = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER
 P1: Final = int(pfn_pte(0x100123, _PROT))
@@ -126,19 +133,7 @@ def _scenario(
     irqs_off: bool = True,
     notes: str = "",
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="ptep_get_lockless() on split PTE halves vs set_pte/pte_clear",
-        source=SOURCE,
-        patterns=("L6",),
-        era=era,
-        model=model,
-        expected=expected,
-        forbidden="the lockless reader returns a present PTE with a torn pfn",
-        build=_builder(setup, irqs_off),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, model, expected, _builder(setup, irqs_off), notes)
 
 
 def _without(*names: str) -> Era:

@@ -76,7 +76,7 @@ from pinlab.kernel.pin import unpin_user_pages_dirty_lock
 from pinlab.kernel.process import PIN_LONGTERM_TEST_FLAG_USE_WRITE, PinSession, System
 from pinlab.kernel.pte import pte_pfn
 from pinlab.kernel.writeback import WB_SYNC_ALL, WB_SYNC_NONE, WbOutcome, write_cache_pages
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["DESIGNS", "SCENARIOS", "build"]
 
@@ -108,6 +108,13 @@ FORBIDDEN: Final = {
     "unseen": "writeback writes the page as unpinned while the device holds it for writing",
     "unpinned": "writeback treats a page nobody pinned as pinned",
 }
+FAMILY: Final = Family(
+    NAME,
+    title="writeback vs a device writing through a GUP reference: can writeback see the pin?",
+    source=SOURCE,
+    forbidden=FORBIDDEN["lost"],
+    patterns=("L12",),
+)
 
 
 def build(era: Era, shape: str = "held", question: str = "lost", sync: str = "fsync") -> Built:
@@ -191,18 +198,9 @@ def _scenario(
     sync: str = "fsync",
     notes: str = "",
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="writeback vs a device writing through a GUP reference: can writeback see the pin?",
-        source=SOURCE,
-        patterns=("L12",),
-        era=DESIGNS[design],
-        model="sc",
-        expected=expected,
-        forbidden=FORBIDDEN[question],
-        build=_builder(shape, question, sync),
-        notes=notes,
+    builder = _builder(shape, question, sync)
+    return FAMILY.scenario(
+        variant, DESIGNS[design], "sc", expected, builder, notes, forbidden=FORBIDDEN[question]
     )
 
 

@@ -36,13 +36,20 @@ from pinlab.kernel.pin import try_get_folio
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
 from pinlab.kernel.zap import zap_pte_range
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build"]
 
 NAME = "try-get-folio-vs-free"
 SOURCE = (
     "mm/gup.c:try_get_folio(); 2667f50e8b81 'mm: introduce a general RCU get_user_pages_fast()'"
+)
+FAMILY = Family(
+    NAME,
+    title="GUP-fast's speculative folio reference vs freeing the folio",
+    source=SOURCE,
+    forbidden="GUP-fast holds a reference to a folio whose refcount reached zero (freed)",
+    patterns=("L8",),
 )
 
 
@@ -94,19 +101,7 @@ def _builder(plain: bool) -> Callable[[Era], Built]:
 def _scenario(
     variant: str, model: str, expected: Expect, plain: bool = False, notes: str = ""
 ) -> Scenario:
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="GUP-fast's speculative folio reference vs freeing the folio",
-        source=SOURCE,
-        patterns=("L8",),
-        era=era_by_name("current"),
-        model=model,
-        expected=expected,
-        forbidden="GUP-fast holds a reference to a folio whose refcount reached zero (freed)",
-        build=_builder(plain),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era_by_name("current"), model, expected, _builder(plain), notes)
 
 
 SCENARIOS: tuple[Scenario, ...] = (

@@ -46,12 +46,19 @@ from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn, pte_present
 from pinlab.kernel.uaccess import user_access
-from pinlab.scenarios.base import Built, Expect, Scenario
+from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
 __all__ = ["SCENARIOS", "build", "scenario"]
 
 NAME = "unshare-vs-slow-gup"
 SOURCE = "a7f226604170, 6c287605fd56 (v5.19)"
+FAMILY = Family(
+    NAME,
+    title="R/O pins of a shared anon page in parent and child: unshare, then pin",
+    source=SOURCE,
+    forbidden="a slow-GUP pin on an anon page that is not exclusive to the pinner",
+    patterns=("L9",),
+)
 
 
 def build(era: Era, shape: str = "pin-pin") -> Built:
@@ -123,19 +130,7 @@ def scenario(
     variant: str, era: Era, expected: Expect, shape: str = "pin-pin", notes: str = ""
 ) -> Scenario:
     """One variant; ``shape`` is ``pin-pin`` (both pin) or ``pin-write`` (the child writes)."""
-    return Scenario(
-        name=NAME,
-        variant=variant,
-        title="R/O pins of a shared anon page in parent and child: unshare, then pin",
-        source=SOURCE,
-        patterns=("L9",),
-        era=era,
-        model="sc",
-        expected=expected,
-        forbidden="a slow-GUP pin on an anon page that is not exclusive to the pinner",
-        build=_builder(shape),
-        notes=notes,
-    )
+    return FAMILY.scenario(variant, era, "sc", expected, _builder(shape), notes)
 
 
 NO_UNSHARE = dataclasses.replace(CURRENT, ro_pin_unshare_anon=False)
