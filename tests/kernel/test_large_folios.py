@@ -8,6 +8,8 @@ where the path must not be taken.
 
 from __future__ import annotations
 
+import pytest
+
 from pinlab.kernel.defs import EAGAIN, HPAGE_PMD_ORDER, PAGE_SIZE, PMD_SIZE
 from pinlab.kernel.eras import era_by_name
 from pinlab.kernel.folio import (
@@ -327,6 +329,40 @@ def test_swapin_write_before_v5_11_reuses_the_pinned_page_of_a_cached_thp() -> N
     assert swapcache(system, folio)
     assert proc.pagemap_is_swapped(mem + 6 * PAGE_SIZE)
     proc.pin_longterm_test_stop(s)
+
+
+def test_swapin_of_a_thp_a_reference_kept_in_the_swap_cache_maps_the_faulting_page() -> None:
+    """Today a pin keeps reclaim away, but a FOLL_GET reference (vmsplice) still keeps
+    __remove_mapping() from freeing the unmapped THP; the fault maps the page of its own
+    slot back, exclusive as its swap entry said."""
+    system, proc = boot()
+    mem, folio = populate_thp(proc)
+    pipe = proc.pipe()
+    assert proc.vmsplice(pipe, mem + 5 * PAGE_SIZE, PAGE_SIZE) == PAGE_SIZE
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    assert all(proc.pagemap_is_swapped(mem + i * PAGE_SIZE) for i in range(NR))
+    assert swapcache(system, folio)
+    assert proc.read(mem + 9 * PAGE_SIZE) == 10
+    assert pte_page(proc, mem + 9 * PAGE_SIZE) == folio.page(9)
+    assert pae(system, folio.page(9))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="model gap: do_swap_page() maps one page per fault; since 'mm: swap: entirely "
+    "map large folios found in swapcache' (2024) the kernel maps every PTE of a large "
+    "folio whose swap entries are all still in place in one fault",
+)
+def test_swapin_of_a_thp_in_the_swap_cache_maps_the_whole_folio_today() -> None:
+    _, proc = boot()
+    mem, folio = populate_thp(proc)
+    pipe = proc.pipe()
+    assert proc.vmsplice(pipe, mem + 5 * PAGE_SIZE, PAGE_SIZE) == PAGE_SIZE
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    assert proc.read(mem + 9 * PAGE_SIZE) == 10
+    assert not any(proc.pagemap_is_swapped(mem + i * PAGE_SIZE) for i in range(NR))
+    assert [pte_page(proc, mem + i * PAGE_SIZE) for i in range(NR)] == folio.pages()
 
 
 def test_swapin_write_of_the_last_swapped_page_takes_the_thp_out_of_the_swap_cache() -> None:
