@@ -18,6 +18,7 @@ from pinlab.kernel.folio import (
     folio_maybe_dma_pinned,
     folio_ref_count,
     folio_test_anon,
+    folio_test_swapcache,
 )
 from pinlab.kernel.huge_mm import is_huge_zero_pmd, pmd_pfn, pmd_trans_huge, pmd_write
 from pinlab.kernel.mm_types import Folio, Page, pfn_folio, pfn_to_page
@@ -81,6 +82,10 @@ def mapcount(system: System, folio: Folio) -> int:
 
 def refcount(system: System, folio: Folio) -> int:
     return int(system.run("check", folio_ref_count(folio)))
+
+
+def swapcache(system: System, folio: Folio) -> bool:
+    return bool(system.run("check", folio_test_swapcache(folio)))
 
 
 def pinned(system: System, folio: Folio) -> bool:
@@ -279,13 +284,6 @@ def test_pageout_keeps_a_pinned_thp_mapped_and_exclusive() -> None:
     proc.pin_longterm_test_stop(s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="model gap: do_swap_page() of a large folio left in the swap cache checks the "
-    "folio's first slot and maps its head page, not folio_file_page() of the entry's slot, "
-    "so the fault on any other page makes no progress",
-)
 def test_pageout_before_v5_11_unmaps_a_pinned_thp_but_cannot_free_it() -> None:
     """Before reclaim skipped maybe-pinned folios, try_to_unmap() took the pinned THP out
     of the page tables; only the pin's reference kept __remove_mapping() from freeing it,
@@ -298,4 +296,89 @@ def test_pageout_before_v5_11_unmaps_a_pinned_thp_but_cannot_free_it() -> None:
     assert proc.read(mem + 5 * PAGE_SIZE) == 6
     assert pte_page(proc, mem + 5 * PAGE_SIZE) == folio.page(5)
     assert pinned(system, folio)
+    proc.pin_longterm_test_stop(s)
+
+
+def test_swapin_before_v5_11_maps_each_page_of_the_cached_thp_from_its_own_slot() -> None:
+    """Each fault finds the THP in the swap cache and maps the page of its entry's slot
+    (folio_file_page(); v5.9's find_subpage()), never the head for every address; read
+    faults leave the swap cache alone."""
+    system, proc = boot("v5.9")
+    mem, folio = populate_thp(proc)
+    s = pin(proc, mem + 5 * PAGE_SIZE)
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    assert [proc.read(mem + i * PAGE_SIZE) for i in range(NR)] == list(range(1, NR + 1))
+    assert [pte_page(proc, mem + i * PAGE_SIZE) for i in range(NR)] == folio.pages()
+    assert mapcount(system, folio) == NR
+    assert swapcache(system, folio)
+    proc.pin_longterm_test_stop(s)
+
+
+def test_swapin_write_before_v5_11_reuses_the_pinned_page_of_a_cached_thp() -> None:
+    """reuse_swap_page() counted a THP page's mappings and swap PTEs, not references: the
+    write fault maps the pinned page 5 writable, so the pin sees the write; the THP stays
+    in the swap cache while the other pages' slots are in use."""
+    system, proc = boot("v5.9")
+    mem, folio = populate_thp(proc)
+    s = pin(proc, mem + 5 * PAGE_SIZE)
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    proc.write(mem + 5 * PAGE_SIZE, 99)
+    assert pte_page(proc, mem + 5 * PAGE_SIZE) == folio.page(5)
+    assert pte_write(pte(proc, mem + 5 * PAGE_SIZE))
+    assert proc.pin_longterm_test_read(s) == [99]
+    assert swapcache(system, folio)
+    assert proc.pagemap_is_swapped(mem + 6 * PAGE_SIZE)
+    proc.pin_longterm_test_stop(s)
+
+
+def test_swapin_of_a_thp_a_reference_kept_in_the_swap_cache_maps_the_faulting_page() -> None:
+    """Today a pin keeps reclaim away, but a FOLL_GET reference (vmsplice) still keeps
+    __remove_mapping() from freeing the unmapped THP; the fault maps the page of its own
+    slot back, exclusive as its swap entry said."""
+    system, proc = boot()
+    mem, folio = populate_thp(proc)
+    pipe = proc.pipe()
+    assert proc.vmsplice(pipe, mem + 5 * PAGE_SIZE, PAGE_SIZE) == PAGE_SIZE
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    assert all(proc.pagemap_is_swapped(mem + i * PAGE_SIZE) for i in range(NR))
+    assert swapcache(system, folio)
+    assert proc.read(mem + 9 * PAGE_SIZE) == 10
+    assert pte_page(proc, mem + 9 * PAGE_SIZE) == folio.page(9)
+    assert pae(system, folio.page(9))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="model gap: do_swap_page() maps one page per fault; since 'mm: swap: entirely "
+    "map large folios found in swapcache' (2024) the kernel maps every PTE of a large "
+    "folio whose swap entries are all still in place in one fault",
+)
+def test_swapin_of_a_thp_in_the_swap_cache_maps_the_whole_folio_today() -> None:
+    _, proc = boot()
+    mem, folio = populate_thp(proc)
+    pipe = proc.pipe()
+    assert proc.vmsplice(pipe, mem + 5 * PAGE_SIZE, PAGE_SIZE) == PAGE_SIZE
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    assert proc.read(mem + 9 * PAGE_SIZE) == 10
+    assert not any(proc.pagemap_is_swapped(mem + i * PAGE_SIZE) for i in range(NR))
+    assert [pte_page(proc, mem + i * PAGE_SIZE) for i in range(NR)] == folio.pages()
+
+
+def test_swapin_write_of_the_last_swapped_page_takes_the_thp_out_of_the_swap_cache() -> None:
+    """Once no other page's slot is in use, reuse_swap_page() deletes the THP from the swap
+    cache, which drops the reference it held for each page."""
+    system, proc = boot("v5.9")
+    mem, folio = populate_thp(proc)
+    s = pin(proc, mem + 5 * PAGE_SIZE)
+    proc.madvise(mem, PMD_SIZE, MADV_PAGEOUT)
+    for i in range(NR):
+        if i != 7:
+            proc.read(mem + i * PAGE_SIZE)
+    before = refcount(system, folio)
+    proc.write(mem + 7 * PAGE_SIZE, 99)
+    assert not swapcache(system, folio)
+    assert refcount(system, folio) == before + 1 - NR
+    assert pte_write(pte(proc, mem + 7 * PAGE_SIZE))
+    assert [proc.read(mem + i * PAGE_SIZE) for i in (6, 7, 8)] == [7, 99, 9]
     proc.pin_longterm_test_stop(s)

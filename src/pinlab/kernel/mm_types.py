@@ -471,6 +471,17 @@ class Cpu:
         self._slots += 1
         return self.id * _PFNS_PER_CPU + self._slots
 
+    def new_swap_cluster(self, nr: int) -> int:
+        """The first of ``nr`` new contiguous slots, aligned to ``nr`` (a power of two).
+
+        A large folio's slots are naturally aligned in the kernel (a THP takes
+        a whole SWAPFILE_CLUSTER, an mTHP an order-aligned run), which is what
+        lets folio_file_page() find a slot's page from the offset's low bits.
+        """
+        first = (self._slots + nr) & ~(nr - 1)
+        self._slots = first + nr - 1
+        return self.id * _PFNS_PER_CPU + first
+
     def new_mm_name(self) -> str:
         self._mms += 1
         return f"mm{self.id}.{self._mms}"

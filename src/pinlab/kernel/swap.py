@@ -1,11 +1,17 @@
-"""Swap-in of order-0 anonymous folios, and device-exclusive restore.
+"""Swap-in of anonymous folios a page at a time, and device-exclusive restore.
 
 Models mm/memory.c ``do_swap_page`` (both the reuse_swap_page() shape of
 v5.17 and older and the streamlined shape of c145e0b47c77, v5.18, with the
 swp-exclusive bit of 1493a1913e34, v5.19), ``remove_device_exclusive_entry``
-and ``restore_exclusive_pte``.  Swap-out is in :mod:`pinlab.kernel.vmscan`.
+and ``restore_exclusive_pte``.  A fault reads its slot into a new order-0
+folio, or finds the folio in the swap cache; of a large folio there, it maps
+the page of its own slot.  Swap-out is in :mod:`pinlab.kernel.vmscan`.
 
-Left out: swap readahead, SWP_SYNCHRONOUS_IO, memcg swap limits, mlock.
+Left out: swap readahead, SWP_SYNCHRONOUS_IO, memcg swap limits, mlock, and
+mapping all PTEs of a large folio found in the swap cache in one fault ("mm:
+swap: entirely map large folios found in swapcache", Barry Song, 2024; lore
+20240508224040.190469-7-21cnbao@gmail.com): every era here maps one page per
+fault, as the kernel did before.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ from pinlab.kernel.pte import (
     is_device_exclusive_entry,
     is_migration_entry,
     non_swap_entry,
+    pfn_pte,
     pte_mkdirty,
     pte_mkold,
     pte_mksoft_dirty,
@@ -84,8 +91,9 @@ from pinlab.kernel.rmap import (
     folio_add_new_anon_rmap,
 )
 from pinlab.kernel.swap_state import (
+    folio_file_page,
     folio_free_swap,
-    folio_swap_offset,
+    page_swap_entry,
     swap_cache_get_folio,
     swap_free,
     swap_read_folio,
@@ -142,10 +150,15 @@ def do_swap_page(cpu: Cpu, vmf: VmFault) -> Gen:
         return VM_FAULT_SIGBUS
     offset = int(swp_offset(entry))
     folio = yield from swapin_folio(cpu, offset)
+    # A large folio the swap cache kept caches each page in its own slot:
+    # map the page of the faulting entry's slot (v5.9: lookup_swap_cache()
+    # returned that subpage, find_get_page() having applied find_subpage()).
+    page = folio_file_page(folio, offset)
     yield from folio_lock(folio)
     mm = vmf.vma.mm
+    # Freed from the swap cache (or moved to other slots) while we slept?
     still_cached = (yield from folio_test_swapcache(folio)) and (
-        (yield from folio_swap_offset(folio)) == offset
+        (yield from page_swap_entry(folio, page)) == offset
     )
     yield from pte_offset_map_lock(mm, vmf.address)
     if not still_cached or (yield from ptep_get(vmf.pte)) != vmf.orig_pte:
@@ -154,22 +167,22 @@ def do_swap_page(cpu: Cpu, vmf: VmFault) -> Gen:
         yield from folio_put(folio)
         return 0
     if not cpu.era.swapin_cow_streamlined:
-        ret = yield from _map_swapped_folio_v5(cpu, vmf, folio, offset)
+        ret = yield from _map_swapped_folio_v5(cpu, vmf, folio, page, offset)
     else:
-        ret = yield from _map_swapped_folio(cpu, vmf, folio, offset)
+        ret = yield from _map_swapped_folio(cpu, vmf, folio, page, offset)
     if vmf.flags & FAULT_FLAG_WRITE:
         return ret | (yield from do_wp_page(cpu, vmf))  # releases the PTL
     yield from pte_unmap_unlock(mm, vmf.address)
     return ret
 
 
-def _map_swapped_folio_v5(cpu: Cpu, vmf: VmFault, folio: Folio, offset: int) -> Gen:
+def _map_swapped_folio_v5(cpu: Cpu, vmf: VmFault, folio: Folio, page: Page, offset: int) -> Gen:
     """do_swap_page() up to v5.17: map writable if reuse_swap_page() says so."""
     vma, ret = vmf.vma, 0
-    pte = mk_pte(folio, vma.vm_page_prot)
+    pte = pfn_pte(page.pfn, vma.vm_page_prot)  # mk_pte(page, ...)
     flags = RMAP_NONE
     if vmf.flags & FAULT_FLAG_WRITE:
-        reuse, _total = yield from reuse_swap_page(folio)
+        reuse, _total = yield from reuse_swap_page(folio, page)
         if reuse:
             pte = maybe_mkwrite(pte_mkdirty(pte), vma)
             vmf.flags &= ~FAULT_FLAG_WRITE
@@ -178,14 +191,14 @@ def _map_swapped_folio_v5(cpu: Cpu, vmf: VmFault, folio: Folio, offset: int) -> 
     if pte_swp_soft_dirty(vmf.orig_pte):
         pte = pte_mksoft_dirty(pte)
     yield from set_pte_at(vma.mm, vmf.address, vmf.pte, pte)
-    yield from _swapin_rmap(cpu, vmf, folio, flags)
+    yield from _swapin_rmap(cpu, vmf, folio, page, flags)
     vmf.orig_pte = pte
     yield from swap_free(offset)
     yield from folio_unlock(folio)
     return ret
 
 
-def _map_swapped_folio(cpu: Cpu, vmf: VmFault, folio: Folio, offset: int) -> Gen:
+def _map_swapped_folio(cpu: Cpu, vmf: VmFault, folio: Folio, page: Page, offset: int) -> Gen:
     """do_swap_page() since v5.18: reuse only certainly-exclusive folios."""
     vma, era = vmf.vma, cpu.era
     ksm = yield from folio_test_ksm(folio)
@@ -193,7 +206,7 @@ def _map_swapped_folio(cpu: Cpu, vmf: VmFault, folio: Folio, offset: int) -> Gen
     yield from swap_free(offset)
     if (yield from should_try_to_free_swap(folio, vma, vmf.flags)):
         yield from folio_free_swap(folio)
-    pte = mk_pte(folio, vma.vm_page_prot)
+    pte = pfn_pte(page.pfn, vma.vm_page_prot)  # mk_pte(page, ...)
     if pte_swp_soft_dirty(vmf.orig_pte):
         pte = pte_mksoft_dirty(pte)
     if pte_swp_uffd_wp(vmf.orig_pte):
@@ -210,16 +223,16 @@ def _map_swapped_folio(cpu: Cpu, vmf: VmFault, folio: Folio, offset: int) -> Gen
             pte = maybe_mkwrite(pte_mkdirty(pte), vma)
             vmf.flags &= ~FAULT_FLAG_WRITE
         flags = RMAP_EXCLUSIVE
-    yield from _swapin_rmap(cpu, vmf, folio, flags)
+    yield from _swapin_rmap(cpu, vmf, folio, page, flags)
     yield from set_pte_at(vma.mm, vmf.address, vmf.pte, pte)
     vmf.orig_pte = pte
     yield from folio_unlock(folio)
     return 0
 
 
-def _swapin_rmap(cpu: Cpu, vmf: VmFault, folio: Folio, flags: int) -> Gen:
+def _swapin_rmap(cpu: Cpu, vmf: VmFault, folio: Folio, page: Page, flags: int) -> Gen:
     if (yield from folio_test_anon(folio)):
-        yield from folio_add_anon_rmap_pte(cpu, folio, folio.page(0), vmf.vma, flags)
+        yield from folio_add_anon_rmap_pte(cpu, folio, page, vmf.vma, flags)
     else:
         yield from folio_add_new_anon_rmap(cpu, folio, vmf.vma, vmf.address, flags)
 

@@ -28,12 +28,24 @@ from pinlab.kernel.folio import (
     folio_trylock,
     folio_unlock,
 )
-from pinlab.kernel.mm_types import Cpu, Folio, pfn_folio, swap_slot
+from pinlab.kernel.mm_types import Cpu, Folio, Page, folio_page_idx, pfn_folio, swap_slot
 
 
 def __swap_count(offset: int) -> Gen:
     """Model of mm/swapfile.c:__swap_count(): how many swap PTEs use the slot."""
     return (yield from kapi.atomic_read(swap_slot(offset).count))
+
+
+def folio_swapped(folio: Folio) -> Gen:
+    """Model of mm/swapfile.c:folio_swapped(): does a swap PTE still use any of its slots?
+
+    For a THP in v5.9, swap_page_trans_huge_swapped() scanned its cluster.
+    """
+    offset = int((yield from folio_swap_offset(folio)))
+    for i in range(folio.nr_pages):
+        if (yield from __swap_count(offset + i)) > 0:
+            return True
+    return False
 
 
 def swap_duplicate(offset: int) -> Gen:
@@ -61,12 +73,37 @@ def add_to_swap_cache(folio: Folio, offset: int) -> Gen:
 
 
 def delete_from_swap_cache(folio: Folio) -> Gen:
-    """Model of mm/swap_state.c:delete_from_swap_cache(): drop the cache and its reference."""
-    offset = yield from folio_swap_offset(folio)
-    yield from kapi.WRITE_ONCE(swap_slot(int(offset)).cache, 0)
+    """Model of mm/swap_state.c:delete_from_swap_cache(): drop the cache and its references.
+
+    A large folio leaves all its slots at once, and the cache drops the
+    reference it held for each page.
+    """
+    offset = int((yield from folio_swap_offset(folio)))
+    for i in range(folio.nr_pages):
+        yield from kapi.WRITE_ONCE(swap_slot(offset + i).cache, 0)
     yield from kapi.clear_bit(PG_swapcache, folio.flags)
     yield from kapi.WRITE_ONCE(folio.swap, 0)
-    yield from folio_ref_sub(folio, 1)
+    yield from folio_ref_sub(folio, folio.nr_pages)
+
+
+def folio_file_page(folio: Folio, offset: int) -> Page:
+    """Model of include/linux/pagemap.h:folio_file_page(): the page caching slot ``offset``.
+
+    The slots of a large folio are naturally aligned (Cpu.new_swap_cluster()),
+    so the offset's low bits index the folio.  v5.9 found the same page with
+    find_get_page(), whose find_subpage() did this for the head it looked up.
+    """
+    return folio.page(offset & (folio.nr_pages - 1))
+
+
+def page_swap_entry(folio: Folio, page: Page) -> Gen:
+    """Model of include/linux/swapops.h:page_swap_entry(): the slot ``page`` caches.
+
+    Up to v5.x, page_private() of each subpage, which add_to_swap_cache()
+    set to the folio's first entry plus the page's index.
+    """
+    first = yield from folio_swap_offset(folio)
+    return int(first) + folio_page_idx(folio, page)
 
 
 def swap_cache_get_folio(offset: int) -> Gen:
@@ -117,8 +154,7 @@ def folio_free_swap(folio: Folio) -> Gen:
         return False
     if (yield from folio_test_writeback(folio)):
         return False
-    offset = yield from folio_swap_offset(folio)
-    if (yield from __swap_count(int(offset))) > 0:
+    if (yield from folio_swapped(folio)):
         return False
     yield from delete_from_swap_cache(folio)
     yield from folio_mark_dirty(folio)

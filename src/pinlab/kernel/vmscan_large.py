@@ -8,8 +8,10 @@ the page's PageAnonExclusive (``folio_try_share_anon_rmap_pte`` per page: a
 maybe-pinned folio makes the unmap back off); the pages are written out and
 ``__remove_mapping`` frees the folio if only the swap cache and the isolation
 hold it.  Swap-in then reads each page back into an order-0 folio (no mTHP
-swap-in is modelled).  Where the kernel would split a folio that a range
-covers only in part, the model swaps the whole folio out (folios never split).
+swap-in is modelled); a folio the swap cache kept (a reference held it) is
+mapped back a page per fault, each fault mapping the page of its own slot.
+Where the kernel would split a folio that a range covers only in part, the
+model swaps the whole folio out (folios never split).
 """
 
 from __future__ import annotations
@@ -62,11 +64,13 @@ from pinlab.kernel.swap_state import swap_duplicate, swap_free
 
 
 def add_to_swap_large(cpu: Cpu, folio: Folio) -> Gen:
-    """Model of mm/swap_state.c:add_to_swap() with THP_SWAP: a slot per page, cached in each."""
-    first = 0
-    for page in folio.pages():
-        offset = cpu.new_swap_offset()
-        first = first or offset
+    """Model of mm/swap_state.c:add_to_swap() with THP_SWAP: a slot per page, cached in each.
+
+    The slots are one naturally aligned cluster, as get_swap_pages() hands out.
+    """
+    first = cpu.new_swap_cluster(folio.nr_pages)
+    for i, page in enumerate(folio.pages()):
+        offset = first + i
         yield from kapi.atomic_set(swap_slot(offset).count, 0)
         yield from kapi.WRITE_ONCE(swap_slot(offset).cache, page.pfn)
     yield from folio_ref_add(folio, folio.nr_pages)  # the swap cache holds one per page

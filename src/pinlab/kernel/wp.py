@@ -21,6 +21,7 @@ The caller holds the PTL; every path here releases it.
 
 from __future__ import annotations
 
+from pinlab.engine import kapi
 from pinlab.kernel.defs import (
     FAULT_FLAG_UNSHARE,
     RMAP_EXCLUSIVE,
@@ -77,29 +78,57 @@ from pinlab.kernel.swap_state import (
     folio_free_swap,
     folio_swap_offset,
     free_swap_cache,
+    page_swap_entry,
 )
 
 
-def reuse_swap_page(folio: Folio) -> Gen:
+def page_trans_huge_map_swapcount(folio: Folio, page: Page) -> Gen:
+    """Model of mm/swapfile.c:page_trans_huge_map_swapcount() (removed in v5.18).
+
+    Returns ``(map_swapcount, total_mapcount, total_swapcount)``.  For a THP
+    in the swap cache, ``map_swapcount`` is the largest mappings-plus-swap-PTEs
+    count of any of its pages, plus its PMD mappings: not just ``page``'s.
+    """
+    if not folio_test_large(folio):
+        mapcount = yield from folio_mapcount(folio)
+        swapcount = 0
+        if (yield from folio_test_swapcache(folio)):
+            swapcount = yield from __swap_count(int((yield from folio_swap_offset(folio))))
+        return mapcount + swapcount, mapcount, swapcount
+    cached = yield from folio_test_swapcache(folio)
+    offset = int((yield from folio_swap_offset(folio))) if cached else 0
+    map_swapcount = total_mapcount = total_swapcount = 0
+    for i, subpage in enumerate(folio.pages()):
+        mapcount = (yield from kapi.atomic_read(subpage._mapcount)) + 1
+        swapcount = (yield from __swap_count(offset + i)) if cached else 0
+        total_mapcount += mapcount
+        total_swapcount += swapcount
+        map_swapcount = max(map_swapcount, mapcount + swapcount)
+    entire = (yield from kapi.atomic_read(folio._entire_mapcount)) + 1
+    return map_swapcount + entire, total_mapcount + entire, total_swapcount
+
+
+def reuse_swap_page(folio: Folio, page: Page) -> Gen:
     """Model of mm/swapfile.c:reuse_swap_page() (removed in v5.18, "COW fixes part 1").
 
     Returns ``(reuse, total_map_swapcount)``.  Counts mappings and swap PTEs,
     never references: a page a GUP holder (or a pipe) still uses is reused
-    if it is mapped once.
+    if it is mapped once.  A THP leaves the swap cache only once no other of
+    its slots is in use.
     """
     if (yield from folio_test_ksm(folio)):
         return False, 0
-    count = yield from folio_mapcount(folio)
-    total = count
-    if count <= 1 and (yield from folio_test_swapcache(folio)):
-        offset = yield from folio_swap_offset(folio)
-        swapcount = yield from __swap_count(int(offset))
-        count += swapcount
-        total += swapcount
-        if count == 1 and not (yield from folio_test_writeback(folio)):
+    count, total_mapcount, total_swapcount = yield from page_trans_huge_map_swapcount(folio, page)
+    if count == 1 and (yield from folio_test_swapcache(folio)):
+        last = True
+        if folio_test_large(folio):
+            # Only if no other page's slot is still in use.
+            own = yield from __swap_count((yield from page_swap_entry(folio, page)))
+            last = total_swapcount == own
+        if last and not (yield from folio_test_writeback(folio)):
             yield from delete_from_swap_cache(folio)
             yield from folio_mark_dirty(folio)
-    return count <= 1, total
+    return count <= 1, total_mapcount + total_swapcount
 
 
 def wp_can_reuse_anon_folio(cpu: Cpu, folio: Folio, vma: Vma) -> Gen:
@@ -111,7 +140,7 @@ def wp_can_reuse_anon_folio(cpu: Cpu, folio: Folio, vma: Vma) -> Gen:
         # in a sequential run).
         if not (yield from folio_trylock(folio)):
             return False
-        reuse, total = yield from reuse_swap_page(folio)
+        reuse, total = yield from reuse_swap_page(folio, folio.page(0))
         if reuse and total == 1:
             yield from folio_move_anon_rmap(folio, vma)
         yield from folio_unlock(folio)
