@@ -149,6 +149,6 @@ SCENARIOS += (
         Expect.NEVER,
         build,
         "what-if: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
-        undecided="the full lkmm exploration did not finish in 131 s of CPU time",
+        undecided="the full lkmm exploration did not finish in 1230 s of CPU time",
     ),
 )
