@@ -48,21 +48,20 @@ def _acyclic(n: int, succ: list[list[int]]) -> bool:
     return seen == n
 
 
-def _rf_co_fr(g: ExecutionGraph, succ: list[list[int]]) -> None:
-    """Add rf, co-imm and fr-imm edges."""
+def _sc_graph(g: ExecutionGraph) -> list[list[int]]:
+    """Successor lists of ``po | rf | co | fr`` (immediate po, co and fr edges)."""
+    succ: list[list[int]] = [[] for _ in range(len(g.events))]
+    for eids in g.threads:
+        for a, b in itertools.pairwise(eids):
+            succ[a].append(b)
     for _rel, a, b in g.communications():
         succ[a].append(b)
+    return succ
 
 
 def sc_acyclic(g: ExecutionGraph) -> bool:
     """``acyclic po | rf | co | fr``."""
-    n = len(g.events)
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for eids in g.threads:
-        for a, b in itertools.pairwise(eids):
-            succ[a].append(b)
-    _rf_co_fr(g, succ)
-    return _acyclic(n, succ)
+    return _acyclic(len(g.events), _sc_graph(g))
 
 
 def _read_side_sections(g: ExecutionGraph) -> list[tuple[int, int, object]]:
@@ -126,11 +125,7 @@ def rcu_sc_holds(g: ExecutionGraph) -> bool:
     if not pairs:
         return True
     n = len(g.events)
-    succ: list[list[int]] = [[] for _ in range(n)]
-    for eids in g.threads:
-        for a, b in itertools.pairwise(eids):
-            succ[a].append(b)
-    _rf_co_fr(g, succ)
+    succ = _sc_graph(g)
 
     def search(k: int) -> bool:
         if not _acyclic(n, succ):
@@ -164,7 +159,8 @@ def coherence_acyclic(g: ExecutionGraph) -> bool:
             if prev is not None:
                 succ[prev].append(e)
             last[loc] = e
-    _rf_co_fr(g, succ)
+    for _rel, a, b in g.communications():
+        succ[a].append(b)
     return _acyclic(n, succ)
 
 
