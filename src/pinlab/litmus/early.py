@@ -1,29 +1,43 @@
-"""Checking a ``filter`` as early as it can be: where its registers get their values.
+"""Checking register atoms as early as they can be: where the registers get their last values.
 
-A ``filter`` drops executions after the fact.  When it is a conjunction of
-``T:r=v`` atoms and register ``r`` of process ``T`` is assigned exactly once,
-at the top level of ``T``'s body, then ``r``'s final value is the one it gets
-there, so an ``Assume(r == v)`` right after that assignment drops exactly the
-executions the filter would drop -- before the explorer spends time on the
-rest of them.  (herd7's own C tests lean on filters this way:
-``filter (0:r2=0 /\\ 1:r2=0 /\\ ...)`` keeps only the executions in which every
-cmpxchg() of a hand-made lock succeeded.)  The filter itself is still applied
-to every final state, so counts and verdicts are unchanged.
+A ``filter`` drops executions after the fact.  When it is a conjunction and
+one of its conjuncts is ``T:r=v``, every execution the filter keeps ends
+with ``r = v`` in process ``T``.  If some statement ``r = e;`` of ``T`` is
+followed by no further assignment of ``r`` on any path (no later statement of
+its block, or of the blocks around it, assigns ``r``, and no loop around it
+comes back to it), then the value it stores is ``r``'s final value, and an
+``Assume(r == v)`` right after it drops exactly executions the filter would
+drop -- before the explorer spends time on the rest of them.  (herd7's own C
+tests lean on filters this way: ``filter (0:r2=0 /\\ 1:r2=0 /\\ ...)`` keeps
+only the executions in which every cmpxchg() of a hand-made lock succeeded.)
+The filter itself is still applied to every final state, so counts and
+verdicts are unchanged.
+
+The same reasoning serves the condition when only its truth matters
+(``--speedcheck``): an execution that satisfies one conjunctive disjunct
+of the proposition must pass that disjunct's checks.
+
+A register whose address is taken may change behind the interpreter's back,
+so it is never checked early.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from pinlab.litmus import ast
 
-__all__ = ["early_assumes"]
+__all__ = ["Checks", "conjuncts", "early_assumes", "early_checks"]
+
+Checks = dict[int, list[tuple[str, int]]]
+"""``id()`` of a statement -> the (register, value) pairs to assume right after it."""
 
 
-def _conjuncts(prop: ast.Prop) -> Iterator[ast.Prop]:
+def conjuncts(prop: ast.Prop) -> Iterator[ast.Prop]:
+    """The conjuncts of ``prop``, nested ``/\\`` flattened."""
     if isinstance(prop, ast.And):
         for p in prop.props:
-            yield from _conjuncts(p)
+            yield from conjuncts(p)
     else:
         yield prop
 
@@ -39,51 +53,82 @@ def _walk(node: object) -> Iterator[object]:
             yield from _walk(getattr(node, name))
 
 
-def _assigned(node: object, reg: str) -> int:
-    """How many times ``reg`` is assigned (or has its address taken) in ``node``."""
-    count = 0
-    for x in _walk(node):
-        if _is_assign_to(x, reg) or (
-            isinstance(x, ast.Decl) and x.name == reg and x.init is not None
-        ):
-            count += 1
-        elif isinstance(x, ast.AddrOf) and isinstance(x.operand, ast.Name):
-            count += 2 if x.operand.ident == reg else 0
-    return count
-
-
-def _assigns_at_top(stmt: ast.Stmt, reg: str) -> bool:
-    if isinstance(stmt, ast.Decl):
-        return stmt.name == reg and stmt.init is not None
-    if isinstance(stmt, ast.ExprStmt):
-        return _is_assign_to(stmt.expr, reg)
-    return False
-
-
 def _is_assign_to(e: object, reg: str) -> bool:
     return isinstance(e, ast.Assign) and isinstance(e.target, ast.Name) and e.target.ident == reg
 
 
-def early_assumes(test: ast.Test) -> list[dict[int, list[tuple[str, int]]]]:
-    """Per process: top-level statement index -> the (register, value) to assume after it."""
-    out: list[dict[int, list[tuple[str, int]]]] = [{} for _ in test.processes]
-    if test.filter is None:
+def _assigned(nodes: Iterable[object]) -> set[str]:
+    """The registers assigned (a declaration with an initialiser counts) anywhere in ``nodes``."""
+    out: set[str] = set()
+    for node in nodes:
+        for x in _walk(node):
+            if isinstance(x, ast.Assign) and isinstance(x.target, ast.Name):
+                out.add(x.target.ident)
+            elif isinstance(x, ast.Decl) and x.init is not None:
+                out.add(x.name)
+    return out
+
+
+def _address_taken(node: object) -> set[str]:
+    return {
+        x.operand.ident
+        for x in _walk(node)
+        if isinstance(x, ast.AddrOf) and isinstance(x.operand, ast.Name)
+    }
+
+
+def _assigns_once(stmt: ast.Stmt, reg: str) -> bool:
+    """``stmt`` is ``reg = e;`` (or ``int reg = e;``) and ``e`` does not assign ``reg``."""
+    if isinstance(stmt, ast.Decl):
+        return stmt.name == reg and stmt.init is not None and reg not in _assigned([stmt.init])
+    if isinstance(stmt, ast.ExprStmt) and _is_assign_to(stmt.expr, reg):
+        assert isinstance(stmt.expr, ast.Assign)
+        return reg not in _assigned([stmt.expr.value])
+    return False
+
+
+def _place(
+    stmts: Sequence[ast.Stmt], later: frozenset[str], atoms: dict[str, list[int]], out: Checks
+) -> None:
+    for i, stmt in enumerate(stmts):
+        after = later | _assigned(stmts[i + 1 :])
+        if isinstance(stmt, ast.Block):
+            _place(stmt.stmts, after, atoms, out)
+        elif isinstance(stmt, ast.If):
+            _place([stmt.then], after, atoms, out)
+            if stmt.other is not None:
+                _place([stmt.other], after, atoms, out)
+        elif isinstance(stmt, ast.While):  # the body comes back to itself
+            _place([stmt.body], after | _assigned([stmt]), atoms, out)
+        else:
+            for reg, values in atoms.items():
+                if reg not in after and _assigns_once(stmt, reg):
+                    out.setdefault(id(stmt), []).extend((reg, v) for v in values)
+
+
+def early_checks(test: ast.Test, prop: ast.Prop | None) -> list[Checks]:
+    """Per process, where to check the ``T:r=v`` conjuncts of ``prop`` (see the module doc)."""
+    out: list[Checks] = [{} for _ in test.processes]
+    if prop is None:
         return out
-    for atom in _conjuncts(test.filter):
-        if not (
+    atoms: list[dict[str, list[int]]] = [{} for _ in test.processes]
+    for atom in conjuncts(prop):
+        if (
             isinstance(atom, ast.Atom)
             and isinstance(atom.loc, ast.CondReg)
             and isinstance(atom.value, ast.IntLit)
+            and atom.loc.tid < len(test.processes)
         ):
-            continue
-        tid, reg = atom.loc.tid, atom.loc.name
-        if tid >= len(test.processes):
-            continue
-        body = test.processes[tid].body
-        if _assigned(body, reg) != 1:
-            continue
-        for i, stmt in enumerate(body.stmts):
-            if _assigns_at_top(stmt, reg):
-                out[tid].setdefault(i, []).append((reg, atom.value.value))
-                break
+            atoms[atom.loc.tid].setdefault(atom.loc.name, []).append(atom.value.value)
+    for proc in test.processes:
+        mine = atoms[proc.index]
+        for reg in _address_taken(proc.body) & mine.keys():
+            del mine[reg]
+        if mine:
+            _place(proc.body.stmts, frozenset(), mine, out[proc.index])
     return out
+
+
+def early_assumes(test: ast.Test) -> list[Checks]:
+    """Per process, where to check the ``filter``'s register atoms."""
+    return early_checks(test, test.filter)

@@ -38,6 +38,7 @@ from pinlab.litmus.cvalues import (
     not_pointer,
     unary,
 )
+from pinlab.litmus.early import Checks
 from pinlab.litmus.errors import LitmusError
 
 __all__ = ["UNROLL", "Env", "compile_body"]
@@ -97,9 +98,10 @@ def _lift(code: Code) -> Callable[[Env], Gen]:
 class _Compiler:
     """Compiles the statements and expressions of one process."""
 
-    def __init__(self, path: str, proc: ast.Process) -> None:
+    def __init__(self, path: str, proc: ast.Process, checks: Checks | None = None) -> None:
         self.path = path
         self.proc = proc
+        self.checks = checks or {}
 
     def error(self, pos: ast.Pos, message: str) -> LitmusError:
         return LitmusError(self.path, pos.line, pos.col, message)
@@ -283,7 +285,18 @@ class _Compiler:
 
     def stmt(self, s: ast.Stmt) -> Code:
         method: Callable[[Any], Code] = getattr(self, "s_" + _SNAKE[type(s)])
-        return method(s)
+        code: Code = method(s)
+        checks = self.checks.get(id(s))
+        if not checks:
+            return code
+        step = _lift(code)
+
+        def checked(env: Env) -> Gen:
+            yield from step(env)
+            for reg, value in checks:
+                yield Assume(env[reg] == value)
+
+        return True, checked
 
     def s_decl(self, s: ast.Decl) -> Code:
         if s.init is None:
@@ -348,28 +361,14 @@ class _Compiler:
 
 
 def compile_body(
-    path: str, proc: ast.Process, assumes: dict[int, list[tuple[str, int]]] | None = None
+    path: str, proc: ast.Process, checks: Checks | None = None
 ) -> Callable[[Env], Generator[Op, Any, Env]]:
     """The thread of ``proc``: call it with an initial register file for a fresh generator.
 
-    ``assumes`` maps a top-level statement index to (register, value) pairs
-    to assume right after it (see :mod:`pinlab.litmus.early`).
+    ``checks`` says after which statements to assume which register values
+    (see :mod:`pinlab.litmus.early`).
     """
-    compiler = _Compiler(path, proc)
-    body: Callable[[Env], Gen]
-    if assumes:
-        early = assumes
-        steps = [_lift(compiler.stmt(x)) for x in proc.body.stmts]
-
-        def checked(env: Env) -> Gen:
-            for i, step in enumerate(steps):
-                yield from step(env)
-                for reg, value in early.get(i, ()):
-                    yield Assume(env[reg] == value)
-
-        body = checked
-    else:
-        body = _lift(compiler.stmt(proc.body))
+    body = _lift(_Compiler(path, proc, checks).stmt(proc.body))
 
     def thread(init: Env) -> Generator[Op, Any, Env]:
         env = dict(init)
