@@ -61,6 +61,7 @@ from pinlab.engine.ops import (
     RmwKind,
     SrcuSync,
     Store,
+    Tag,
     TryLock,
     Unlock,
     apply_arith,
@@ -165,6 +166,18 @@ _ENGINE_DIR = __file__.rsplit("/", 1)[0]
 _READS = (Load, Rmw, TryLock, IsLocked)
 
 
+def _orders_later(op: Load | Rmw) -> bool:
+    """Whether ``op``'s read is ordered before every later marked access of
+    its thread: an acquire, or a fully ordered RMW (an RMW that may fail loses
+    its ordering, so only those that always succeed count)."""
+    if isinstance(op, Load):
+        return op.tag is Tag.ACQUIRE
+    return op.tag in (Tag.ACQUIRE, Tag.MB) and op.kind not in (
+        RmwKind.CMPXCHG,
+        RmwKind.ADD_UNLESS,
+    )
+
+
 class Explorer:
     """One exploration of ``program`` under ``model``."""
 
@@ -205,6 +218,10 @@ class Explorer:
         # suspended threads whose read may go on (bound, or speculated)
         self.ready: list[int] = []
         self.speculate = bool(getattr(model, "allows_porf_cycles", True))
+        # reads after which every later marked access of the thread is
+        # hb-ordered (bitmask of eids; see _committed_cycle)
+        self.ordering_reads = 0
+        self._acquire_orders = bool(getattr(model, "acquire_orders_later", False))
         self.constraints: list[tuple[Sym, bool]] = []
         self.path: list[int] = []
         self.stats = Stats()
@@ -463,7 +480,7 @@ class Explorer:
             if (self.awaiting or self.lock_waiting) and self._hopeless_wait():
                 self.stats.blocked += 1
                 return
-            if self.awaiting and self.program.ctrl_persists and self._committed_cycle():
+            if self.awaiting and self._committed_cycle():
                 self.stats.blocked += 1
                 return
             if self.ready:
@@ -595,14 +612,17 @@ class Explorer:
         return False
 
     def _committed_cycle(self) -> bool:
-        """Whether every speculated read still waiting can only be bound by closing
-        a happens-before cycle (so the speculation is hopeless).
+        """Whether every read still waiting can only be bound by closing a
+        happens-before cycle (so the exploration below is hopeless).
 
-        A read that waits while its thread runs on (speculated) can only get a
-        write that a thread makes from now on.  If every live thread is past a
-        branch on one of its own still-waiting speculated reads -- with
-        ``Program.ctrl_persists`` every later write of the thread is then
-        control-dependent on that read, hence ppo-after it -- the chain
+        A waiting read can only get a write that another thread makes from now
+        on.  Call a waiting read *committing* when every later write of its
+        thread is ppo-after it: it is an acquire (or a fully ordered RMW that
+        cannot fail; ``Model.acquire_orders_later``), or, with
+        ``Program.ctrl_persists``, the thread has run on past a branch on it
+        (every later write is then control-dependent on it).  If every live
+        thread has a committing read, each write still to come is ppo-after a
+        waiting read which itself waits for a write still to come, so the chain
         "read <-rfe- write ppo-after a waiting read <-rfe- ..." can only close
         into a cycle of ppo and rfe edges, which LKMM's happens-before axiom
         forbids.  It needs every access in such a chain to be marked: the
@@ -613,26 +633,30 @@ class Explorer:
         if plain is None:
             return False
         g = self.g
-        spec: dict[int, list[int]] = {}
+        ctrl_persists = self.program.ctrl_persists
+        ordering = self.ordering_reads
+        committing: dict[int, list[int]] = {}
         for r, loc in self.awaiting.items():
             ev = g.events[r]
             sus = self.suspended.get(ev.tid)
-            if sus is not None and sus[0] == r:
-                continue  # still suspended: not speculated
+            if sus is not None and sus[0] == r and not ordering >> r & 1:
+                continue  # still suspended, and nothing of its thread depends on it yet
             if ev.tag == "plain" or loc in plain:
                 return False
-            spec.setdefault(ev.tid, []).append(r)
-        if not spec:
+            committing.setdefault(ev.tid, []).append(r)
+        if not committing:
             return False
         for t in self.threads:
             if t.status is Status.DONE or t.status is Status.DEAD:
                 continue
-            reads = spec.get(t.tid)
+            reads = committing.get(t.tid)
             if not reads:
                 return False
-            fork = t.fork_on if t.status is Status.FORK else None
+            fork = t.fork_on if t.status is Status.FORK and ctrl_persists else None
             if not any(
-                t.ctrl >> g.events[r].op & 1 or (fork is not None and fork.reads >> r & 1)
+                ordering >> r & 1
+                or (ctrl_persists and t.ctrl >> g.events[r].op & 1)
+                or (fork is not None and fork.reads >> r & 1)
                 for r in reads
             ):
                 return False
@@ -654,6 +678,8 @@ class Explorer:
             return True
         is_rmw = isinstance(op, Rmw)
         r = self._add(t, EvKind.R, loc, tag=op.tag.value, atomic=is_rmw, **self._deps(t, op.loc))
+        if self._acquire_orders and _orders_later(op):
+            self._mark_ordering(r)
         known = list(self.writes[loc])
         may_wait = self._writer_may_come(loc, t.tid)
         opi = len(t.answers)
@@ -679,6 +705,14 @@ class Explorer:
 
         self._choice(len(known) + (1 if may_wait else 0), body)
         return False
+
+    def _mark_ordering(self, r: int) -> None:
+        self.ordering_reads |= 1 << r
+
+        def undo() -> None:
+            self.ordering_reads &= ~(1 << r)
+
+        self._push(undo)
 
     def _suspend(self, tid: int, r: int, go_on: Callable[[], None]) -> None:
         self.suspended[tid] = (r, go_on)

@@ -50,6 +50,11 @@ class Model(Protocol):
     # Whether a consistent execution may have a cycle in po | rf (LKMM: yes,
     # load buffering; SC: no).  The explorer speculates only when it may.
     allows_porf_cycles: bool
+    # Whether every marked access po-after an acquire read (or a successful
+    # fully ordered RMW's read) is ordered after it in happens-before
+    # (LKMM: acq-po and mb are in ppo).  The explorer uses it to give up on
+    # speculation that can only close a happens-before cycle.
+    acquire_orders_later: bool
 
     def check(self, g: ExecutionGraph) -> Verdict: ...
 

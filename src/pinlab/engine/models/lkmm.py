@@ -73,6 +73,7 @@ def _rcu_rscs(g: ExecutionGraph, rel: Relations) -> tuple[Rel, int, int]:
 class LkmmModel:
     name = "lkmm"
     allows_porf_cycles = True
+    acquire_orders_later = True  # acq-po, and mb for a fully ordered RMW
 
     def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
         """Prune by coherence, atomicity and lock.cat's nesting rules (incrementally)."""

@@ -41,6 +41,7 @@ class ScModel:
     # po | rf is acyclic in every SC execution: a thread never has to run on
     # past a read whose write does not exist yet.
     allows_porf_cycles = False
+    acquire_orders_later = True  # everything is ordered (never asked: no speculation)
 
     def _failed(self, g: ExecutionGraph) -> str | None:
         failed = lock_rules_hold(g)
