@@ -73,3 +73,41 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     result = RUNNER.invoke(app, ["litmus", "--model", "tso", bad])
     assert result.exit_code == 2
     assert "unknown memory model 'tso'" in result.stderr
+
+
+def test_speedcheck(tmp_path: Path) -> None:
+    sb = write(tmp_path, "sb.litmus", SB)
+    result = RUNNER.invoke(app, ["litmus", "--model", "sc", "--speedcheck", "true", sb])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["Test SB Allowed", "States 0", "No", "Witnesses"]
+    assert lines[4:7] == [
+        "Positive: 0 Negative: 0",
+        "Condition exists (0:r0=0 /\\ 1:r0=0)",
+        "Observation SB Never 0 0",
+    ]
+    result = RUNNER.invoke(app, ["litmus", "--speedcheck", "fast", "--json", sb])
+    record = json.loads(result.stdout)
+    assert (record["observation"], record["positive"], record["speedcheck"]) == (
+        "Sometimes",
+        1,
+        "fast",
+    )
+    result = RUNNER.invoke(app, ["litmus", "--speedcheck", "maybe", sb])
+    assert result.exit_code == 2
+    assert "--speedcheck must be one of false, true, fast" in result.stderr
+
+
+def test_timeout_gives_no_verdict(tmp_path: Path) -> None:
+    procs = "".join(
+        f"P{i}(int *x) {{ int r0; WRITE_ONCE(*x, {i + 1}); WRITE_ONCE(*x, {i + 5}); "
+        "r0 = READ_ONCE(*x); }\n"
+        for i in range(4)
+    )
+    busy = write(tmp_path, "busy.litmus", f"C busy\n{{}}\n{procs}exists (0:r0=1)\n")
+    result = RUNNER.invoke(app, ["litmus", "--timeout", "1e-9", busy])
+    assert result.exit_code == 1
+    assert "Incomplete: time-limit, no verdict" in result.stdout
+    assert f"{busy}: no verdict: stopped at the --timeout of 1e-09 s" in result.stderr
+    result = RUNNER.invoke(app, ["litmus", "--timeout", "0", busy])
+    assert result.exit_code == 2 and "--timeout must be a positive number" in result.stderr

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pinlab import __version__
 from pinlab.engine.explore import Limits, ReplayError
 from pinlab.engine.models import get_model
-from pinlab.litmus.run import run_file
+from pinlab.litmus.run import SPEEDCHECK, run_file
 from pinlab.report.litmus_text import Tally, render_run
 
 # The kernel model, the scenarios and the selftests are imported by the
@@ -53,19 +53,40 @@ def _litmus(
     model: Annotated[str, typer.Option(help="Memory model: lkmm or sc.")] = "lkmm",
     judge: Annotated[bool, typer.Option(help="Judge Result: lines as judgelitmus.sh.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per test.")] = False,
+    speedcheck: Annotated[
+        str,
+        typer.Option(
+            help="As herd7's -speedcheck: false lists every final state; true counts only "
+            "the executions that settle the condition; fast stops at the first of them."
+        ),
+    ] = "false",
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Give up on a test after this many seconds (it then has no verdict)."),
+    ] = None,
 ) -> None:
-    """Run C litmus tests; print herd7's output for each (exit 1 on an error or a failure)."""
+    """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
+    a test stopped by --timeout)."""
     try:
         engine_model = get_model(model)
     except ValueError as err:
         typer.echo(f"pinlab litmus: {err}", err=True)
         raise typer.Exit(2) from None
+    if speedcheck not in SPEEDCHECK:
+        typer.echo(f"pinlab litmus: --speedcheck must be one of {', '.join(SPEEDCHECK)}", err=True)
+        raise typer.Exit(2)
+    if timeout is not None and timeout <= 0:
+        typer.echo("pinlab litmus: --timeout must be a positive number of seconds", err=True)
+        raise typer.Exit(2)
     tally, errors = Tally(), 0
     for path in files:
-        run = run_file(path, engine_model)
+        run = run_file(path, engine_model, time_limit=timeout, speedcheck=speedcheck)
         if run.error is not None:
             errors += 1
             typer.echo(str(run.error), err=True)
+        elif run.verdict is not None and run.verdict.observation is None:
+            errors += 1  # no verdict: the time limit stopped the run
+            typer.echo(f"{path}: no verdict: stopped at the --timeout of {timeout} s", err=True)
         elif run.verdict is not None and run.verdict.loop:
             typer.echo(f"Warning: {path}: loop unrolling limit reached, outcomes may be missing.",
                        err=True)  # fmt: skip

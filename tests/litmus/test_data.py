@@ -88,3 +88,18 @@ def test_paulmck_as_herd7(row: dict[str, str]) -> None:
     want = (row["herd7_verdict"], row["herd7_flags"], int(row["herd7_positive"]),
             int(row["herd7_negative"]))  # fmt: skip
     assert got == want
+
+
+UNDECIDED = [r for r in PAULMCK if r["herd7_verdict"] == "TIMEOUT"]
+
+
+@pytest.mark.parametrize("row", UNDECIDED, ids=lambda r: r["path"])
+def test_paulmck_undecided_by_herd7_settled_by_speedcheck(row: dict[str, str]) -> None:
+    """Where herd7 gives up, --speedcheck true settles the condition; judge its
+    verdict on the test's Result: line (these tests have one)."""
+    assert row["expected_source"] == "Result-comment"
+    run = run_file(LITMUS / "paulmck" / row["path"], "lkmm", time_limit=LIMIT, speedcheck="true")
+    assert run.error is None and run.verdict is not None, run.error
+    assert run.verdict.observation == row["expected"]
+    judgement = run.judgement()
+    assert judgement is not None and judgement.passed, judgement

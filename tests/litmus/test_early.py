@@ -24,8 +24,8 @@ def _test(body0: str, tail: str) -> ast.Test:
     return parse_text(text, "t.litmus")
 
 
-def _checked(test: ast.Test) -> list[tuple[str, int]]:
-    """The (register, value) checks placed in P0, in statement order."""
+def _checked(test: ast.Test) -> list[tuple[str, int, bool]]:
+    """The (register, value, equal) checks placed in P0, in statement order."""
     checks = early_checks(test, test.filter)[0]
     return [c for cs in checks.values() for c in cs]
 
@@ -48,7 +48,7 @@ def test_a_branch_assignment_that_is_last_is_checked() -> None:
         "int r0 = 0; int r1; r1 = READ_ONCE(*y); if (r1) { r0 = READ_ONCE(*x); }",
         "filter (0:r0=1 /\\ 0:r1=1)\nexists (0:r0=1)\n",
     )
-    assert sorted(_checked(t)) == [("r0", 1), ("r1", 1)]
+    assert sorted(_checked(t)) == [("r0", 1, True), ("r1", 1, True)]
     assert _assumes(t, [1, 1]) == 2
     assert _assumes(t, [0]) == 1  # the branch is not taken: only r1 is checked early
 
@@ -62,7 +62,7 @@ def test_a_branch_assignment_that_is_last_is_checked() -> None:
 )
 def test_only_the_last_assignment_is_checked(body: str) -> None:
     t = _test(body, "filter (0:r0=1)\nexists (0:r0=1)\n")
-    assert _checked(t) == [("r0", 1)]
+    assert _checked(t) == [("r0", 1, True)]
     assert _assumes(t, [1, 1, 1]) == 1
 
 

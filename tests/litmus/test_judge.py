@@ -9,11 +9,13 @@ from pinlab.litmus.verdict import Verdict
 from tests.litmus.litmus_data import LITMUS, tsv
 
 
-def v(observation: str, pos: int, neg: int, flags: tuple[str, ...] = ()) -> Verdict:
+def v(
+    observation: str, pos: int, neg: int, flags: tuple[str, ...] = (), speedcheck: str = "false"
+) -> Verdict:
     return Verdict(
         name="T", kind="Allowed", states=(), ok=pos > 0, loop=False, witnesses=(pos, neg),
         flags=flags, condition="exists (true)", observation=observation, positive=pos,
-        negative=neg, seconds=0.0,
+        negative=neg, seconds=0.0, speedcheck=speedcheck,
     )  # fmt: skip
 
 
@@ -42,6 +44,12 @@ def test_result_lines() -> None:
         ("Never", True, v("Never", 0, 1), False, "Predicted data race not modeled"),
         ("Never", False, v("Never", 0, 1, ("data-race",)), False, "Unexpected data race modeled"),
         ("Never", False, None, False, "Verification error"),
+        # --speedcheck counted only what settles the condition: no states is no deadlock
+        ("Never", False, v("Never", 0, 0, speedcheck="true"), True, ""),
+        ("DEADLOCK", False, v("Never", 0, 0, speedcheck="fast"), False,
+         "DEADLOCK cannot be told under --speedcheck"),
+        ("Never", True, v("Never", 0, 0, speedcheck="true"), False,
+         "Predicted data race not checked under --speedcheck"),
     ],
 )  # fmt: skip
 def test_rules(

@@ -87,6 +87,7 @@ class Limits:
     max_executions: int | None = None  # consistent executions
     time_limit: float | None = None  # seconds
     stop_at_witness: bool = False  # stop at the first execution satisfying the condition
+    stop_at_first: bool = False  # stop at the first execution counted (that the filter keeps)
 
 
 class Outcome(enum.StrEnum):
@@ -95,6 +96,7 @@ class Outcome(enum.StrEnum):
     TIME = "time-limit"
     EXECUTIONS = "execution-limit"
     WITNESS = "witness"  # stopped at the first witness (Limits.stop_at_witness)
+    FIRST = "first"  # stopped at the first execution counted (Limits.stop_at_first)
 
 
 @dataclass(slots=True)
@@ -1177,6 +1179,10 @@ class Explorer:
         self.flags |= verdict.flags
         if self.on_execution is not None:
             self.on_execution(Execution(graph, final, verdict, choices))
+        if self.limits.stop_at_first:
+            if self.outcome is Outcome.COMPLETE:
+                self.outcome = Outcome.FIRST  # (a loop cut so far stays BOUND: herd7's "Loop")
+            raise _Stop
 
 
 def _solved(v: Any, read_value: Callable[[int], Any]) -> Any:

@@ -13,9 +13,10 @@ only the executions in which every cmpxchg() of a hand-made lock succeeded.)
 The filter itself is still applied to every final state, so counts and
 verdicts are unchanged.
 
-The same reasoning serves the condition when only its truth matters
-(``--speedcheck``): an execution that satisfies one conjunctive disjunct
-of the proposition must pass that disjunct's checks.
+The same holds for ``not (T:r=v)`` (an ``Assume(r != v)``), for the
+conjuncts under a negation (``~(A \\/ B)`` is ``~A /\\ ~B``), and for the
+condition when only the executions that settle it count (``--speedcheck``,
+where the proposition, or its negation for ``forall``, joins the filter).
 
 A register whose address is taken may change behind the interpreter's back,
 so it is never checked early.
@@ -27,19 +28,31 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from pinlab.litmus import ast
 
-__all__ = ["Checks", "conjuncts", "early_assumes", "early_checks"]
+__all__ = ["Check", "Checks", "early_assumes", "early_checks", "kept", "literals", "target"]
 
-Checks = dict[int, list[tuple[str, int]]]
-"""``id()`` of a statement -> the (register, value) pairs to assume right after it."""
+Check = tuple[str, int, bool]
+"""(register, value, equal): assume ``r == v`` (equal) or ``r != v``."""
+Checks = dict[int, list[Check]]
+"""``id()`` of a statement -> the checks to make right after it."""
 
 
-def conjuncts(prop: ast.Prop) -> Iterator[ast.Prop]:
-    """The conjuncts of ``prop``, nested ``/\\`` flattened."""
-    if isinstance(prop, ast.And):
+def literals(prop: ast.Prop, holds: bool = True) -> Iterator[tuple[ast.Prop, bool]]:
+    """What every state in which ``prop`` is ``holds`` has: (atom, its truth) pairs
+    read off the conjunctions, negations pushed inwards; what a disjunction
+    leaves open is not listed."""
+    if isinstance(prop, ast.Not):
+        yield from literals(prop.prop, not holds)
+    elif isinstance(prop, ast.And) and holds:
         for p in prop.props:
-            yield from conjuncts(p)
-    else:
-        yield prop
+            yield from literals(p, True)
+    elif isinstance(prop, ast.Or) and not holds:
+        for p in prop.props:
+            yield from literals(p, False)
+    elif isinstance(prop, ast.Implies) and not holds:
+        yield from literals(prop.left, True)
+        yield from literals(prop.right, False)
+    elif isinstance(prop, ast.Atom):
+        yield prop, holds
 
 
 def _walk(node: object) -> Iterator[object]:
@@ -88,7 +101,10 @@ def _assigns_once(stmt: ast.Stmt, reg: str) -> bool:
 
 
 def _place(
-    stmts: Sequence[ast.Stmt], later: frozenset[str], atoms: dict[str, list[int]], out: Checks
+    stmts: Sequence[ast.Stmt],
+    later: frozenset[str],
+    atoms: dict[str, list[tuple[int, bool]]],
+    out: Checks,
 ) -> None:
     for i, stmt in enumerate(stmts):
         after = later | _assigned(stmts[i + 1 :])
@@ -103,23 +119,24 @@ def _place(
         else:
             for reg, values in atoms.items():
                 if reg not in after and _assigns_once(stmt, reg):
-                    out.setdefault(id(stmt), []).extend((reg, v) for v in values)
+                    out.setdefault(id(stmt), []).extend((reg, v, eq) for v, eq in values)
 
 
 def early_checks(test: ast.Test, prop: ast.Prop | None) -> list[Checks]:
-    """Per process, where to check the ``T:r=v`` conjuncts of ``prop`` (see the module doc)."""
+    """Per process, where to check the ``T:r=v`` literals of ``prop`` (see the module doc)."""
     out: list[Checks] = [{} for _ in test.processes]
     if prop is None:
         return out
-    atoms: list[dict[str, list[int]]] = [{} for _ in test.processes]
-    for atom in conjuncts(prop):
+    atoms: list[dict[str, list[tuple[int, bool]]]] = [{} for _ in test.processes]
+    for atom, holds in literals(prop):
         if (
             isinstance(atom, ast.Atom)
             and isinstance(atom.loc, ast.CondReg)
             and isinstance(atom.value, ast.IntLit)
             and atom.loc.tid < len(test.processes)
         ):
-            atoms[atom.loc.tid].setdefault(atom.loc.name, []).append(atom.value.value)
+            regs = atoms[atom.loc.tid]
+            regs.setdefault(atom.loc.name, []).append((atom.value.value, holds))
     for proc in test.processes:
         mine = atoms[proc.index]
         for reg in _address_taken(proc.body) & mine.keys():
@@ -129,6 +146,23 @@ def early_checks(test: ast.Test, prop: ast.Prop | None) -> list[Checks]:
     return out
 
 
-def early_assumes(test: ast.Test) -> list[Checks]:
-    """Per process, where to check the ``filter``'s register atoms."""
-    return early_checks(test, test.filter)
+def early_assumes(test: ast.Test, speedcheck: bool = False) -> list[Checks]:
+    """Per process, where to check the register atoms of the ``filter`` (and
+    with ``speedcheck``, of the condition's target: see :func:`target`)."""
+    return early_checks(test, kept(test, speedcheck))
+
+
+def target(test: ast.Test) -> ast.Prop:
+    """What an execution must satisfy to settle ``test``'s condition: the
+    proposition, or for ``forall`` its negation (a counterexample)."""
+    return ast.Not(test.prop) if test.kind == "forall" else test.prop
+
+
+def kept(test: ast.Test, speedcheck: bool) -> ast.Prop | None:
+    """The executions that are counted: those the filter keeps, and with
+    ``speedcheck`` only those that settle the condition (herd7's -speedcheck)."""
+    if not speedcheck:
+        return test.filter
+    if test.filter is None:
+        return target(test)
+    return ast.And((test.filter, target(test)))

@@ -293,8 +293,8 @@ class _Compiler:
 
         def checked(env: Env) -> Gen:
             yield from step(env)
-            for reg, value in checks:
-                yield Assume(env[reg] == value)
+            for reg, value, equal in checks:
+                yield Assume(env[reg] == value if equal else env[reg] != value)
 
         return True, checked
 

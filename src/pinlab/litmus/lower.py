@@ -25,7 +25,7 @@ from pinlab.engine.ops import Op
 from pinlab.engine.program import Condition, Loc, Program, ThreadFactory
 from pinlab.litmus import ast
 from pinlab.litmus.cond import KIND, condition_text, observed, predicate, registers
-from pinlab.litmus.early import early_assumes
+from pinlab.litmus.early import early_assumes, kept
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.herd_hash import herd_hash
 from pinlab.litmus.interp import Env, compile_body
@@ -39,6 +39,7 @@ class Lowered:
 
     test: ast.Test
     program: Program
+    speedcheck: bool = False
 
     @property
     def name(self) -> str:
@@ -92,8 +93,13 @@ def _factory(thread: Callable[[Env], Generator[Op, Any, Env]], env: Env) -> Thre
     return start
 
 
-def lower(test: ast.Test) -> Lowered:
-    """Build the engine Program of ``test`` (raising :class:`LitmusError` on a bad test)."""
+def lower(test: ast.Test, speedcheck: bool = False) -> Lowered:
+    """Build the engine Program of ``test`` (raising :class:`LitmusError` on a bad test).
+
+    With ``speedcheck`` the Program counts only the executions that settle
+    the condition (herd7's ``-speedcheck``): they join the filter, and their
+    register atoms are checked as early as the filter's are.
+    """
     for i, proc in enumerate(test.processes):
         if proc.index != i:
             raise _error(test, proc.pos, f"expected process P{i} here, found P{proc.index}")
@@ -118,7 +124,8 @@ def lower(test: ast.Test) -> Lowered:
         if isinstance(loc, ast.CondReg):
             check_reg(loc)
 
-    assumes = early_assumes(test)
+    assumes = early_assumes(test, speedcheck)
+    counted = kept(test, speedcheck)
     threads = tuple(
         _factory(
             compile_body(test.path, proc, assumes[proc.index]),
@@ -130,7 +137,7 @@ def lower(test: ast.Test) -> Lowered:
         kind=KIND[test.kind],
         predicate=predicate(test.prop),
         observed=observed(test.locations, test.prop),
-        filter=predicate(test.filter) if test.filter is not None else None,
+        filter=predicate(counted) if counted is not None else None,
         text=condition_text(test.kind, test.prop),
     )
     program = Program(
@@ -140,4 +147,4 @@ def lower(test: ast.Test) -> Lowered:
         condition=condition,
         thread_names=tuple(f"P{p.index}" for p in test.processes),
     )
-    return Lowered(test, program)
+    return Lowered(test, program, speedcheck)

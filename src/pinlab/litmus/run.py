@@ -8,7 +8,7 @@ This is the whole of ``pinlab litmus FILE`` except printing: a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pinlab.engine.explore import Limits, explore
@@ -19,7 +19,11 @@ from pinlab.litmus.lower import lower
 from pinlab.litmus.parse import parse_text
 from pinlab.litmus.verdict import Verdict, verdict
 
-__all__ = ["LitmusRun", "run_file"]
+__all__ = ["SPEEDCHECK", "LitmusRun", "run_file"]
+
+SPEEDCHECK = ("false", "true", "fast")
+"""herd7's -speedcheck modes: list every final state; count only the executions
+that settle the condition; stop at the first of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +40,20 @@ class LitmusRun:
 
 
 def run_file(
-    path: str | Path, model: str | Model = "lkmm", *, time_limit: float | None = None
+    path: str | Path,
+    model: str | Model = "lkmm",
+    *,
+    time_limit: float | None = None,
+    speedcheck: str = "false",
 ) -> LitmusRun:
     """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set.
 
     With ``time_limit`` (seconds) the exploration may stop early, and the
-    verdict then says so (no observation).
+    verdict then says so (no observation).  ``speedcheck`` is one of
+    :data:`SPEEDCHECK`, as herd7's option of that name.
     """
+    if speedcheck not in SPEEDCHECK:
+        raise ValueError(f"speedcheck must be one of {', '.join(SPEEDCHECK)}, not {speedcheck!r}")
     start = time.perf_counter()
     name = model if isinstance(model, str) else model.name
     try:
@@ -51,10 +62,13 @@ def run_file(
         return LitmusRun(str(path), name, None, LitmusError(str(path), 0, 0, str(err)), None)
     expected = expectation(text)
     try:
-        lowered = lower(parse_text(text, str(path)))
-        limits = Limits(time_limit=time_limit) if time_limit is not None else None
+        lowered = lower(parse_text(text, str(path)), speedcheck=speedcheck != "false")
+        limits = Limits(time_limit=time_limit, stop_at_first=speedcheck == "fast")
         result = explore(lowered.program, model, limits=limits)
     except LitmusError as err:
         return LitmusRun(str(path), name, None, err, expected)
     seconds = time.perf_counter() - start
-    return LitmusRun(str(path), name, verdict(lowered, result, seconds), None, expected)
+    v = verdict(lowered, result, seconds)
+    if speedcheck != "false":
+        v = replace(v, speedcheck=speedcheck)
+    return LitmusRun(str(path), name, v, None, expected)

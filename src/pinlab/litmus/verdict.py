@@ -34,6 +34,7 @@ KIND_WORD: Final = {
 }
 COMPLETE: Final = "complete"
 BOUND: Final = "bound-reached"  # herd7 still decides, and prints "Loop"
+FIRST: Final = "first"  # -speedcheck fast: stopped at the first execution that settles it
 
 State = tuple[tuple[str, str], ...]  # (variable, value) as herd7 prints them
 
@@ -73,6 +74,9 @@ class Verdict:
     outcome: str = COMPLETE
     explored: int | None = None
     consistent: int | None = None
+    # herd7's -speedcheck mode of the run: under "true" and "fast" only the
+    # executions that settle the condition were counted (and flagged)
+    speedcheck: str = "false"
 
 
 def _value_text(v: Any) -> str:
@@ -102,12 +106,22 @@ def _observation(positive: int, negative: int) -> str:
     return "Always" if negative == 0 else "Sometimes"
 
 
+def _settled(kind: CondKind, positive: int, negative: int) -> str:
+    """herd7's observation under -speedcheck, where only the executions that
+    settle the condition are counted: Sometimes when there is one, else what
+    the condition's kind says of none (Never; Always for ``forall``)."""
+    if positive or negative:
+        return "Sometimes"
+    return "Always" if kind is CondKind.FORALL else "Never"
+
+
 def verdict(lowered: Lowered, result: ExplorationLike, seconds: float) -> Verdict:
     """herd7's summary of ``result``, the exploration of ``lowered``."""
     cond = lowered.program.condition
     pos, neg = result.positive, result.negative
     outcome = str(result.outcome)
-    decided = outcome in (COMPLETE, BOUND)
+    decided = outcome in (COMPLETE, BOUND, FIRST)
+    observation = _settled(cond.kind, pos, neg) if lowered.speedcheck else _observation(pos, neg)
     ok = {CondKind.EXISTS: pos > 0, CondKind.NOT_EXISTS: pos == 0, CondKind.FORALL: neg == 0}
     stats = result.stats
     return Verdict(
@@ -119,7 +133,7 @@ def verdict(lowered: Lowered, result: ExplorationLike, seconds: float) -> Verdic
         witnesses=(neg, pos) if cond.kind is CondKind.NOT_EXISTS else (pos, neg),
         flags=tuple(sorted(result.flags)),
         condition=cond.text,
-        observation=_observation(pos, neg) if decided else None,
+        observation=observation if decided else None,
         positive=pos,
         negative=neg,
         seconds=seconds,

@@ -30,6 +30,7 @@ def record(
         "seconds": round(v.seconds, 6),
         "explored": v.explored,
         "consistent": v.consistent,
+        "speedcheck": v.speedcheck,
     }
     if v.hash is not None:
         rec["hash"] = v.hash
