@@ -11,6 +11,11 @@ one-process-per-test run.
 
     python bench/litmus.py [--set kernel|paulmck|all] [--model lkmm]
                            [--herd7 PATH] [--lkmm-dir DIR] [--timeout SECONDS]
+                           [--speedcheck false|true|fast] [--match TEXT]
+
+``--speedcheck`` runs both tools in that herd7 mode (only the executions
+that settle the condition are counted); ``--match`` keeps the tests whose
+path contains TEXT.
 
 It prints figures and asserts nothing.  The shared data is found in
 $PINLAB_SHARED/litmus (default: <repo>/../shared/litmus).
@@ -28,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinlab.litmus.run import run_file
+from pinlab.litmus.run import SPEEDCHECK, run_file
 from pinlab.litmus.verdict import parse_herd7
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,9 +61,9 @@ def tests_of(which: str) -> list[Path]:
     return paths
 
 
-def pinlab_row(path: Path, model: str, timeout: float) -> Row:
+def pinlab_row(path: Path, model: str, timeout: float, speedcheck: str) -> Row:
     start = time.perf_counter()
-    run = run_file(path, model, time_limit=timeout)
+    run = run_file(path, model, time_limit=timeout, speedcheck=speedcheck)
     seconds = time.perf_counter() - start
     v = run.verdict
     if v is None:
@@ -68,10 +73,11 @@ def pinlab_row(path: Path, model: str, timeout: float) -> Row:
                f"{v.observation or v.outcome} {v.positive} {v.negative}{flags}")  # fmt: skip
 
 
-def herd_row(row: Row, herd7: str, lkmm_dir: Path, timeout: float) -> None:
+def herd_row(row: Row, herd7: str, lkmm_dir: Path, timeout: float, speedcheck: str) -> None:
     start = time.perf_counter()
     try:
-        cmd = [herd7, "-I", str(lkmm_dir), "-conf", "linux-kernel.cfg", row.path]
+        cmd = [herd7, "-I", str(lkmm_dir), "-conf", "linux-kernel.cfg"]
+        cmd += ["-speedcheck", speedcheck, row.path]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
     except subprocess.TimeoutExpired:
         row.herd_seconds, row.herd_verdict = timeout, "TIMEOUT"
@@ -86,11 +92,12 @@ def herd_row(row: Row, herd7: str, lkmm_dir: Path, timeout: float) -> None:
     row.herd_verdict = f"{v.observation} {v.positive} {v.negative}{flags}"
 
 
-def one_process(paths: list[Path], model: str) -> float:
+def one_process(paths: list[Path], model: str, speedcheck: str) -> float:
     """Wall time of one ``pinlab litmus`` process over ``paths`` (Python start-up included)."""
     start = time.perf_counter()
     cmd = [sys.executable, "-c", "from pinlab.cli import main; main()", "litmus"]
-    subprocess.run([*cmd, "--model", model, *map(str, paths)], capture_output=True, check=False)
+    cmd += ["--model", model, "--speedcheck", speedcheck, *map(str, paths)]
+    subprocess.run(cmd, capture_output=True, check=False)
     return time.perf_counter() - start
 
 
@@ -130,21 +137,25 @@ def main() -> None:
     ap.add_argument("--herd7", default=shutil.which("herd7"))
     ap.add_argument("--lkmm-dir", type=Path, help="directory holding linux-kernel.cfg")
     ap.add_argument("--timeout", type=float, default=120.0, help="per test and tool")
+    ap.add_argument("--speedcheck", choices=SPEEDCHECK, default="false")
+    ap.add_argument("--match", default="", help="only the tests whose path contains this")
     args = ap.parse_args()
     use_herd = args.herd7 is not None and args.lkmm_dir is not None
     if args.herd7 is not None and args.lkmm_dir is None:
         print("herd7 found but no --lkmm-dir: herd7 runs skipped", file=sys.stderr)
     for which in ("kernel", "paulmck") if args.set == "all" else (args.set,):
-        paths = tests_of(which)
+        paths = [p for p in tests_of(which) if args.match in str(p)]
+        if not paths:
+            continue
         rows = []
         for path in paths:
-            rows.append(pinlab_row(path, args.model, args.timeout))
+            rows.append(pinlab_row(path, args.model, args.timeout, args.speedcheck))
             if use_herd:
-                herd_row(rows[-1], args.herd7, args.lkmm_dir, args.timeout)
+                herd_row(rows[-1], args.herd7, args.lkmm_dir, args.timeout, args.speedcheck)
         report(rows, which)
         if which == "kernel":
-            print(f"one 'pinlab litmus' process over the kernel set: "
-                  f"{one_process(paths, args.model):.2f} s")  # fmt: skip
+            seconds = one_process(paths, args.model, args.speedcheck)
+            print(f"one 'pinlab litmus' process over the kernel set: {seconds:.2f} s")
 
 
 if __name__ == "__main__":
