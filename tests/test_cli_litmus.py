@@ -98,16 +98,16 @@ def test_speedcheck(tmp_path: Path) -> None:
     assert "--speedcheck must be one of false, true, fast" in result.stderr
 
 
-def test_timeout_gives_no_verdict(tmp_path: Path) -> None:
+def test_time_limit_gives_no_verdict(tmp_path: Path) -> None:
     procs = "".join(
         f"P{i}(int *x) {{ int r0; WRITE_ONCE(*x, {i + 1}); WRITE_ONCE(*x, {i + 5}); "
         "r0 = READ_ONCE(*x); }\n"
         for i in range(4)
     )
     busy = write(tmp_path, "busy.litmus", f"C busy\n{{}}\n{procs}exists (0:r0=1)\n")
-    result = RUNNER.invoke(app, ["litmus", "--timeout", "1e-9", busy])
+    result = RUNNER.invoke(app, ["litmus", "--time-limit", "1e-9", busy])
     assert result.exit_code == 1
     assert "Incomplete: time-limit, no verdict" in result.stdout
-    assert f"{busy}: no verdict: stopped at the --timeout of 1e-09 s" in result.stderr
-    result = RUNNER.invoke(app, ["litmus", "--timeout", "0", busy])
-    assert result.exit_code == 2 and "--timeout must be a positive number" in result.stderr
+    assert f"{busy}: no verdict: stopped at the --time-limit of 1e-09 s" in result.stderr
+    result = RUNNER.invoke(app, ["litmus", "--time-limit", "0", busy])
+    assert result.exit_code == 2 and "--time-limit must be a positive number" in result.stderr

@@ -60,13 +60,13 @@ def _litmus(
             "the executions that settle the condition; fast stops at the first of them."
         ),
     ] = "false",
-    timeout: Annotated[
+    time_limit: Annotated[
         float | None,
         typer.Option(help="Give up on a test after this many seconds (it then has no verdict)."),
     ] = None,
 ) -> None:
     """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
-    a test stopped by --timeout)."""
+    a test stopped by --time-limit)."""
     try:
         engine_model = get_model(model)
     except ValueError as err:
@@ -75,18 +75,19 @@ def _litmus(
     if speedcheck not in SPEEDCHECK:
         typer.echo(f"pinlab litmus: --speedcheck must be one of {', '.join(SPEEDCHECK)}", err=True)
         raise typer.Exit(2)
-    if timeout is not None and timeout <= 0:
-        typer.echo("pinlab litmus: --timeout must be a positive number of seconds", err=True)
+    if time_limit is not None and time_limit <= 0:
+        typer.echo("pinlab litmus: --time-limit must be a positive number of seconds", err=True)
         raise typer.Exit(2)
     tally, errors = Tally(), 0
     for path in files:
-        run = run_file(path, engine_model, time_limit=timeout, speedcheck=speedcheck)
+        run = run_file(path, engine_model, time_limit=time_limit, speedcheck=speedcheck)
         if run.error is not None:
             errors += 1
             typer.echo(str(run.error), err=True)
         elif run.verdict is not None and run.verdict.observation is None:
             errors += 1  # no verdict: the time limit stopped the run
-            typer.echo(f"{path}: no verdict: stopped at the --timeout of {timeout} s", err=True)
+            typer.echo(f"{path}: no verdict: stopped at the --time-limit of {time_limit} s",
+                       err=True)  # fmt: skip
         elif run.verdict is not None and run.verdict.loop:
             typer.echo(f"Warning: {path}: loop unrolling limit reached, outcomes may be missing.",
                        err=True)  # fmt: skip
