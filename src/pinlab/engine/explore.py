@@ -171,7 +171,8 @@ _READS = (Load, Rmw, TryLock, IsLocked)
 def _orders_later(op: Load | Rmw) -> bool:
     """Whether ``op``'s read is ordered before every later marked access of
     its thread: an acquire, or a fully ordered RMW (an RMW that may fail loses
-    its ordering, so only those that always succeed count)."""
+    its ordering, so only those that always succeed count here; the others
+    count from the branch where they succeed, see _rmw_finish)."""
     if isinstance(op, Load):
         return op.tag is Tag.ACQUIRE
     return op.tag in (Tag.ACQUIRE, Tag.MB) and op.kind not in (
@@ -709,6 +710,8 @@ class Explorer:
         return False
 
     def _mark_ordering(self, r: int) -> None:
+        if self.ordering_reads >> r & 1:
+            return
         self.ordering_reads |= 1 << r
 
         def undo() -> None:
@@ -793,6 +796,8 @@ class Explorer:
         if not ok:
             self._after(t, answer, r)
             return
+        if self._acquire_orders and op.tag in (Tag.ACQUIRE, Tag.MB):
+            self._mark_ordering(r)  # a conditional RMW orders once it succeeds
         data = 0 if kind in (RmwKind.XCHG, RmwKind.CMPXCHG) else 1 << r
         w = self._add(
             t,
