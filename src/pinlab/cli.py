@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pinlab import __version__
 from pinlab.engine.explore import Limits, ReplayError
@@ -17,9 +15,12 @@ from pinlab.engine.models import get_model
 from pinlab.litmus.run import SPEEDCHECK, run_file
 from pinlab.report.litmus_text import Tally, render_run
 
-# The kernel model, the scenarios and the selftests are imported by the
+# The kernel model, the scenarios, the selftests and rich are imported by the
 # commands that use them, so that `pinlab litmus` starts without them.
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
     from pinlab.scenarios import ScenarioResult
     from pinlab.scenarios.explain import Counterexample
 
@@ -191,6 +192,8 @@ def _check_options(command: str, era: str | None, model: str | None) -> None:
 
 def _console() -> Console:
     """Rich output: the terminal's width on a terminal, 120 columns into a pipe or file."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=120)
@@ -202,6 +205,8 @@ def _progress(console: Console, total: int, enabled: bool) -> Iterator[Progress 
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:
