@@ -15,7 +15,9 @@ one-process-per-test run.
 
 ``--speedcheck`` runs both tools in that herd7 mode (only the executions
 that settle the condition are counted); ``--match`` keeps the tests whose
-path contains TEXT.
+path contains TEXT.  Tests that a tool does not finish within the timeout in
+the default mode are run again with ``-speedcheck true`` by both tools, in a
+table of their own, so that what can still be settled is shown.
 
 It prints figures and asserts nothing.  The shared data is found in
 $PINLAB_SHARED/litmus (default: <repo>/../shared/litmus).
@@ -101,6 +103,11 @@ def one_process(paths: list[Path], model: str, speedcheck: str) -> float:
     return time.perf_counter() - start
 
 
+def _stopped(row: Row) -> bool:
+    """Whether either tool gave up on the test at the timeout."""
+    return row.verdict.startswith("time-limit") or row.herd_verdict == "TIMEOUT"
+
+
 def report(rows: list[Row], label: str) -> None:
     herd = [r for r in rows if r.herd_seconds is not None]
     print(f"\n== {label}: {len(rows)} tests")
@@ -153,6 +160,14 @@ def main() -> None:
             if use_herd:
                 herd_row(rows[-1], args.herd7, args.lkmm_dir, args.timeout, args.speedcheck)
         report(rows, which)
+        stopped = [r for r in rows if _stopped(r)]
+        if stopped and args.speedcheck == "false":
+            again = []
+            for r in stopped:
+                again.append(pinlab_row(Path(r.path), args.model, args.timeout, "true"))
+                if use_herd:
+                    herd_row(again[-1], args.herd7, args.lkmm_dir, args.timeout, "true")
+            report(again, f"{which}, not finished in {args.timeout:g} s, with -speedcheck true")
         if which == "kernel":
             seconds = one_process(paths, args.model, args.speedcheck)
             print(f"one 'pinlab litmus' process over the kernel set: {seconds:.2f} s")
