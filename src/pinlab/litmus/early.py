@@ -24,7 +24,7 @@ so it is never checked early.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 
 from pinlab.litmus import ast
 
@@ -102,12 +102,12 @@ def _assigns_once(stmt: ast.Stmt, reg: str) -> bool:
 
 def _place(
     stmts: Sequence[ast.Stmt],
-    later: frozenset[str],
+    later: Set[str],
     atoms: dict[str, list[tuple[int, bool]]],
     out: Checks,
 ) -> None:
-    for i, stmt in enumerate(stmts):
-        after = later | _assigned(stmts[i + 1 :])
+    after = set(later)  # what the statements after this one assign, walking backwards
+    for stmt in reversed(stmts):
         if isinstance(stmt, ast.Block):
             _place(stmt.stmts, after, atoms, out)
         elif isinstance(stmt, ast.If):
@@ -120,6 +120,7 @@ def _place(
             for reg, values in atoms.items():
                 if reg not in after and _assigns_once(stmt, reg):
                     out.setdefault(id(stmt), []).extend((reg, v, eq) for v, eq in values)
+        after |= _assigned([stmt])
 
 
 def early_checks(test: ast.Test, prop: ast.Prop | None) -> list[Checks]:
