@@ -30,7 +30,11 @@ from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.herd_hash import herd_hash
 from pinlab.litmus.interp import Env, compile_body
 
-__all__ = ["Lowered", "lower"]
+__all__ = ["SPEEDCHECK", "Lowered", "lower"]
+
+SPEEDCHECK = ("false", "true", "fast")
+"""herd7's -speedcheck modes: list every final state; count only the executions
+that settle the condition; stop at the first of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ class Lowered:
 
     test: ast.Test
     program: Program
-    speedcheck: bool = False
+    speedcheck: str = "false"  # herd7's -speedcheck mode it was lowered for
 
     @property
     def name(self) -> str:
@@ -93,13 +97,17 @@ def _factory(thread: Callable[[Env], Generator[Op, Any, Env]], env: Env) -> Thre
     return start
 
 
-def lower(test: ast.Test, speedcheck: bool = False) -> Lowered:
+def lower(test: ast.Test, speedcheck: str = "false") -> Lowered:
     """Build the engine Program of ``test`` (raising :class:`LitmusError` on a bad test).
 
-    With ``speedcheck`` the Program counts only the executions that settle
-    the condition (herd7's ``-speedcheck``): they join the filter, and their
-    register atoms are checked as early as the filter's are.
+    ``speedcheck`` is one of :data:`SPEEDCHECK`; under ``true`` and ``fast``
+    the Program counts only the executions that settle the condition
+    (herd7's ``-speedcheck``): they join the filter, and their register
+    atoms are checked as early as the filter's are.
     """
+    if speedcheck not in SPEEDCHECK:
+        raise ValueError(f"speedcheck must be one of {', '.join(SPEEDCHECK)}, not {speedcheck!r}")
+    settling = speedcheck != "false"
     for i, proc in enumerate(test.processes):
         if proc.index != i:
             raise _error(test, proc.pos, f"expected process P{i} here, found P{proc.index}")
@@ -124,8 +132,8 @@ def lower(test: ast.Test, speedcheck: bool = False) -> Lowered:
         if isinstance(loc, ast.CondReg):
             check_reg(loc)
 
-    assumes = early_assumes(test, speedcheck)
-    counted = kept(test, speedcheck)
+    assumes = early_assumes(test, settling)
+    counted = kept(test, settling)
     threads = tuple(
         _factory(
             compile_body(test.path, proc, assumes[proc.index]),

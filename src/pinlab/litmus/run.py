@@ -8,22 +8,18 @@ This is the whole of ``pinlab litmus FILE`` except printing: a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from pinlab.engine.explore import Limits, explore
 from pinlab.engine.models import Model
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.judge import Expectation, Judgement, expectation, judge
-from pinlab.litmus.lower import lower
+from pinlab.litmus.lower import SPEEDCHECK, lower
 from pinlab.litmus.parse import parse_text
 from pinlab.litmus.verdict import Verdict, verdict
 
 __all__ = ["SPEEDCHECK", "LitmusRun", "run_file"]
-
-SPEEDCHECK = ("false", "true", "fast")
-"""herd7's -speedcheck modes: list every final state; count only the executions
-that settle the condition; stop at the first of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +48,6 @@ def run_file(
     verdict then says so (no observation).  ``speedcheck`` is one of
     :data:`SPEEDCHECK`, as herd7's option of that name.
     """
-    if speedcheck not in SPEEDCHECK:
-        raise ValueError(f"speedcheck must be one of {', '.join(SPEEDCHECK)}, not {speedcheck!r}")
     start = time.perf_counter()
     name = model if isinstance(model, str) else model.name
     try:
@@ -62,13 +56,10 @@ def run_file(
         return LitmusRun(str(path), name, None, LitmusError(str(path), 0, 0, str(err)), None)
     expected = expectation(text)
     try:
-        lowered = lower(parse_text(text, str(path)), speedcheck=speedcheck != "false")
+        lowered = lower(parse_text(text, str(path)), speedcheck)
         limits = Limits(time_limit=time_limit, stop_at_first=speedcheck == "fast")
         result = explore(lowered.program, model, limits=limits)
     except LitmusError as err:
         return LitmusRun(str(path), name, None, err, expected)
     seconds = time.perf_counter() - start
-    v = verdict(lowered, result, seconds)
-    if speedcheck != "false":
-        v = replace(v, speedcheck=speedcheck)
-    return LitmusRun(str(path), name, v, None, expected)
+    return LitmusRun(str(path), name, verdict(lowered, result, seconds), None, expected)

@@ -121,7 +121,8 @@ def verdict(lowered: Lowered, result: ExplorationLike, seconds: float) -> Verdic
     pos, neg = result.positive, result.negative
     outcome = str(result.outcome)
     decided = outcome in (COMPLETE, BOUND, FIRST)
-    observation = _settled(cond.kind, pos, neg) if lowered.speedcheck else _observation(pos, neg)
+    settling = lowered.speedcheck != "false"
+    observation = _settled(cond.kind, pos, neg) if settling else _observation(pos, neg)
     ok = {CondKind.EXISTS: pos > 0, CondKind.NOT_EXISTS: pos == 0, CondKind.FORALL: neg == 0}
     stats = result.stats
     return Verdict(
@@ -141,6 +142,7 @@ def verdict(lowered: Lowered, result: ExplorationLike, seconds: float) -> Verdic
         outcome=outcome,
         explored=getattr(stats, "explored", None),
         consistent=getattr(stats, "consistent", None),
+        speedcheck=lowered.speedcheck,
     )
 
 
