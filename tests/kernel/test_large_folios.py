@@ -19,6 +19,7 @@ from pinlab.kernel.folio import (
     folio_ref_count,
     folio_test_anon,
     folio_test_swapcache,
+    page_mapcount,
 )
 from pinlab.kernel.huge_mm import is_huge_zero_pmd, pmd_pfn, pmd_trans_huge, pmd_write
 from pinlab.kernel.mm_types import Folio, Page, pfn_folio, pfn_to_page
@@ -182,6 +183,38 @@ def test_fork_before_v5_9_shares_a_pinned_thp() -> None:
     assert pmd_folio(child, mem) == folio == pmd_folio(proc, mem)
     assert not pmd_write(pmd(proc, mem))
     proc.pin_longterm_test_stop(s)
+
+
+# --- COW reuse up to v5.8: reuse_swap_page() --------------------------------------------------
+def _pte_mapped_thp_shared_with_child(era: str) -> tuple[System, Process, Process, int, Folio]:
+    system, proc = boot(era)
+    mem, folio = populate_thp(proc)
+    assert proc.mprotect(mem + PAGE_SIZE, PAGE_SIZE, PROT_READ) == 0  # splits the PMD
+    assert proc.mprotect(mem + PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE) == 0
+    child = proc.fork()
+    assert [pte_page(child, mem + i * PAGE_SIZE) for i in range(NR)] == folio.pages()
+    return system, proc, child, mem, folio
+
+
+def test_cow_before_v5_9_copies_a_subpage_while_another_is_mapped_twice() -> None:
+    """page_trans_huge_map_swapcount() takes the largest mapcount over every subpage of a
+    PTE-mapped THP (not the faulting page's): while the child still maps the upper half,
+    the parent's write to a page only it maps is a copy (cow.c's partially mremap()'ed THP)."""
+    system, proc, child, mem, folio = _pte_mapped_thp_shared_with_child("v5.7")
+    assert child.munmap(mem, PMD_SIZE // 2) == 0
+    assert system.run("check", page_mapcount(folio.page(0))) == 1
+    proc.write(mem, 100)
+    assert pte_page(proc, mem) not in folio.pages()
+    assert pte_write(pte(proc, mem))
+
+
+def test_cow_before_v5_9_reuses_a_thp_subpage_once_every_subpage_is_mapped_once() -> None:
+    _, proc, child, mem, folio = _pte_mapped_thp_shared_with_child("v5.7")
+    assert child.munmap(mem, PMD_SIZE) == 0
+    proc.write(mem, 100)
+    assert pte_page(proc, mem) == folio.page(0)
+    assert pte_write(pte(proc, mem))
+    child.exit()
 
 
 # --- collapse -----------------------------------------------------------------------------

@@ -49,7 +49,6 @@ from pinlab.kernel.folio import (
     folio_test_writeback,
     folio_trylock,
     folio_unlock,
-    page_mapcount,
     vma_alloc_zeroed_movable_folio,
 )
 from pinlab.kernel.internal import VmFault, maybe_mkwrite, mk_pte, vm_normal_page
@@ -131,8 +130,12 @@ def reuse_swap_page(folio: Folio, page: Page) -> Gen:
     return count <= 1, total_mapcount + total_swapcount
 
 
-def wp_can_reuse_anon_folio(cpu: Cpu, folio: Folio, vma: Vma) -> Gen:
-    """Model of mm/memory.c:wp_can_reuse_anon_folio() and the tests it replaced (module doc)."""
+def wp_can_reuse_anon_folio(cpu: Cpu, folio: Folio, page: Page, vma: Vma) -> Gen:
+    """Model of mm/memory.c:wp_can_reuse_anon_folio() and the tests it replaced (module doc).
+
+    ``page`` is the faulting page: up to v5.8, reuse_swap_page() was given
+    it, and for a PTE-mapped THP counted the mappings of every subpage.
+    """
     kind = cpu.era.cow_reuse
     if kind is CowReuse.MAPCOUNT:
         # v5.8 and older: do_wp_page() sleeps for the page lock if the
@@ -140,7 +143,7 @@ def wp_can_reuse_anon_folio(cpu: Cpu, folio: Folio, vma: Vma) -> Gen:
         # in a sequential run).
         if not (yield from folio_trylock(folio)):
             return False
-        reuse, total = yield from reuse_swap_page(folio, folio.page(0))
+        reuse, total = yield from reuse_swap_page(folio, page)
         if reuse and total == 1:
             yield from folio_move_anon_rmap(folio, vma)
         yield from folio_unlock(folio)
@@ -223,26 +226,7 @@ def do_wp_page(cpu: Cpu, vmf: VmFault) -> Gen:
 def _anon_reusable(cpu: Cpu, folio: Folio, page: Page, vma: Vma) -> Gen:
     if cpu.era.anon_exclusive and (yield from PageAnonExclusive(page)):
         return True  # exclusive pages are reused without further checks (I2)
-    if folio_test_large(folio) and cpu.era.cow_reuse is CowReuse.MAPCOUNT:
-        return (yield from reuse_swap_page_large(folio, page, vma))
-    return (yield from wp_can_reuse_anon_folio(cpu, folio, vma))
-
-
-def reuse_swap_page_large(folio: Folio, page: Page, vma: Vma) -> Gen:
-    """reuse_swap_page() of a PTE-mapped THP's subpage, up to v5.8.
-
-    page_trans_huge_map_swapcount() counted the mappings of the subpage (its
-    PTEs and the THP's PMD mappings), not the folio's references; the model's
-    THPs are never in the swap cache.  Since v5.9 the refcount decides, and
-    a THP with more than one mapped page is never reused.
-    """
-    if not (yield from folio_trylock(folio)):
-        return False
-    reuse = (yield from page_mapcount(page)) <= 1
-    if reuse and (yield from folio_mapcount(folio)) == 1:
-        yield from folio_move_anon_rmap(folio, vma)
-    yield from folio_unlock(folio)
-    return reuse
+    return (yield from wp_can_reuse_anon_folio(cpu, folio, page, vma))
 
 
 def wp_page_copy(cpu: Cpu, vmf: VmFault, old_folio: Folio | None, old_page: Page | None) -> Gen:
