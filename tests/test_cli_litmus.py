@@ -111,3 +111,29 @@ def test_time_limit_gives_no_verdict(tmp_path: Path) -> None:
     assert f"{busy}: no verdict: stopped at the --time-limit of 1e-09 s" in result.stderr
     result = RUNNER.invoke(app, ["litmus", "--time-limit", "0", busy])
     assert result.exit_code == 2 and "--time-limit must be a positive number" in result.stderr
+
+
+def test_jobs_keep_the_order_and_the_output(tmp_path: Path) -> None:
+    """--jobs runs tests in other processes; what is printed, and in which order, is as
+    with one process (but for the Time lines), errors included."""
+    mp = SB.replace("C SB", "C MP").replace(
+        "WRITE_ONCE(*y, 1); r0 = READ_ONCE(*x);", "r0 = READ_ONCE(*x); WRITE_ONCE(*y, 1);"
+    )
+    bad = write(tmp_path, "bad.litmus", "C bad\n{}\nP0(int *x) { smp_memb(); }\n")
+    files = [write(tmp_path, "sb.litmus", SB), bad, write(tmp_path, "mp.litmus", mp)]
+    files += [write(tmp_path, f"sb{i}.litmus", SB.replace("C SB", f"C SB{i}")) for i in range(3)]
+
+    def run(*opts: str) -> tuple[int, list[str], str]:
+        result = RUNNER.invoke(app, ["litmus", "--model", "sc", *opts, *files])
+        kept = [line for line in result.stdout.splitlines() if not line.startswith("Time ")]
+        return result.exit_code, kept, result.stderr
+
+    one = run()
+    assert one[0] == 1 and "unknown primitive 'smp_memb'" in one[2]
+    assert [line.split()[1] for line in one[1] if line.startswith("Test ")] == [
+        "SB", "MP", "SB0", "SB1", "SB2",
+    ]  # fmt: skip
+    assert run("--jobs", "2") == one
+    assert run("-j", "8") == one
+    result = RUNNER.invoke(app, ["litmus", "--jobs", "0", files[0]])
+    assert result.exit_code == 2 and "--jobs must be at least 1" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +13,7 @@ import typer
 from pinlab import __version__
 from pinlab.engine.explore import Limits, ReplayError
 from pinlab.engine.models import get_model
-from pinlab.litmus.run import SPEEDCHECK, run_file
+from pinlab.litmus.run import SPEEDCHECK, LitmusRun, run_file
 from pinlab.report.litmus_text import Tally, render_run
 
 # The kernel model, the scenarios, the selftests and rich are imported by the
@@ -65,6 +66,15 @@ def _litmus(
         float | None,
         typer.Option(help="Give up on a test after this many seconds (it then has no verdict)."),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Run this many tests at once, in as many processes; the output keeps "
+            "the order of the files.",
+        ),
+    ] = 1,
 ) -> None:
     """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
     a test stopped by --time-limit)."""
@@ -79,9 +89,13 @@ def _litmus(
     if time_limit is not None and time_limit <= 0:
         typer.echo("pinlab litmus: --time-limit must be a positive number of seconds", err=True)
         raise typer.Exit(2)
+    if jobs < 1:
+        typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
+        raise typer.Exit(2)
     tally, errors = Tally(), 0
-    for path in files:
-        run = run_file(path, engine_model, time_limit=time_limit, speedcheck=speedcheck)
+    for path, run in zip(
+        files, _litmus_runs(files, engine_model.name, time_limit, speedcheck, jobs), strict=True
+    ):
         if run.error is not None:
             errors += 1
             typer.echo(str(run.error), err=True)
@@ -98,6 +112,20 @@ def _litmus(
         typer.echo(tally.render(as_json=as_json), nl=False)
         raise typer.Exit(1 if tally.failed or errors else 0)
     raise typer.Exit(1 if errors else 0)
+
+
+def _litmus_runs(
+    files: list[Path], model: str, time_limit: float | None, speedcheck: str, jobs: int
+) -> Iterator[LitmusRun]:
+    """Each file's run, in the order of ``files``; ``jobs`` processes run them."""
+    run = partial(run_file, model=model, time_limit=time_limit, speedcheck=speedcheck)
+    if jobs == 1 or len(files) < 2:
+        yield from map(run, files)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
+        yield from pool.map(run, files)
 
 
 selftest_app = typer.Typer(help="Run ports of the mm selftests on the kernel model.")

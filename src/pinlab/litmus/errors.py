@@ -18,3 +18,7 @@ class LitmusError(Exception):
         self.line = line
         self.col = col
         self.message = message
+
+    def __reduce__(self) -> tuple[type[LitmusError], tuple[str, int, int, str]]:
+        # (to cross a process boundary: Exception pickles ``args``, our one string)
+        return (LitmusError, (self.path, self.line, self.col, self.message))
