@@ -35,7 +35,7 @@ from pinlab.engine.models.sparse import (
 )
 from pinlab.engine.relation import Rel
 
-__all__ = ["LKMM", "LkmmModel"]
+__all__ = ["LKMM", "LkmmModel", "no_new_order_cycle"]
 
 
 def _fencerel(rel: Relations, s: int) -> Rel:
@@ -88,7 +88,11 @@ class LkmmModel:
         # everything around them).
         kind, a, b = change
         has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
-        if has_locks or (kind == "rf" and porf_reaches(g, a, b)):
+        if has_locks:
+            if no_new_order_cycle(g, change):
+                return True
+            return self._check(g, partial=True).consistent
+        if kind == "rf" and porf_reaches(g, a, b):
             return self._check(g, partial=True).consistent
         return True
 
@@ -420,6 +424,32 @@ class LkmmModel:
             if not r.empty(r.union(ww_race, wr_race, rw_race)):
                 flags.add("data-race")
         return Verdict(True, None, frozenset(flags)) if flags else CONSISTENT
+
+
+def no_new_order_cycle(g: ExecutionGraph, change: Change) -> bool:
+    """Whether ``change`` cannot have closed a cycle of hb or pb (if it had none).
+
+    True when the change only adds po, rf, co and fr edges at one event and
+    po | rf | co | fr has no cycle through that event.  (The search leaves
+    out lock.cat's rf into lock reads: from an UL it reaches the next LKW by
+    co, and from that LKW everything its LKR would lead to.)
+
+    Every hb and pb edge is a path of po | rf | co | fr: ppo, the fences
+    and the dependencies lie in po; prop is overwrite,
+    cumul-fence (fences, rfe, rf ; rmw) and rfe; pb is prop, a strong fence
+    and hb.  So a new cycle in hb or pb is a closed path of po | rf | co | fr
+    through a new edge.  Not so when a lock event takes its place (lock.cat's
+    rf of the next lock read moves), nor when the write of an RMW arrives:
+    the RMW is no longer failed, and its read becomes Acquire or Mb, which
+    orders events already there.  Those changes are checked in full.
+    """
+    kind, a, _ = change
+    e = g.events[a]
+    if kind == "rf":
+        edges_only = e.kind is EvKind.R
+    else:
+        edges_only = kind == "co" and e.kind is EvKind.W and e.rmw < 0
+    return edges_only and acyclic_after(g, change, po_loc=False)
 
 
 def _bits_of(eids: object) -> int:
