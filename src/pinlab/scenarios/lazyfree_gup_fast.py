@@ -158,7 +158,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     _scenario("v5.11", V5_11, "sc", Expect.REACHABLE, notes="no refcount check yet"),
     _scenario("current", CURRENT, "sc", Expect.NEVER),
     _scenario("current", CURRENT, "lkmm", Expect.NEVER, notes="the smp_mb pairs with the grab"),
-    _scenario("current-pin", CURRENT, "sc", Expect.NEVER, pin=True, notes="lkmm: 25 s, left out"),
+    _scenario("current-pin", CURRENT, "sc", Expect.NEVER, pin=True),
+    _scenario("current-pin", CURRENT, "lkmm", Expect.NEVER, pin=True, notes="FOLL_PIN's grab"),
     _scenario("current-x86", CURRENT, "lkmm", Expect.NEVER, arch=X86),
     _scenario(
         "current-no-mb",
