@@ -83,9 +83,9 @@ class LkmmModel:
             return False
         # The ordering axioms cost a full computation: only where they are
         # likely to prune -- a new reads-from that closes a po|rf cycle (a
-        # speculated read bound to a write that depends on it), or any
-        # change once the graph has locks (critical sections order
-        # everything around them).
+        # speculated read bound to a write that depends on it), or, once
+        # the graph has locks (critical sections order everything around
+        # them), any change that may close a cycle of hb or pb.
         kind, a, b = change
         has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
         if has_locks:
