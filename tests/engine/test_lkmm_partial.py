@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pinlab.engine.explore import Limits, explore
-from pinlab.engine.graph import EvKind, ExecutionGraph
+from pinlab.engine.graph import ExecutionGraph
 from pinlab.engine.models.base import Change
-from pinlab.engine.models.lkmm import LkmmModel, no_new_order_cycle
+from pinlab.engine.models.lkmm import LkmmModel, has_locks, no_new_order_cycle
 from pinlab.litmus.lower import lower
 from pinlab.litmus.parse import parse_text
 from pinlab.scenarios import catalogue
@@ -28,8 +28,7 @@ class Audited(LkmmModel):
 
     def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
         passed = super().check_partial(g, change)
-        has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
-        if not passed or change[0] == "full" or not has_locks:
+        if not passed or change[0] == "full" or not has_locks(g):
             return passed
         if no_new_order_cycle(g, change):
             self.skipped += 1

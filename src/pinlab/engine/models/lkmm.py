@@ -35,7 +35,7 @@ from pinlab.engine.models.sparse import (
 )
 from pinlab.engine.relation import Rel
 
-__all__ = ["LKMM", "LkmmModel", "no_new_order_cycle"]
+__all__ = ["LKMM", "LkmmModel", "has_locks", "no_new_order_cycle"]
 
 
 def _fencerel(rel: Relations, s: int) -> Rel:
@@ -87,8 +87,7 @@ class LkmmModel:
         # the graph has locks (critical sections order everything around
         # them), any change that may close a cycle of hb or pb.
         kind, a, b = change
-        has_locks = any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
-        if has_locks:
+        if has_locks(g):
             if no_new_order_cycle(g, change):
                 return True
             return self._check(g, partial=True).consistent
@@ -424,6 +423,11 @@ class LkmmModel:
             if not r.empty(r.union(ww_race, wr_race, rw_race)):
                 flags.add("data-race")
         return Verdict(True, None, frozenset(flags)) if flags else CONSISTENT
+
+
+def has_locks(g: ExecutionGraph) -> bool:
+    """Whether ``g`` has taken a lock (then every change may be checked in full)."""
+    return any(g.crit) or any(e.kind is EvKind.LKW for e in g.events)
 
 
 def no_new_order_cycle(g: ExecutionGraph, change: Change) -> bool:
