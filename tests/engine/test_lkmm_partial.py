@@ -51,7 +51,7 @@ def test_skipped_checks_pass_on_the_kernel_lock_tests() -> None:
     for path in paths:
         program = lower(parse_text(path.read_text(), str(path))).program
         explore(program, model)
-    assert model.skipped > 100 and model.checked > 100, (model.skipped, model.checked)
+    assert model.skipped > 300 and model.checked > 0, (model.skipped, model.checked)
 
 
 @pytest.mark.parametrize(

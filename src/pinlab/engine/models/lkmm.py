@@ -433,27 +433,46 @@ def has_locks(g: ExecutionGraph) -> bool:
 def no_new_order_cycle(g: ExecutionGraph, change: Change) -> bool:
     """Whether ``change`` cannot have closed a cycle of hb or pb (if it had none).
 
-    True when the change only adds po, rf, co and fr edges at one event and
-    po | rf | co | fr has no cycle through that event.  (The search leaves
-    out lock.cat's rf into lock reads: from an UL it reaches the next LKW by
-    co, and from that LKW everything its LKR would lead to.)
+    True when every po, rf, co and fr edge the change adds, and every event
+    whose tags it changes, lies at one or two events, and po | rf | co | fr
+    has no cycle through them.  (The search leaves out lock.cat's rf into
+    lock reads: from an UL it reaches the next LKW by co, and from that LKW
+    everything its LKR would lead to.)
 
     Every hb and pb edge is a path of po | rf | co | fr: ppo, the fences
-    and the dependencies lie in po; prop is overwrite,
-    cumul-fence (fences, rfe, rf ; rmw) and rfe; pb is prop, a strong fence
-    and hb.  So a new cycle in hb or pb is a closed path of po | rf | co | fr
-    through a new edge.  Not so when a lock event takes its place (lock.cat's
-    rf of the next lock read moves), nor when the write of an RMW arrives:
-    the RMW is no longer failed, and its read becomes Acquire or Mb, which
-    orders events already there.  Those changes are checked in full.
+    and the dependencies lie in po; prop is overwrite, cumul-fence (fences,
+    rfe, rf ; rmw) and rfe; pb is prop, a strong fence and hb.  So a new
+    cycle in hb or pb is a closed path of po | rf | co | fr through a new
+    edge, or through an event that has just become an ordering one.  The
+    changes and the events they touch:
+
+    - a read gets its write (``rf``): edges into and out of the read;
+    - a plain write takes its coherence position (``co``): edges at the
+      write (an insertion keeps every other pair of ``co``);
+    - an RMW's write takes its place: edges at the write, and the RMW is
+      no longer failed, so its read may become Acquire or Mb (and the write
+      Release), which adds fence edges through the read or the write;
+    - a lock is taken (``co`` of an LKW): the explorer appends the LKW to
+      its lock's coherence order, after the UL (or initial value) the LKR
+      then reads from; no other lock read's rf moves, so the new edges lie
+      at the LKR and the LKW.  lock.cat's nesting rules are scanned here.
+
+    The search runs from the write (or LKW) and looks for it and for the
+    events just before it, the read of its pair among them.  That covers
+    the read too: its successors are the write (po) and, by fr, the write
+    after its source, which atomicity (checked first) makes the same write.
     """
     kind, a, _ = change
     e = g.events[a]
     if kind == "rf":
-        edges_only = e.kind is EvKind.R
-    else:
-        edges_only = kind == "co" and e.kind is EvKind.W and e.rmw < 0
-    return edges_only and acyclic_after(g, change, po_loc=False)
+        return e.kind is EvKind.R and acyclic_after(g, change, po_loc=False)
+    if kind != "co" or e.kind not in (EvKind.W, EvKind.LKW):
+        return False
+    if not acyclic_after(g, change, po_loc=False):
+        return False
+    if e.kind is EvKind.LKW:
+        return g.co[e.loc][-1] == a and lock_rules_hold(g) is None  # type: ignore[index]
+    return True
 
 
 def _bits_of(eids: object) -> int:
