@@ -18,10 +18,11 @@ from pinlab.kernel.defs import (
 from pinlab.kernel.folio import folio_get, folio_put, folio_trylock, folio_unlock
 from pinlab.kernel.gup_fast import gup_fast
 from pinlab.kernel.ksm import write_protect_page
-from pinlab.kernel.mm_types import NR_FOLL_PIN_ACQUIRED, NR_FOLL_PIN_RELEASED, Cpu
+from pinlab.kernel.mm_types import Cpu
 from pinlab.kernel.mmap import MADV_MERGEABLE
 from pinlab.kernel.process import PinSession
 from pinlab.kernel.pte import pte_dirty, pte_write
+from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
 
 PAGE = 4096
 KSM = PAGE_MAPPING_ANON | PAGE_MAPPING_KSM
@@ -152,7 +153,7 @@ def _ksm_vs_gup_fast(k: Any, era: str) -> Any:
     )
     hints = (
         frozenset({mm.ptl(addr), mm.pte(addr), folio.flags}),
-        frozenset({folio._refcount, folio.flags, NR_FOLL_PIN_ACQUIRED, NR_FOLL_PIN_RELEASED}),
+        gup_fast_writes(mm, folio),
     )
     return Program(
         "ksm+gup-fast", (ksm, gup), memory.snapshot(), shared_and_pinned, may_write=hints

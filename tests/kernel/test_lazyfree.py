@@ -14,6 +14,7 @@ from pinlab.kernel.mm_types import Cpu
 from pinlab.kernel.mmap import MADV_FREE, MADV_PAGEOUT
 from pinlab.kernel.pte import pte_dirty, pte_none
 from pinlab.kernel.vmscan import try_to_unmap_one
+from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
 
 PAGE = 4096
 
@@ -99,8 +100,8 @@ def _lazyfree_vs_gup_fast(k: Any, era: str) -> Program:
         lambda s: s.get(RegVar(0, "discarded")) == 1 and s.get(RegVar(1, "n")) == 1,
     )
     hints = (
-        frozenset({mm.ptl(addr), mm.pte(addr), folio.flags, folio._mapcount, folio._refcount}),
-        frozenset({folio._refcount, folio.flags}),
+        None,  # reclaim writes swap slots too: left to the dry run
+        gup_fast_writes(mm, folio),
     )
     return Program("lazyfree+gup-fast", (reclaim, gup), memory.snapshot(), both, may_write=hints)
 

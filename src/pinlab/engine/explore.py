@@ -332,10 +332,22 @@ class Explorer:
         self._push(g.pop)
         if kind in (EvKind.INIT, EvKind.W, EvKind.LKW, EvKind.UL):
             assert loc is not None
+            if t is not None:
+                self._check_hint(tid, loc)
             ws = self.writes.setdefault(loc, [])
             ws.append(eid)
             self._push(ws.pop)
         return eid
+
+    def _check_hint(self, tid: int, loc: Loc) -> None:
+        """A thread writes ``loc``: its ``Program.may_write`` hint must list it."""
+        hints = self.program.may_write
+        hint = hints[tid] if tid < len(hints) else None
+        if hint is not None and loc not in hint:
+            raise ValueError(
+                f"{self.program.name}: thread {self.program.thread_name(tid)} writes "
+                f"{loc}, which its may_write hint does not list (executions would be lost)"
+            )
 
     def _replace(self, ev: Event) -> None:
         old = self.g.events[ev.eid]
@@ -599,11 +611,10 @@ class Explorer:
         raise TypeError(f"thread {t.tid} yielded {op!r}, which is not an operation")
 
     # -- reads and writes -----------------------------------------------------------
-    def _writer_may_come(self, loc: Loc, tid: int, hints: bool = True) -> bool:
-        """Whether a thread other than ``tid`` may still write ``loc`` (with
-        ``hints``: as far as ``Program.may_write`` allows too; lock locations
-        are written by unlocks, which the hints do not list)."""
-        may_write = self.program.may_write if hints else ()
+    def _writer_may_come(self, loc: Loc, tid: int) -> bool:
+        """Whether a thread other than ``tid`` may still write ``loc`` (as far as
+        ``Program.may_write`` and the dry run of its code can tell)."""
+        may_write = self.program.may_write
         for t in self.threads:
             if t.tid == tid or t.status is Status.DONE or t.status is Status.DEAD:
                 continue
@@ -671,7 +682,7 @@ class Explorer:
             if not self._writer_may_come(loc, self.g.events[r].tid):
                 return True
         for r, loc in self.lock_waiting.items():
-            if not self._writer_may_come(loc, self.g.events[r].tid, hints=False):
+            if not self._writer_may_come(loc, self.g.events[r].tid):
                 return True
         return False
 
@@ -968,7 +979,7 @@ class Explorer:
         self._replace(replace(self.g.events[lkr], rmw=lkw))
         go_on: Callable[[], None] = lambda: self._after(t, answer, lkr)  # noqa: E731
         free = self._lock_free(loc)
-        may_wait = self._writer_may_come(loc, t.tid, hints=False)
+        may_wait = self._writer_may_come(loc, t.tid)
 
         def body(i: int) -> None:
             if i == 0 and free:

@@ -143,10 +143,11 @@ class Program:
     )
     thread_names: tuple[str, ...] = ()
     max_events_per_thread: int = 10_000
-    # Optional hint per thread: the locations it may ever write (None: unknown).
-    # The explorer lets a read wait for a future write only from a thread that
-    # may write its location; a wrong hint loses executions, so give exact
-    # supersets or nothing.
+    # Optional hint per thread: the locations it may ever write, lock words
+    # (taken or released) included (None: unknown).  The explorer lets a read
+    # or a lock wait for a future write only from a thread that may write its
+    # location; a hint that leaves out a location the thread writes would lose
+    # executions, so the explorer stops with an error when that happens.
     may_write: tuple[frozenset[Loc] | None, ...] = ()
     # Whether a thread's control dependencies, once taken, hold for the rest of
     # it (kernel paths written in Python: a branch on a loaded value is never

@@ -28,7 +28,14 @@ from typing import Any
 
 from pinlab.engine.program import FinalState, Program
 from pinlab.kernel.arch import ARM64, X86, Arch
-from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, PAGE_SIZE, PMD_MASK, PMD_SIZE
+from pinlab.kernel.defs import (
+    FOLL_FAST_ONLY,
+    FOLL_GET,
+    HPAGE_PMD_ORDER,
+    PAGE_SIZE,
+    PMD_MASK,
+    PMD_SIZE,
+)
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.gup_fast import gup_fast_fallback
 from pinlab.kernel.khugepaged import SCAN_SUCCEED, collapse_huge_page
@@ -64,6 +71,7 @@ def build(era: Era, arch: Arch = ARM64) -> Built:
     vma = mm.find_vma(haddr)
     assert vma is not None and vma.vm_end >= haddr + PMD_SIZE
     old = pfn_folio(pte_pfn(int(system.memory[mm.pte(addr)])))
+    new = pfn_folio(Cpu(machine, id=1).new_large_pfn(HPAGE_PMD_ORDER))
 
     def khugepaged() -> Any:
         result = yield from collapse_huge_page(Cpu(machine, id=1), vma, haddr)
@@ -89,7 +97,9 @@ def build(era: Era, arch: Arch = ARM64) -> Built:
         (khugepaged, gup),
         init=system.memory.snapshot(),
         thread_names=("collapse_huge_page", "get_user_pages_fast"),
-        may_write=(None, gup_fast_writes(mm, old)),
+        # GUP-fast may also take a reference on the THP that replaces the
+        # table, if it reads the new PMD (a fresh CPU 1 allocates it again)
+        may_write=(None, gup_fast_writes(mm, old) | gup_fast_writes(mm, new)),
     )
     return Built(program, bad)
 
