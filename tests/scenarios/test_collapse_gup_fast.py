@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pinlab.engine.explore import explore
-from pinlab.engine.program import Condition, CondKind, FinalState, Program
+from pinlab.engine.program import FinalState
 from pinlab.kernel.defs import HPAGE_PMD_NR
 from pinlab.kernel.eras import era_by_name
 from pinlab.kernel.mm_types import pfn_folio
 from pinlab.scenarios import catalogue
 from pinlab.scenarios.collapse_gup_fast import SCENARIOS, build
+from tests.scenarios.observe import explore_observing
 
 
 def test_in_the_catalogue() -> None:
@@ -22,23 +22,11 @@ def test_gup_fast_may_grab_the_thp_that_replaced_the_table() -> None:
     built = build(era_by_name("v6.1"))
     got: set[int] = set()
 
-    def observe(state: FinalState) -> bool:
+    def observe(state: FinalState) -> None:
         g = state.regs[1]
         if state.regs[0].get("collapsed") == 1 and g.get("got") == 1:
             got.add(g["pfn"])
-        return False
 
-    p = built.program
-    explore(
-        Program(
-            p.name,
-            p.threads,
-            init=p.init,
-            condition=Condition(CondKind.EXISTS, observe, text="observe"),
-            thread_names=p.thread_names,
-            may_write=p.may_write,
-        ),
-        "sc",
-    )
+    explore_observing(built.program, observe)
     (pfn,) = got
     assert pfn_folio(pfn).nr_pages == HPAGE_PMD_NR

@@ -5,10 +5,9 @@ The verdicts run in test_catalogue.py.
 
 from __future__ import annotations
 
-from pinlab.engine.explore import explore
-from pinlab.engine.program import Condition, CondKind, FinalState, Program
 from pinlab.scenarios import catalogue, select
 from pinlab.scenarios.device_exclusive_fork import SCENARIOS
+from tests.scenarios.observe import explore_observing
 
 
 def test_in_the_catalogue() -> None:
@@ -22,21 +21,7 @@ def test_the_final_state_names_who_holds_the_entry() -> None:
     built = scenario.program()
     seen: set[str] = set()
 
-    def observe(state: FinalState) -> bool:
-        seen.add(built.describe_state(state)[-1])
-        return False
-
-    p = built.program
-    explore(
-        Program(
-            p.name,
-            p.threads,
-            init=p.init,
-            condition=Condition(CondKind.EXISTS, observe, text="observe"),
-            thread_names=p.thread_names,
-        ),
-        "sc",
-    )
+    explore_observing(built.program, lambda state: seen.add(built.describe_state(state)[-1]))
     assert seen == {
         "device-exclusive entry held by: parent",
         "device-exclusive entry held by: nobody",
