@@ -98,10 +98,16 @@ class LkmmModel:
     def check(self, g: ExecutionGraph) -> Verdict:
         return self._check(g, partial=False)
 
-    def _check(self, g: ExecutionGraph, partial: bool) -> Verdict:
+    def _check(
+        self, g: ExecutionGraph, partial: bool, keep: dict[str, Rel] | None = None
+    ) -> Verdict:
         """The axioms on ``g``; ``partial``: only those that adding events, reads-from
         and coherence edges can never make hold again (coherence, atomic,
-        happens-before, propagation), to prune an incomplete graph."""
+        happens-before, propagation), to prune an incomplete graph.
+
+        ``keep``, if given, receives the relations that order events
+        (``hb_plus``, ``cumul_fence``, ``rfe``, ``strong_fence``) once
+        happens-before is known to be acyclic."""
         rel = Relations(g)
         failed = lock_rules(g, rel)
         if failed is not None:
@@ -323,6 +329,10 @@ class LkmmModel:
         hb_plus = r.closure_if_acyclic(hb)
         if hb_plus is None:
             return Verdict(False, "happens-before")
+        if keep is not None:
+            keep.update(
+                hb_plus=hb_plus, cumul_fence=cumul_fence, rfe=rfe, strong_fence=strong_fence
+            )
         hb_star = r.refl_closure(hb_plus)
         pb = r.restrict(r.compose(r.compose(prop, strong_fence), hb_star), -1, Marked)
         if not r.acyclic(pb):
