@@ -62,6 +62,14 @@ def _litmus(
             "the executions that settle the condition; fast stops at the first of them."
         ),
     ] = "false",
+    factor: Annotated[
+        bool,
+        typer.Option(
+            help="Under lkmm, count the reads-from and coherence choices of observer "
+            "locations (marked accesses that only feed the final state) in product form "
+            "instead of one execution at a time; --no-factor enumerates them all."
+        ),
+    ] = True,
     time_limit: Annotated[
         float | None,
         typer.Option(help="Give up on a test after this many seconds (it then has no verdict)."),
@@ -93,9 +101,8 @@ def _litmus(
         typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
         raise typer.Exit(2)
     tally, errors = Tally(), 0
-    for path, run in zip(
-        files, _litmus_runs(files, engine_model.name, time_limit, speedcheck, jobs), strict=True
-    ):
+    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, jobs)
+    for path, run in zip(files, runs, strict=True):
         if run.error is not None:
             errors += 1
             typer.echo(str(run.error), err=True)
@@ -115,10 +122,17 @@ def _litmus(
 
 
 def _litmus_runs(
-    files: list[Path], model: str, time_limit: float | None, speedcheck: str, jobs: int
+    files: list[Path],
+    model: str,
+    time_limit: float | None,
+    speedcheck: str,
+    factor: bool,
+    jobs: int,
 ) -> Iterator[LitmusRun]:
     """Each file's run, in the order of ``files``; ``jobs`` processes run them."""
-    run = partial(run_file, model=model, time_limit=time_limit, speedcheck=speedcheck)
+    run = partial(
+        run_file, model=model, time_limit=time_limit, speedcheck=speedcheck, factor=factor
+    )
     if jobs == 1 or len(files) < 2:
         yield from map(run, files)
         return

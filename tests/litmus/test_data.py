@@ -57,15 +57,8 @@ def test_catalogue_state_exact(path: Path) -> None:
     assert _herd7_lines(render(_verdict(path))) == _herd7_lines(expected)
 
 
-# Known disagreements, each listed in the closing note of issue 3.
-KNOWN = {
-    "manual/kernel/C-ManfredSpraul-L1G2xchg.litmus": "herd7 gives up after 120 s; so does "
-    "pinlab's full enumeration: its xchg() locks never wait, so every interleaving of the "
-    "three CPUs' lock words is an execution, times up to 270 choices for the gbl_held/"
-    "lcl_held accesses; pinlab had counted 5,663,587 consistent executions after 7600 s and "
-    "was not done, and herd7's output counts them all.  --speedcheck true settles the "
-    "condition in seconds (test_paulmck_undecided_by_herd7_settled_by_speedcheck)",
-}
+# Known disagreements, each listed in the closing note of issue 3 (none today).
+KNOWN: dict[str, str] = {}
 
 
 def _param(row: dict[str, str]) -> object:
@@ -84,6 +77,7 @@ def test_paulmck_as_herd7(row: dict[str, str]) -> None:
         return
     v = _verdict(path)
     if row["herd7_verdict"] == "TIMEOUT":  # herd7 gave up after 120 s; pinlab must finish
+        assert v.observation == row["expected"]  # (the test's Result: line)
         return
     got = (v.observation, ",".join(v.flags), v.positive, v.negative)
     want = (row["herd7_verdict"], row["herd7_flags"], int(row["herd7_positive"]),

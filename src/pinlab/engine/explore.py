@@ -109,6 +109,7 @@ class Stats:
     infeasible: int = 0
     pruned: int = 0
     seconds: float = 0.0
+    factored: int = 0  # consistent executions counted in product form (engine.factor)
 
     @property
     def ratio(self) -> float:

@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinlab.engine.explore import Limits, explore
+from pinlab.engine.explore import ExplorationResult, Limits, explore
+from pinlab.engine.factor import Declined, explore_factored
 from pinlab.engine.models import Model
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.judge import Expectation, Judgement, expectation, judge
-from pinlab.litmus.lower import SPEEDCHECK, lower
+from pinlab.litmus.lower import SPEEDCHECK, Lowered, lower
+from pinlab.litmus.observers import observers
 from pinlab.litmus.parse import parse_text
 from pinlab.litmus.verdict import Verdict, verdict
 
@@ -35,12 +37,27 @@ class LitmusRun:
         return judge(self.expected, self.verdict) if self.expected is not None else None
 
 
+def _explore_factored(lowered: Lowered, time_limit: float | None) -> ExplorationResult | None:
+    """The factored exploration of ``lowered``, or None where it does not apply."""
+    observed = observers(lowered.test)
+    if observed is None:
+        return None
+    program = lower(observed.test).program
+    try:
+        return explore_factored(
+            program, observed.sites, lowered.program.init, limits=Limits(time_limit=time_limit)
+        )
+    except Declined:
+        return None
+
+
 def run_file(
     path: str | Path,
     model: str | Model = "lkmm",
     *,
     time_limit: float | None = None,
     speedcheck: str = "false",
+    factor: bool = True,
 ) -> LitmusRun:
     """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set.
 
@@ -58,7 +75,14 @@ def run_file(
     try:
         lowered = lower(parse_text(text, str(path)), speedcheck)
         limits = Limits(time_limit=time_limit, stop_at_first=speedcheck == "fast")
-        result = explore(lowered.program, model, limits=limits)
+        result = None
+        if factor and speedcheck == "false" and name == "lkmm":
+            result = _explore_factored(lowered, time_limit)
+        if result is None:
+            if time_limit is not None:
+                left = time_limit - (time.perf_counter() - start)
+                limits = Limits(time_limit=max(left, 0.001), stop_at_first=speedcheck == "fast")
+            result = explore(lowered.program, model, limits=limits)
     except LitmusError as err:
         return LitmusRun(str(path), name, None, err, expected)
     seconds = time.perf_counter() - start
