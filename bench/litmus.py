@@ -12,12 +12,15 @@ one-process-per-test run.
     python bench/litmus.py [--set kernel|paulmck|all] [--model lkmm]
                            [--herd7 PATH] [--lkmm-dir DIR] [--timeout SECONDS]
                            [--speedcheck false|true|fast] [--match TEXT]
+                           [--no-factor]
 
 ``--speedcheck`` runs both tools in that herd7 mode (only the executions
 that settle the condition are counted); ``--match`` keeps the tests whose
-path contains TEXT.  Tests that a tool does not finish within the timeout in
-the default mode are run again with ``-speedcheck true`` by both tools, in a
-table of their own, so that what can still be settled is shown.
+path contains TEXT; ``--no-factor`` enumerates observer locations' executions
+one by one instead of counting them in product form (pinlab only).  Tests
+that a tool does not finish within the timeout in the default mode are run
+again with ``-speedcheck true`` by both tools, in a table of their own, so
+that what can still be settled is shown.
 
 It prints figures and asserts nothing.  The shared data is found in
 $PINLAB_SHARED/litmus (default: <repo>/../shared/litmus).
@@ -63,9 +66,9 @@ def tests_of(which: str) -> list[Path]:
     return paths
 
 
-def pinlab_row(path: Path, model: str, timeout: float, speedcheck: str) -> Row:
+def pinlab_row(path: Path, model: str, timeout: float, speedcheck: str, factor: bool = True) -> Row:
     start = time.perf_counter()
-    run = run_file(path, model, time_limit=timeout, speedcheck=speedcheck)
+    run = run_file(path, model, time_limit=timeout, speedcheck=speedcheck, factor=factor)
     seconds = time.perf_counter() - start
     v = run.verdict
     if v is None:
@@ -145,6 +148,7 @@ def main() -> None:
     ap.add_argument("--lkmm-dir", type=Path, help="directory holding linux-kernel.cfg")
     ap.add_argument("--timeout", type=float, default=120.0, help="per test and tool")
     ap.add_argument("--speedcheck", choices=SPEEDCHECK, default="false")
+    ap.add_argument("--no-factor", action="store_true", help="no product form (pinlab)")
     ap.add_argument("--match", default="", help="only the tests whose path contains this")
     args = ap.parse_args()
     use_herd = args.herd7 is not None and args.lkmm_dir is not None
@@ -156,7 +160,9 @@ def main() -> None:
             continue
         rows = []
         for path in paths:
-            rows.append(pinlab_row(path, args.model, args.timeout, args.speedcheck))
+            rows.append(
+                pinlab_row(path, args.model, args.timeout, args.speedcheck, not args.no_factor)
+            )
             if use_herd:
                 herd_row(rows[-1], args.herd7, args.lkmm_dir, args.timeout, args.speedcheck)
         report(rows, which)
