@@ -12,6 +12,7 @@ with ``true`` as the empty ``And`` and ``false`` as the empty ``Or``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,6 +51,7 @@ __all__ = [
     "Test",
     "Unary",
     "While",
+    "children",
 ]
 
 
@@ -319,3 +321,12 @@ class Test:
     kind: Kind
     prop: Prop
     source: str
+
+
+def children(node: object) -> Iterator[object]:
+    """The fields of a tree node (or the items of a tuple of nodes), in order."""
+    if isinstance(node, tuple):
+        yield from node
+    elif hasattr(node, "__slots__") and not isinstance(node, Pos | CType | str | int):
+        for slot in node.__slots__:
+            yield getattr(node, slot)

@@ -16,7 +16,16 @@ from typing import Any
 from pinlab.engine.program import CondKind, FinalState, Loc, MemVar, Observable, RegVar
 from pinlab.litmus import ast
 
-__all__ = ["KIND", "condition_text", "observed", "predicate", "prop_text", "var_of"]
+__all__ = [
+    "KIND",
+    "atoms",
+    "condition_text",
+    "observed",
+    "predicate",
+    "prop_text",
+    "registers",
+    "var_of",
+]
 
 KIND: dict[ast.Kind, CondKind] = {
     "exists": CondKind.EXISTS,
@@ -37,17 +46,18 @@ def _value(v: ast.IntLit | ast.SymRef) -> Any:
     return v.value if isinstance(v, ast.IntLit) else Loc(v.name)
 
 
-def _atoms(prop: ast.Prop) -> Iterable[ast.Atom]:
+def atoms(prop: ast.Prop) -> Iterable[ast.Atom]:
+    """Every atom of ``prop``."""
     if isinstance(prop, ast.Atom):
         yield prop
     elif isinstance(prop, ast.Not):
-        yield from _atoms(prop.prop)
+        yield from atoms(prop.prop)
     elif isinstance(prop, ast.And | ast.Or):
         for p in prop.props:
-            yield from _atoms(p)
+            yield from atoms(p)
     else:
-        yield from _atoms(prop.left)
-        yield from _atoms(prop.right)
+        yield from atoms(prop.left)
+        yield from atoms(prop.right)
 
 
 def _var_key(var: Observable) -> tuple[int, int, str]:
@@ -61,7 +71,7 @@ def observed(
 ) -> tuple[Observable, ...]:
     """herd7's displayed variables, in its order."""
     seen: set[Observable] = {var_of(loc) for loc in locations}
-    for atom in _atoms(prop):
+    for atom in atoms(prop):
         seen.add(var_of(atom.loc))
         if isinstance(atom.value, ast.CondMem | ast.CondReg):
             seen.add(var_of(atom.value))
@@ -70,7 +80,7 @@ def observed(
 
 def registers(prop: ast.Prop) -> Iterable[ast.CondReg]:
     """The register references of ``prop`` (to check their processes exist)."""
-    for atom in _atoms(prop):
+    for atom in atoms(prop):
         for loc in (atom.loc, atom.value):
             if isinstance(loc, ast.CondReg):
                 yield loc

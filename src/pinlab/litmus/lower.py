@@ -75,12 +75,9 @@ def _names(node: Any) -> Iterable[str]:
         yield node.name
         if node.init is not None:
             yield from _names(node.init)
-    elif isinstance(node, tuple):
-        for x in node:
-            yield from _names(x)
-    elif hasattr(node, "__slots__") and not isinstance(node, ast.Pos | ast.CType | str | int):
-        for slot in node.__slots__:
-            yield from _names(getattr(node, slot))
+    else:
+        for child in ast.children(node):
+            yield from _names(child)
 
 
 def _initial_env(proc: ast.Process, regs: dict[str, Any]) -> Env:

@@ -22,14 +22,13 @@ and counts, for each of its executions, the ways to put the accesses back.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pinlab.engine.factor import Site
 from pinlab.engine.program import Loc
 from pinlab.litmus import ast
-from pinlab.litmus.cond import registers
+from pinlab.litmus.cond import atoms, registers
 
 __all__ = ["Observed", "observers"]
 
@@ -51,14 +50,6 @@ class _Access:
     reg: str  # (reads)
     value: int  # (writes)
     node: ast.Deref  # the ``*x`` to retarget
-
-
-def _children(node: Any) -> Iterator[Any]:
-    if isinstance(node, tuple):
-        yield from node
-    elif hasattr(node, "__slots__") and not isinstance(node, ast.Pos | ast.CType | str | int):
-        for slot in node.__slots__:
-            yield getattr(node, slot)
 
 
 def _access(stmt: ast.Stmt) -> tuple[str, bool, str, int, ast.Deref] | None:
@@ -137,7 +128,7 @@ class _Scan:
             return
         if isinstance(node, ast.Assign) and isinstance(node.target, ast.Name):
             self.assigned[node.target.ident] = self.assigned.get(node.target.ident, 0) + 1
-        for child in _children(node):
+        for child in ast.children(node):
             self._expr(child)
 
 
@@ -145,18 +136,6 @@ def _condition_names(test: ast.Test) -> tuple[set[str], set[tuple[int, str]]]:
     """Locations and registers the condition, filter and ``locations`` name."""
     locs: set[str] = set()
     regs: set[tuple[int, str]] = set()
-
-    def atoms(prop: ast.Prop) -> Iterator[ast.Atom]:
-        if isinstance(prop, ast.Atom):
-            yield prop
-        elif isinstance(prop, ast.Not):
-            yield from atoms(prop.prop)
-        elif isinstance(prop, ast.Implies):
-            yield from atoms(prop.left)
-            yield from atoms(prop.right)
-        else:
-            for p in prop.props:
-                yield from atoms(p)
 
     props = [test.prop] if test.filter is None else [test.prop, test.filter]
     items: list[Any] = list(test.locations)
