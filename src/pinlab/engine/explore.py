@@ -194,6 +194,7 @@ class Explorer:
         on_execution: Callable[[Execution], None] | None = None,
         replay: Iterable[int] | None = None,
         record_src: bool = False,
+        analyse: bool = True,
     ) -> None:
         self.program = program
         self.model = model
@@ -206,9 +207,10 @@ class Explorer:
         self.g = ExecutionGraph(threads=[[] for _ in range(nthreads)])
         self.threads = [ThreadRun(i, f, self.trail) for i, f in enumerate(program.threads)]
         plain: set[Loc] = set()
-        domains = value_domains(program.threads, program.init)
+        # (without the dry run every thread may write anything: only slower)
+        domains = value_domains(program.threads, program.init) if analyse else None
         self.futures = [
-            future_writes(f, plain=plain, domains=domains, init=program.init)
+            future_writes(f, plain=plain, domains=domains, init=program.init) if analyse else []
             for f in program.threads
         ]
         # Locations some thread may write with a plain store (None: unknown).
@@ -1215,6 +1217,7 @@ def explore(
     on_execution: Callable[[Execution], None] | None = None,
     replay: Iterable[int] | None = None,
     record_src: bool = False,
+    analyse: bool = True,
 ) -> ExplorationResult:
     """Explore every consistent execution of ``program`` under ``model``.
 
@@ -1226,7 +1229,7 @@ def explore(
     m = get_model(model) if isinstance(model, str) else model
     explorer = Explorer(
         program, m, limits=limits, on_execution=on_execution, replay=replay,
-        record_src=record_src,
+        record_src=record_src, analyse=analyse,
     )  # fmt: skip
     return explorer.run()
 

@@ -76,6 +76,7 @@ from pinlab.engine.values import DepTracker, Val, deps_of, unwrap
 __all__ = ["RevisitExplorer", "explore_revisits"]
 
 _WRITE_KINDS = (EvKind.INIT, EvKind.W, EvKind.LKW, EvKind.UL)
+_DEBUG = bool(__import__("os").environ.get("PINLAB_REVISIT_DEBUG"))
 _NO_ANSWER = object()
 
 
@@ -103,6 +104,7 @@ class _OpRec:
     tested: int  # op indices truth-tested before it
     is_read: bool = False  # answer is a loaded value (deps: this op)
     sig: tuple[Any, ...] = ()  # what the op was (type, location), checked on replay
+    op: Any = None  # the operation itself
 
 
 class ReplayMismatch(RuntimeError):
@@ -274,12 +276,14 @@ class RevisitExplorer:
         self.outcome = Outcome.COMPLETE
         self.seen: set[Any] = set()
         self.duplicates = 0
+        self.lb_holes = 0
         self.jobs: list[_Job] = []
         self.witness_graph: ExecutionGraph | None = None
         self._deadline = (
             time.monotonic() + self.limits.time_limit if self.limits.time_limit else None
         )
         self._steps = 0
+        self._trace: Any = None
         self._reset_state()
 
     # -- state --------------------------------------------------------------------
@@ -418,7 +422,7 @@ class RevisitExplorer:
     ) -> None:
         """``t``'s pending operation is done: it answered ``answer`` and made ``eids``."""
         op = t.pending
-        t.ops.append(_OpRec(answer, eids, time_, t.tested, is_read, _signature(op)))
+        t.ops.append(_OpRec(answer, eids, time_, t.tested, is_read, _signature(op), op))
         for e in eids:
             self.op_of[e] = (t.tid, len(t.ops) - 1)
         saved = (t.status, t.pending, t.retval, t.oops, t.live, t.steps)
@@ -626,6 +630,12 @@ class RevisitExplorer:
             self._undo_to(mark)
 
     # -- locks ------------------------------------------------------------------------------------
+    def _lock_free_at(self, ul: int) -> bool:
+        """Whether unlock ``ul`` ends the last critical section of its lock."""
+        loc = self.g.events[ul].loc
+        assert loc is not None
+        return self.g.lock_co()[loc][-1] == ul
+
     def _lock_free(self, loc: Loc) -> bool:
         co = self.g.co.get(loc)
         if not co:
@@ -647,8 +657,7 @@ class RevisitExplorer:
         elif isinstance(op, Lock):
             self._acquire(t, loc, deps, _NO_ANSWER, now)
         elif isinstance(op, TryLock):
-            if self._lock_free(loc):
-                self._acquire(t, loc, deps, 1, now, steal=False)
+            self._acquire(t, loc, deps, 1, now)
             self._lock_read(t, EvKind.LF, loc, deps, 0, now)
         else:
             self._lock_read(t, EvKind.RL, loc, deps, 1, now)
@@ -730,6 +739,7 @@ class RevisitExplorer:
             self._record_op(t, answer, [lkr, lkw], False, now)
             if victim < 0:
                 self._co_insert(loc, len(g.co[loc]), lkw)
+                self._revisits(lkw)  # failed trylocks and spin_is_locked() reading it
                 if self._check(("co", lkw, -1)):
                     self._continue()
             else:
@@ -754,15 +764,15 @@ class RevisitExplorer:
         prefix = self._prefix(lkw)
         if victim in prefix:
             return
-        keep = set(range(victim)) | prefix
-        if not self._maximal_extension(victim, lkw, keep, steal=True):
+        keep = self._closed(set(range(victim)) | prefix)
+        if victim in keep or not self._maximal_extension(victim, lkw, keep, steal=True):
             return
         loc = g.events[lkw].loc
         assert loc is not None
         co = g.co[loc]
         mark = self._mark()
         self._co_insert(loc, co.index(g.events[victim].rmw), lkw)
-        self.jobs.append(self._make_job(keep, prefix))
+        self.jobs.append(self._make_job(keep, self._dep_prefix(lkw)))
         self._undo_to(mark)
 
     # -- revisits ------------------------------------------------------------------------------------
@@ -786,6 +796,52 @@ class RevisitExplorer:
                 stack.append(src)
         return out
 
+    def _closed(self, keep: set[int]) -> set[int]:
+        """``keep`` with the porf-prefix of each of its events (a read kept keeps
+        its write, even one added after the cut)."""
+        g = self.g
+        lock_rf = g.lock_rf(g.lock_co())
+        out = set(keep)
+        stack = list(keep)
+        events, threads, rf = g.events, g.threads, g.rf
+        while stack:
+            e = stack.pop()
+            ev = events[e]
+            nxt = []
+            if ev.tid >= 0 and ev.idx > 0:
+                nxt.append(threads[ev.tid][ev.idx - 1])
+            src = rf[e] if rf[e] >= 0 else lock_rf.get(e, -1)
+            if src >= 0:
+                nxt.append(src)
+            for x in nxt:
+                if x not in out:
+                    out.add(x)
+                    stack.append(x)
+        return out
+
+    def _dep_prefix(self, w: int) -> set[int]:
+        """What ``w`` depends on: the events it is reachable from by rf, rmw and the
+        address, data and control dependencies (HMC's prefix for models with load
+        buffering).  A revisit leaves these alone from then on."""
+        g = self.g
+        lock_rf = g.lock_rf(g.lock_co())
+        out: set[int] = set()
+        stack = [w]
+        events, rf = g.events, g.rf
+        while stack:
+            e = stack.pop()
+            if e in out:
+                continue
+            out.add(e)
+            ev = events[e]
+            src = rf[e] if rf[e] >= 0 else lock_rf.get(e, -1)
+            if src >= 0:
+                stack.append(src)
+            if ev.rmw >= 0 and ev.kind is EvKind.W:
+                stack.append(ev.rmw)
+            stack.extend(bits(ev.addr | ev.data | ev.ctrl))
+        return out
+
     def _revisable(self, r: int, w: int) -> bool:
         """Whether read ``r`` may read from new write ``w`` at all."""
         g = self.g
@@ -794,8 +850,10 @@ class RevisitExplorer:
             return False
         if re.kind is EvKind.R:
             return we.kind in (EvKind.W, EvKind.INIT)
-        if re.kind in (EvKind.LF, EvKind.RL):
+        if re.kind is EvKind.RL:
             return we.kind is EvKind.LKW
+        if re.kind is EvKind.LF:  # a failed trylock: it fails on w, or succeeds after w
+            return we.kind is EvKind.LKW or (we.kind is EvKind.UL and self._lock_free_at(w))
         if re.kind is EvKind.RU:
             return we.kind is EvKind.UL
         return False  # an LKR: see _steal
@@ -807,44 +865,81 @@ class RevisitExplorer:
         candidates = [r for r in self.reads.get(loc, ()) if self._revisable(r, w)]
         if not candidates:
             return
+        g = self.g
         prefix = self._prefix(w)
         for r in candidates:
             in_place = r in prefix
             if in_place:
-                if not self._independent_after(r, prefix):
+                if g.events[r].kind is EvKind.LF and g.events[w].kind is EvKind.UL:
+                    continue  # (a trylock that would succeed: not in place)
+                why = self._independent_after(r, w, prefix)
+                if why != "ok":
+                    if why == "hole":
+                        self.lb_holes += 1  # (the result is then not established)
                     continue
-                keep = set(range(r)) | prefix
+                keep = self._closed(set(range(r)) | prefix)
             else:
-                keep = set(range(r)) | prefix | {r}
-            if not self._maximal_extension(r, w, keep):
+                keep = self._closed(set(range(r)) | prefix) | {r}
+                if any(e in keep for e in g.threads[g.events[r].tid][g.events[r].idx + 1 :]):
+                    continue  # (a kept read needs what follows r: not this revisit)
+            if not in_place and not self._maximal_extension(r, w, keep):
                 continue
-            self.jobs.append(self._make_job(keep, prefix, read=r, write=w, in_place=in_place))
+            self.jobs.append(
+                self._make_job(keep, self._dep_prefix(w), read=r, write=w, in_place=in_place)
+            )
             self.stats.infeasible += 0
 
-    def _independent_after(self, r: int, prefix: set[int]) -> bool:
-        """Whether no event of ``r``'s thread kept past ``r`` depends on it (load
-        buffering: the thread re-run with a new value must do the same)."""
+    def _independent_after(self, r: int, w: int, prefix: set[int]) -> str:
+        """Whether the events of ``r``'s thread kept past ``r`` (those in ``w``'s
+        prefix) can stay as they are when ``r`` reads ``w`` and its thread is re-run:
+        ``"ok"`` when none of them depends on ``r`` (address, data or control
+        dependency, through local values, the thread's own writes, or a truth test
+        on it; an RMW only when nobody read its write).
+
+        Otherwise the answer says whether an execution is lost by not revisiting.
+        ``"ordered"``: the last kept event (where the path to ``w`` leaves the
+        thread) is a marked write that depends on ``r``, so ``r`` is before it in
+        happens-before; a consistent execution with ``r`` reading ``w`` then needs
+        a po step outside happens-before elsewhere on the cycle, and that step's
+        read is revisited in its own right.  ``"hole"``: the path leaves through an
+        event that does not depend on ``r`` (or a plain one) after one that does;
+        this procedure cannot re-run a thread through such a gap.
+        """
         g = self.g
         ev = g.events[r]
-        if ev.rmw >= 0 or ev.atomic:
-            return False
         t = self.threads[ev.tid]
         r_op = self.op_of[r][1]
+        if ev.rmw >= 0 and any(x in prefix for x in g.readers.get(ev.rmw, ())):
+            return "ordered"  # someone read its write: the RMW's halves are atomic
         dep_ops = 1 << r_op
         dep_eids = 1 << r
         later = [e for e in g.threads[ev.tid][ev.idx + 1 :] if e in prefix]
-        last_op = self.op_of[later[-1]][1] if later else r_op
-        for rec in t.ops[r_op + 1 : last_op + 1]:
+        if not later:
+            return "ok"
+        last_op = self.op_of[later[-1]][1]
+        dependent = False  # (a kept event may change when the thread is re-run)
+        ordered = 1 << r  # events after r in LKMM's dependency sense (ppo's dep, ctrl)
+        for i in range(r_op + 1, last_op + 1):
+            rec = t.ops[i]
             if rec.tested & dep_ops:
-                return False
+                dependent = True  # a branch on r: what follows may move or go
             for e in rec.eids:
                 x = g.events[e]
                 src = g.rf[e]
-                if (x.addr | x.data | x.ctrl) & dep_eids or (src >= 0 and dep_eids >> src & 1):
-                    return False
-        return True
+                if (x.addr | x.data | x.ctrl) & ordered or (src >= 0 and ordered >> src & 1):
+                    ordered |= 1 << e
+                    dependent = True
+        if not dependent:
+            return "ok"
+        exit_ = g.events[later[-1]]
+        marked_write = exit_.kind in (EvKind.W, EvKind.UL, EvKind.LKW) and exit_.tag != "plain"
+        if marked_write and ordered >> exit_.eid & 1:
+            return "ordered"
+        return "hole"
 
-    def _maximal_extension(self, r: int, w: int, keep: set[int], steal: bool = False) -> bool:
+    def _maximal_extension(
+        self, r: int, w: int, keep: set[int], steal: bool = False, in_place: bool = False
+    ) -> bool:
         """TruSt's condition for ``w`` to revisit ``r``, keeping ``keep``."""
         g = self.g
         events = g.events
@@ -864,7 +959,7 @@ class RevisitExplorer:
             ev = events[e]
             if ev.kind is EvKind.INIT:
                 continue
-            if not self.revisitable[e] or not self.maximal[e]:
+            if not self.revisitable[e] or not (self.maximal[e] or (in_place and e == r)):
                 return False
             if ev.loc is None:
                 continue
@@ -894,12 +989,16 @@ class RevisitExplorer:
         with ``read`` reading from ``write``."""
         g = self.g
         events = g.events
-        keep_list: list[int] = []
-        for e in events:
-            if e.kind is EvKind.INIT or e.eid in keep:
-                keep_list.append(e.eid)
-        if read >= 0 and not in_place and events[read].rmw in keep_list:
+        used = {events[e].loc for e in keep if events[e].kind is not EvKind.INIT}
+        keep_list = [
+            e.eid for e in events
+            if e.eid in keep or (e.kind is EvKind.INIT and e.loc in used)
+        ]  # fmt: skip
+        if read >= 0 and events[read].rmw in keep_list:
             keep_list.remove(events[read].rmw)  # the RMW's write is made again
+        if read >= 0 and not in_place:
+            keep_list.remove(read)
+            keep_list.append(read)  # it now comes after the write it reads
         new_id = {e: i for i, e in enumerate(keep_list)}
 
         def remap(mask: int) -> int:
@@ -921,8 +1020,9 @@ class RevisitExplorer:
                                     rmw, remap(ev.addr), remap(ev.data), remap(ev.ctrl), ev.op,
                                     ev.src, ev.label))  # fmt: skip
             rf.append(new_id[src] if src >= 0 and src in new_id else -1)
-        co = {loc: [new_id[w] for w in ws if w in new_id] for loc, ws in g.co.items()}
-        init = {loc: new_id[e] for loc, e in g.init.items()}
+        co = {loc: [new_id[w] for w in ws if w in new_id] for loc, ws in g.co.items()
+              if loc in used}  # fmt: skip
+        init = {loc: new_id[e] for loc, e in g.init.items() if loc in used}
         crit = {new_id[a]: new_id[b] for a, b in g.crit.items() if a in new_id and b in new_id}
         cut = read if read >= 0 else min((e for e in range(len(events)) if e not in keep),
                                          default=len(events))  # fmt: skip
@@ -953,7 +1053,7 @@ class RevisitExplorer:
                 eids = []
             else:
                 break
-            out.append(_OpRec(rec.answer, eids, 0, rec.tested, rec.is_read, rec.sig))
+            out.append(_OpRec(rec.answer, eids, 0, rec.tested, rec.is_read, rec.sig, rec.op))
         return out
 
     # -- running a job ---------------------------------------------------------------------------------
@@ -965,9 +1065,14 @@ class RevisitExplorer:
         g.co = {loc: list(ws) for loc, ws in job.co.items()}
         g.init = dict(job.init)
         g.crit = dict(job.crit)
-        for e in g.events:
+        for e in sorted(g.events, key=lambda e: (e.tid, e.idx)):  # po, not stamps
             if e.tid >= 0:
-                g.threads[e.tid].append(e.eid)
+                order = g.threads[e.tid]
+                if e.idx != len(order):  # (a dropped RMW write left a gap)
+                    e = g.events[e.eid] = Event(e.eid, e.tid, len(order), e.kind, e.loc, e.value,
+                                                e.tag, e.atomic, e.rmw, e.addr, e.data, e.ctrl,
+                                                e.op, e.src, e.label)  # fmt: skip
+                order.append(e.eid)
             if e.loc is not None and (e.kind in _WRITE_KINDS or e.kind in READ_KINDS):
                 index = self.writes if e.kind in _WRITE_KINDS else self.reads
                 index.setdefault(e.loc, []).append(e.eid)
@@ -978,13 +1083,16 @@ class RevisitExplorer:
         self.revisitable = list(job.revisitable)
         self.op_of = [(-1, -1)] * len(g.events)
         for t, ops in zip(self.threads, job.ops, strict=True):
-            t.ops = [_OpRec(o.answer, list(o.eids), 0, o.tested, o.is_read, o.sig) for o in ops]
+            t.ops = [
+                _OpRec(o.answer, list(o.eids), 0, o.tested, o.is_read, o.sig, o.op) for o in ops
+            ]
             for i, o in enumerate(t.ops):
                 for e in o.eids:
                     self.op_of[e] = (t.tid, i)
 
     def _run_job(self, job: _Job) -> None:
         self._install(job)
+        self._trace = ("job", job.read, job.write, job.in_place)
         g = self.g
         r, w = job.read, job.write
         if r < 0:  # a steal: the victim's thread waits at its lock
@@ -995,19 +1103,14 @@ class RevisitExplorer:
         opi = self.op_of[r][1]
         rec = t.ops[opi]
         if job.in_place:
-            rec.answer = g.events[w].value
-            try:
-                for tt in self.threads:
-                    tt.sync()
-            except ReplayMismatch:
-                self.stats.infeasible += 1
-                return
-            if self._check(("rf", r, w)) and self._hb_ok():
-                self._visit()
+            self._run_in_place(t, rec, r, w)
             return
         del t.ops[opi:]
         t.sync()
         op = t.pending
+        if isinstance(op, TryLock) and g.events[w].kind is EvKind.UL:
+            self._trylock_after(t, op, r, w)
+            return
         if isinstance(op, Rmw):
             self._rmw_write(t, op, r, w, r, self._after_finish)
             return
@@ -1017,6 +1120,81 @@ class RevisitExplorer:
             self._record_op(t, rec.answer, [r], False, r)
         if self._check(("rf", r, w) if g.events[r].kind is EvKind.R else FULL_CHECK):
             self._after_finish()
+
+    def _trylock_after(self, t: _Thread, op: TryLock, lf: int, ul: int) -> None:
+        """A failed trylock revisited by unlock ``ul``: it succeeds right after
+        that critical section (its LF event, the last one added, goes)."""
+        g = self.g
+        assert lf == len(g.events) - 1 and g.threads[t.tid][-1] == lf
+        loc = g.events[lf].loc
+        assert loc is not None
+        g.pop()
+        self.maximal.pop()
+        self.revisitable.pop()
+        self.op_of.pop()
+        self.reads[loc].remove(lf)
+        if not self._lock_free(loc):
+            return
+        self._acquire(t, loc, self._deps(t, op.loc), 1, lf, steal=False)
+
+    def _run_in_place(self, t: _Thread, rec: _OpRec, r: int, w: int) -> None:
+        """Load buffering: ``r`` reads ``w`` and ``t`` re-runs through its later
+        events.  An RMW's write (dropped when the job was made) comes back if the
+        RMW now succeeds, right after its read in program order."""
+        g = self.g
+        value = g.events[w].value
+        op = rec.op
+        ok = isinstance(op, Rmw) and _rmw_succeeds(op, value)
+        rec.answer = _rmw_answer(op, value, ok)[0] if isinstance(op, Rmw) else value
+        if ok:
+            assert isinstance(op, Rmw)
+            self._insert_rmw_write(t, rec, op, r, w)
+        try:
+            for tt in self.threads:
+                tt.sync()
+        except ReplayMismatch:
+            self.stats.infeasible += 1
+            return
+        if not self._check(("rf", r, w)) or not self._hb_ok():
+            return
+        if ok:
+            wr = rec.eids[1]
+            self._revisits(wr)
+            if not self._check(("co", wr, -1)):
+                return
+        # Earlier reads that must read ``w`` too could not be revisited by it while
+        # ``r`` did not: they may be now.
+        self._revisits(w)
+        self._visit()
+
+    def _insert_rmw_write(self, t: _Thread, rec: _OpRec, op: Rmw, r: int, w: int) -> None:
+        """Add the write of RMW ``op`` (read ``r``, from ``w``) as a new event placed
+        right after ``r`` in program order and right after ``w`` in coherence."""
+        g = self.g
+        rev = g.events[r]
+        loc = rev.loc
+        assert loc is not None
+        old = g.events[w].value
+        data = 0 if op.kind in (RmwKind.XCHG, RmwKind.CMPXCHG) else 1 << r
+        wr = len(g.events)
+        g.events.append(Event(wr, t.tid, rev.idx + 1, EvKind.W, loc, _rmw_new_value(op, old),
+                              op.tag.value, True, r, rev.addr, data, rev.ctrl, rev.op))  # fmt: skip
+        g.rf.append(-1)
+        self.maximal.append(False)
+        self.revisitable.append(True)
+        self.op_of.append((t.tid, self.op_of[r][1]))
+        order = g.threads[t.tid]
+        order.insert(rev.idx + 1, wr)
+        for i in range(rev.idx + 2, len(order)):
+            ev = g.events[order[i]]
+            g.events[ev.eid] = Event(ev.eid, ev.tid, i, ev.kind, ev.loc, ev.value, ev.tag,
+                                     ev.atomic, ev.rmw, ev.addr, ev.data, ev.ctrl, ev.op, ev.src,
+                                     ev.label)  # fmt: skip
+        g.events[r] = _with_rmw(rev, wr)
+        rec.eids = [r, wr]
+        self.writes.setdefault(loc, []).append(wr)
+        co = g.co[loc]
+        co.insert(co.index(w) + 1, wr)
 
     def _after_finish(self) -> None:
         if self._hb_ok():
@@ -1052,6 +1230,8 @@ class RevisitExplorer:
                                                                EvKind.RL, EvKind.RU)):
             self.stats.blocked += 1  # a lock read whose write never came
             return
+        if _DEBUG:
+            self._validate()
         key = self._key()
         if key in self.seen:
             self.duplicates += 1
@@ -1069,6 +1249,25 @@ class RevisitExplorer:
         if cap is not None and self.stats.consistent >= cap:
             self.outcome = Outcome.EXECUTIONS
             raise _Stop
+
+    def _validate(self) -> None:
+        """Debugging aid (PINLAB_REVISIT_DEBUG=1): the graph agrees with the threads."""
+        g = self.g
+        for e in g.events:
+            if e.kind is EvKind.R:
+                assert g.rf[e.eid] >= 0, e
+                assert e.value == g.events[g.rf[e.eid]].value, (e, g.events[g.rf[e.eid]])
+        for t in self.threads:
+            for i, rec in enumerate(t.ops):
+                if isinstance(rec.op, Rmw):
+                    r = g.events[rec.eids[0]]
+                    ok = _rmw_succeeds(rec.op, r.value)
+                    assert ok == (len(rec.eids) == 2), (t.tid, i, rec, r, self._trace)
+                    assert ok == (r.rmw >= 0), (t.tid, i, r)
+                for j, e in enumerate(rec.eids):
+                    assert g.events[e].tid == t.tid
+            assert [e for rec in t.ops for e in rec.eids] == g.threads[t.tid], (
+                t.tid, [rec.eids for rec in t.ops], g.threads[t.tid])
 
     def _key(self) -> Any:
         """The execution up to renaming of events: per thread, each event's kind,
