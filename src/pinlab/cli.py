@@ -208,6 +208,21 @@ TimeOpt = Annotated[
     float | None,
     typer.Option("--time-limit", min=0.0, help="Stop each exploration after S seconds."),
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Decision procedure: auto (revisit, falling back to explore where it cannot "
+        "vouch for completeness), revisit, or explore (the waiting explorer).",
+    ),
+]
+
+
+def _check_engine(command: str, engine: str) -> None:
+    from pinlab.engine.decide import ENGINES
+
+    if engine not in ENGINES:
+        raise _fail(command, f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
 
 
 def _fail(command: str, message: str, code: int = 2) -> typer.Exit:
@@ -267,12 +282,14 @@ def _check(
     list_only: Annotated[
         bool, typer.Option("--list", help="List the scenarios (and their patterns); run none.")
     ] = False,
+    engine: EngineOpt = "auto",
 ) -> None:
     """Run scenarios and compare each verdict with its expectation (exit 1 if one differs)."""
     from pinlab.report import check as check_report
     from pinlab.scenarios import select
 
     _check_options("check", era, model)
+    _check_engine("check", engine)
     try:
         scenarios = select(names or (), era, model)
     except LookupError as err:
@@ -289,7 +306,7 @@ def _check(
         for scenario in scenarios:
             if progress is not None and task is not None:
                 progress.update(task, description=scenario.key)
-            result = scenario.run(limits)
+            result = scenario.run(limits, engine)
             results.append(result)
             if as_json:
                 typer.echo(check_report.render_json([result]), nl=False)
@@ -328,6 +345,7 @@ def _explain(
         Path | None, typer.Option("--save", help="Write a replay file for pinlab replay here.")
     ] = None,
     time_limit: TimeOpt = None,
+    engine: EngineOpt = "auto",
 ) -> None:
     """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
     from pinlab.report.trace import render_explanation
@@ -336,11 +354,12 @@ def _explain(
     from pinlab.scenarios.replay import select_one
 
     _check_options("explain", era, model)
+    _check_engine("explain", engine)
     try:
         scenario = select_one(name, era, model)
     except LookupError as err:
         raise _fail("explain", str(err.args[0])) from None
-    explanation = find_counterexample(scenario, Limits(time_limit=time_limit))
+    explanation = find_counterexample(scenario, Limits(time_limit=time_limit), engine)
     _console().print(render_explanation(explanation))
     if explanation.best is not None:
         _write_outputs(explanation.best, dot, save)

@@ -68,7 +68,7 @@ from pinlab.engine.ops import (
 )
 from pinlab.engine.program import FinalState, Loc, Program
 from pinlab.engine.relation import bits
-from pinlab.engine.threads import Answer, Status, ThreadRun, Trail
+from pinlab.engine.threads import Answer, Status, ThreadRun, Trail, call_stack
 from pinlab.engine.values import Sym, Undetermined, Val, deps_of, evaluate, unwrap
 
 __all__ = [
@@ -97,6 +97,9 @@ class Outcome(enum.StrEnum):
     EXECUTIONS = "execution-limit"
     WITNESS = "witness"  # stopped at the first witness (Limits.stop_at_witness)
     FIRST = "first"  # stopped at the first execution counted (Limits.stop_at_first)
+    # The procedure ran to its end but cannot vouch that it saw every execution
+    # (the revisit explorer on load buffering through a dependent event).
+    INCOMPLETE = "incomplete"
 
 
 @dataclass(slots=True)
@@ -165,7 +168,6 @@ def _apply(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
-_ENGINE_DIR = __file__.rsplit("/", 1)[0]
 _READS = (Load, Rmw, TryLock, IsLocked)
 
 
@@ -469,15 +471,7 @@ class Explorer:
 
     @staticmethod
     def _source(t: ThreadRun) -> tuple[tuple[str, int], ...] | None:
-        """The thread's call stack at this yield, outermost first, engine frames left out."""
-        gen = getattr(t, "_gen", None)
-        stack: list[tuple[str, int]] = []
-        while gen is not None and hasattr(gen, "gi_frame"):
-            frame = gen.gi_frame
-            if frame is not None and not frame.f_code.co_filename.startswith(_ENGINE_DIR):
-                stack.append((frame.f_code.co_name, frame.f_lineno))
-            gen = gen.gi_yieldfrom
-        return tuple(stack) if stack else None
+        return call_stack(getattr(t, "_gen", None))
 
     def _loc(self, t: ThreadRun, x: Any) -> Loc | None:
         v = unwrap(x)

@@ -71,6 +71,7 @@ from pinlab.engine.ops import (
 )
 from pinlab.engine.program import FinalState, Loc, Oops, Program
 from pinlab.engine.relation import bits
+from pinlab.engine.threads import call_stack
 from pinlab.engine.values import DepTracker, Val, deps_of, unwrap
 
 __all__ = ["RevisitExplorer", "explore_revisits"]
@@ -263,9 +264,11 @@ class RevisitExplorer:
         *,
         limits: Limits | None = None,
         on_execution: Callable[[Execution], None] | None = None,
+        record_src: bool = False,
     ) -> None:
         self.program = program
         self.model = model
+        self.record_src = record_src
         self.limits = limits or Limits()
         self.on_execution = on_execution
         self.stats = Stats()
@@ -324,6 +327,8 @@ class RevisitExplorer:
             pass
         finally:
             sys.setrecursionlimit(old_limit)
+        if self.lb_holes and self.outcome in (Outcome.COMPLETE, Outcome.BOUND):
+            self.outcome = Outcome.INCOMPLETE
         self.stats.seconds = time.perf_counter() - start
         return ExplorationResult(
             program=self.program.name,
@@ -353,6 +358,8 @@ class RevisitExplorer:
             tid, idx, opi = t.tid, len(g.threads[t.tid]), len(t.ops)
         else:
             tid, idx, opi = -1, 0, -1
+        if self.record_src and t is not None:
+            kw["src"] = call_stack(t.gen)
         g.add(Event(eid, tid, idx, kind, loc, op=max(opi, 0), **kw))
         self.maximal.append(maximal)
         self.revisitable.append(True)
@@ -1342,4 +1349,4 @@ def explore_revisits(
     from pinlab.engine.models import get_model
 
     m = get_model(model) if isinstance(model, str) else model
-    return RevisitExplorer(program, m, limits=limits, on_execution=on_execution).run()
+    return RevisitExplorer(program, m, limits=limits, on_execution=on_execution).run()  # noqa

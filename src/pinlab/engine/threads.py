@@ -33,7 +33,21 @@ from pinlab.engine.values import (
     Val,
 )
 
-__all__ = ["Answer", "NondeterministicThread", "Status", "ThreadRun", "Trail"]
+__all__ = ["Answer", "NondeterministicThread", "Status", "ThreadRun", "Trail", "call_stack"]
+
+_ENGINE_DIR = __file__.rsplit("/", 1)[0]
+
+
+def call_stack(gen: Any) -> tuple[tuple[str, int], ...] | None:
+    """The call stack of generator ``gen`` at its current yield, outermost first,
+    the engine's own frames left out: (function, line) of each kernel function."""
+    stack: list[tuple[str, int]] = []
+    while gen is not None and hasattr(gen, "gi_frame"):
+        frame = gen.gi_frame
+        if frame is not None and not frame.f_code.co_filename.startswith(_ENGINE_DIR):
+            stack.append((frame.f_code.co_name, frame.f_lineno))
+        gen = gen.gi_yieldfrom
+    return tuple(stack) if stack else None
 
 
 class NondeterministicThread(RuntimeError):

@@ -21,7 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pinlab.engine.explore import ExplorationResult, Limits, Outcome, explore
+from pinlab.engine.decide import decide
+from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome
+from pinlab.engine.guide import choices_for
+from pinlab.engine.models import get_model
 from pinlab.engine.program import Condition, CondKind, FinalState, Program
 from pinlab.kernel.eras import Era
 
@@ -104,12 +107,31 @@ class Scenario:
         )
         return Built(program, bad, built.describe_state)
 
-    def run(self, limits: Limits | None = None, **kw: Any) -> ScenarioResult:
-        """Explore; with ``limits.stop_at_witness`` a reachable verdict comes from
-        the first forbidden execution found (``executions`` counts up to it)."""
+    def run(self, limits: Limits | None = None, engine: str = "auto") -> ScenarioResult:
+        """Decide the scenario (see :func:`pinlab.engine.decide.decide`).
+
+        With ``limits.stop_at_witness`` a reachable verdict comes from the first
+        forbidden execution found (``executions`` counts up to it).  A witness
+        found by a procedure other than the waiting explorer is found again by
+        that explorer (:func:`~pinlab.engine.guide.choices_for`), so every
+        reachable verdict carries a choice list the explorer's own model check
+        accepted.
+        """
         built = self.program()
+        first: list[Execution] = []
+
+        def keep(ex: Execution) -> None:
+            if not first and built.program.condition.satisfied_by(ex.final):
+                first.append(ex)
+
         start = time.perf_counter()
-        result = explore(built.program, self.model, limits=limits, **kw)
+        result = decide(built.program, self.model, engine=engine, limits=limits, on_execution=keep)
+        witness: tuple[int, ...] | None = None
+        if first:
+            witness = first[0].choices
+            if result.witness is None:  # (another procedure than the explorer found it)
+                model = get_model(self.model)
+                witness = choices_for(built.program, model, first[0].graph).choices
         seconds = time.perf_counter() - start
         if result.positive:
             verdict = Verdict.REACHABLE
@@ -117,7 +139,7 @@ class Scenario:
             verdict = Verdict.NEVER
         else:
             verdict = Verdict.INCONCLUSIVE
-        return ScenarioResult(self, verdict, result, seconds)
+        return ScenarioResult(self, verdict, result, seconds, engine, witness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +194,8 @@ class ScenarioResult:
     verdict: Verdict
     exploration: ExplorationResult
     seconds: float
+    engine: str = "auto"
+    witness: tuple[int, ...] | None = None  # the explorer's choices of a forbidden execution
 
     @property
     def as_expected(self) -> bool:

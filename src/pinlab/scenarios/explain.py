@@ -29,7 +29,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pinlab.engine.decide import decide
 from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome, explore
+from pinlab.engine.guide import choices_for
+from pinlab.engine.models import get_model
 from pinlab.engine.graph import EvKind, ExecutionGraph
 from pinlab.scenarios.base import Built, Scenario, Verdict
 
@@ -154,8 +157,15 @@ def _counterexample(scenario: Scenario, built: Built, ex: Execution) -> Countere
     return Counterexample(scenario, built, ex, tuple(order), switches, outcome)
 
 
-def find_counterexample(scenario: Scenario, limits: Limits | None = None) -> Explanation:
-    """Explore ``scenario`` (recording sources) and keep its shortest counterexample."""
+def find_counterexample(
+    scenario: Scenario, limits: Limits | None = None, engine: str = "auto"
+) -> Explanation:
+    """Decide ``scenario`` and keep its shortest counterexample.
+
+    The counterexample is the waiting explorer's execution, with its choice
+    list and the kernel source of every event: when another procedure found
+    it, that explorer finds it again (:func:`~pinlab.engine.guide.choices_for`).
+    """
     built = scenario.program()
     best: list[Counterexample] = []
     reachable = 0
@@ -170,8 +180,14 @@ def find_counterexample(scenario: Scenario, limits: Limits | None = None) -> Exp
             best[:] = [cex]
 
     start = time.perf_counter()
-    result = explore(built.program, scenario.model, limits=limits, on_execution=keep,
-                     record_src=True)  # fmt: skip
+    result = decide(built.program, scenario.model, engine=engine, limits=limits,
+                    on_execution=keep, record_src=True)  # fmt: skip
+    if best and result.witness is None:  # (found by another procedure than the explorer)
+        model = get_model(scenario.model)
+        ex = choices_for(built.program, model, best[0].execution.graph, record_src=True)
+        again = _counterexample(scenario, built, ex)
+        assert again is not None
+        best[:] = [again]
     seconds = time.perf_counter() - start
     if reachable:
         verdict = Verdict.REACHABLE

@@ -1,0 +1,121 @@
+"""Decide a program under a model: the engine's one entry point over its procedures.
+
+Two decision procedures answer the same :class:`~pinlab.engine.program.Program`
+and :class:`~pinlab.engine.models.base.Model`, and return the same frozen
+:class:`~pinlab.engine.explore.ExplorationResult`:
+
+- ``explore`` -- the waiting explorer (:mod:`pinlab.engine.explore`): a read
+  may wait for a write still to come.  It produces herd7's candidates one for
+  one, including those whose values are undetermined (``S1``), names each
+  execution by a choice list, and is what the litmus front end counts with;
+  on kernel paths under the LKMM most of its partial graphs are dead ends.
+- ``revisit`` -- exploration by revisits (:mod:`pinlab.engine.revisit`): a read
+  reads a write that exists and later writes revisit it, so no exploration
+  waits for a write that never comes.  It ends ``incomplete`` when it met load
+  buffering it cannot re-run a thread through.
+
+``auto`` runs ``revisit`` and, where it ends incomplete, ``explore`` with the
+time that is left: a verdict never rests on an exploration that could not
+see every execution.  Protocol: :class:`Procedure`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Final, Protocol
+
+from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome, explore
+from pinlab.engine.models import Model, get_model
+from pinlab.engine.program import Program
+from pinlab.engine.revisit import RevisitExplorer
+
+__all__ = ["ENGINES", "Procedure", "decide"]
+
+ENGINES: Final = ("auto", "revisit", "explore")
+
+
+class Procedure(Protocol):
+    """A decision procedure: every consistent execution of a program under a model,
+    or as many as its limits allow, summarised as an :class:`ExplorationResult`."""
+
+    def __call__(
+        self,
+        program: Program,
+        model: Model,
+        *,
+        limits: Limits | None,
+        on_execution: Callable[[Execution], None] | None,
+        record_src: bool,
+    ) -> ExplorationResult: ...
+
+
+def _explore(
+    program: Program,
+    model: Model,
+    *,
+    limits: Limits | None,
+    on_execution: Callable[[Execution], None] | None,
+    record_src: bool,
+) -> ExplorationResult:
+    return explore(
+        program, model, limits=limits, on_execution=on_execution, record_src=record_src
+    )
+
+
+def _revisit(
+    program: Program,
+    model: Model,
+    *,
+    limits: Limits | None,
+    on_execution: Callable[[Execution], None] | None,
+    record_src: bool,
+) -> ExplorationResult:
+    explorer = RevisitExplorer(
+        program, model, limits=limits, on_execution=on_execution, record_src=record_src
+    )
+    return explorer.run()
+
+
+PROCEDURES: Final[dict[str, Procedure]] = {"explore": _explore, "revisit": _revisit}
+
+
+def decide(
+    program: Program,
+    model: Model | str,
+    *,
+    engine: str = "auto",
+    limits: Limits | None = None,
+    on_execution: Callable[[Execution], None] | None = None,
+    record_src: bool = False,
+) -> ExplorationResult:
+    """Every consistent execution of ``program`` under ``model``, by ``engine``.
+
+    With ``auto``, an incomplete revisit exploration is done again by the
+    waiting explorer, and ``on_execution`` sees only the executions of the run
+    whose result is returned.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    m = get_model(model) if isinstance(model, str) else model
+    if engine != "auto":
+        return PROCEDURES[engine](
+            program, m, limits=limits, on_execution=on_execution, record_src=record_src
+        )
+    start = time.monotonic()
+    seen: list[Execution] = []  # delivered once the run is known to stand
+    keep = seen.append if on_execution is not None else None
+    first = _revisit(program, m, limits=limits, on_execution=keep, record_src=record_src)
+    if first.outcome is not Outcome.INCOMPLETE:
+        if on_execution is not None:
+            for ex in seen:
+                on_execution(ex)
+        return first
+    rest = limits
+    if limits is not None and limits.time_limit is not None:
+        left = limits.time_limit - (time.monotonic() - start)
+        if left <= 0:
+            return replace(first, outcome=Outcome.TIME)
+        rest = replace(limits, time_limit=left)
+    return _explore(program, m, limits=rest, on_execution=on_execution, record_src=record_src)
