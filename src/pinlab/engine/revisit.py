@@ -562,7 +562,7 @@ class RevisitExplorer:
         loc = self._loc(t, op.loc)
         is_rmw = isinstance(op, Rmw)
         now = len(g.events)
-        co = g.lock_co()[loc]
+        co = self._lock_co(loc)
         deps = self._deps(t, op.loc)
         for w in reversed(co):  # the coherence-latest first: the maximal choice
             mark = self._mark()
@@ -637,11 +637,33 @@ class RevisitExplorer:
             self._undo_to(mark)
 
     # -- locks ------------------------------------------------------------------------------------
+    def _lock_co(self, loc: Loc) -> list[int]:
+        """``loc``'s coherence order with each matched UL right after its LKW (as
+        :meth:`ExecutionGraph.lock_co`, for one location)."""
+        ws = self.g.co[loc]
+        crit = self.g.crit
+        if not crit:
+            return ws
+        out: list[int] = []
+        for w in ws:
+            out.append(w)
+            ul = crit.get(w, -1)
+            if ul >= 0:
+                out.append(ul)
+        return out
+
+    def _lock_rf(self) -> dict[int, int]:
+        """Each LKR -> the write right before its LKW (lock.cat), over every lock."""
+        g = self.g
+        if not g.crit and not any(e.kind is EvKind.LKR for e in g.events):
+            return {}
+        return g.lock_rf(g.lock_co())
+
     def _lock_free_at(self, ul: int) -> bool:
         """Whether unlock ``ul`` ends the last critical section of its lock."""
         loc = self.g.events[ul].loc
         assert loc is not None
-        return self.g.lock_co()[loc][-1] == ul
+        return self._lock_co(loc)[-1] == ul
 
     def _lock_free(self, loc: Loc) -> bool:
         co = self.g.co.get(loc)
@@ -731,7 +753,7 @@ class RevisitExplorer:
         it where an earlier critical section did (that section's thread is then cut
         back to its lock and waits: a backward revisit)."""
         g = self.g
-        lock_co = g.lock_co()[loc]
+        lock_co = self._lock_co(loc)
         free = [w for w in lock_co if g.events[w].kind in (EvKind.INIT, EvKind.UL)]
         for w in reversed(free):
             victim = self._lock_taker(w)
@@ -758,7 +780,7 @@ class RevisitExplorer:
         g = self.g
         loc = g.events[w].loc
         assert loc is not None
-        lco = g.lock_co()[loc]
+        lco = self._lock_co(loc)
         i = lco.index(w)
         if i + 1 < len(lco) and g.events[lco[i + 1]].kind is EvKind.LKW:
             return g.events[lco[i + 1]].rmw
@@ -786,7 +808,7 @@ class RevisitExplorer:
     def _prefix(self, w: int) -> set[int]:
         """The porf-prefix of ``w``: the events it is reachable from by po and rf."""
         g = self.g
-        lock_rf = g.lock_rf(g.lock_co())
+        lock_rf = self._lock_rf()
         out: set[int] = set()
         stack = [w]
         events, threads, rf = g.events, g.threads, g.rf
@@ -807,7 +829,7 @@ class RevisitExplorer:
         """``keep`` with the porf-prefix of each of its events (a read kept keeps
         its write, even one added after the cut)."""
         g = self.g
-        lock_rf = g.lock_rf(g.lock_co())
+        lock_rf = self._lock_rf()
         out = set(keep)
         stack = list(keep)
         events, threads, rf = g.events, g.threads, g.rf
@@ -826,12 +848,38 @@ class RevisitExplorer:
                     stack.append(x)
         return out
 
+    def _value_cycle(self, r: int, w: int) -> bool:
+        """Whether ``w``'s value or address comes from ``r`` (through data and
+        address dependencies and reads-from): ``r`` reading ``w`` closes a value
+        cycle, whose values herd7 leaves undetermined (``S1``) rather than
+        solving them as this procedure would."""
+        g = self.g
+        lock_rf = self._lock_rf()
+        seen: set[int] = set()
+        stack = [w]
+        events, rf = g.events, g.rf
+        while stack:
+            e = stack.pop()
+            if e == r:
+                return True
+            if e in seen:
+                continue
+            seen.add(e)
+            ev = events[e]
+            src = rf[e] if rf[e] >= 0 else lock_rf.get(e, -1)
+            if src >= 0:
+                stack.append(src)
+            if ev.rmw >= 0 and ev.kind is EvKind.W:
+                stack.append(ev.rmw)
+            stack.extend(bits(ev.addr | ev.data))
+        return False
+
     def _dep_prefix(self, w: int) -> set[int]:
         """What ``w`` depends on: the events it is reachable from by rf, rmw and the
         address, data and control dependencies (HMC's prefix for models with load
         buffering).  A revisit leaves these alone from then on."""
         g = self.g
-        lock_rf = g.lock_rf(g.lock_co())
+        lock_rf = self._lock_rf()
         out: set[int] = set()
         stack = [w]
         events, rf = g.events, g.rf
@@ -880,9 +928,11 @@ class RevisitExplorer:
                 if g.events[r].kind is EvKind.LF and g.events[w].kind is EvKind.UL:
                     continue  # (a trylock that would succeed: not in place)
                 why = self._independent_after(r, w, prefix)
-                if why != "ok":
-                    if why == "hole":
-                        self.lb_holes += 1  # (the result is then not established)
+                if why == "patch" and self._value_cycle(r, w):
+                    why = "hole"
+                if why == "hole":
+                    self.lb_holes += 1  # (the result is then not established)
+                if why not in ("ok", "patch"):
                     continue
                 keep = self._closed(set(range(r)) | prefix)
             else:
@@ -924,6 +974,7 @@ class RevisitExplorer:
         if not later:
             return "ok"
         last_op = self.op_of[later[-1]][1]
+        joins = not self.program.ctrl_persists  # (branches end: litmus ifs)
         dependent = False  # (a kept event may change when the thread is re-run)
         ordered = 1 << r  # events after r in LKMM's dependency sense (ppo's dep, ctrl)
         for i in range(r_op + 1, last_op + 1):
@@ -931,7 +982,14 @@ class RevisitExplorer:
             if rec.tested & dep_ops:
                 dependent = True  # a branch on r: what follows may move or go
             for e in rec.eids:
+                if e == ev.rmw:
+                    continue  # the RMW's own write: made again from the new value
                 x = g.events[e]
+                if joins and rec.tested & dep_ops and not x.ctrl >> r & 1:
+                    # The branch on r has joined (a litmus if), yet what its arms
+                    # computed may flow on in plain Python values: a value that
+                    # justifies itself through control (herd7 solves for those).
+                    return "hole"
                 src = g.rf[e]
                 if (x.addr | x.data | x.ctrl) & ordered or (src >= 0 and ordered >> src & 1):
                     ordered |= 1 << e
@@ -942,7 +1000,9 @@ class RevisitExplorer:
         marked_write = exit_.kind in (EvKind.W, EvKind.UL, EvKind.LKW) and exit_.tag != "plain"
         if marked_write and ordered >> exit_.eid & 1:
             return "ordered"
-        return "hole"
+        if isinstance(t.ops[r_op].op, Rmw):
+            return "hole"
+        return "patch"
 
     def _maximal_extension(
         self, r: int, w: int, keep: set[int], steal: bool = False, in_place: bool = False
@@ -958,7 +1018,7 @@ class RevisitExplorer:
             i = co.index(w)
             if i + 1 < len(co) and co[i + 1] not in keep:
                 return False
-        lock_co = g.lock_co()
+        lock_co: dict[Loc, list[int]] = {}
         lock_rf: dict[int, int] | None = None
         for e in range(len(events)):
             if e in keep and e != r:
@@ -976,11 +1036,13 @@ class RevisitExplorer:
                 base = g.rf[e]
                 if base < 0 and ev.kind is EvKind.LKR:
                     if lock_rf is None:
-                        lock_rf = g.lock_rf(lock_co)
+                        lock_rf = self._lock_rf()
                     base = lock_rf.get(e, -1)
             if base < 0:
                 continue
-            order = lock_co.get(ev.loc, [])
+            order = lock_co.get(ev.loc)
+            if order is None:
+                order = lock_co[ev.loc] = self._lock_co(ev.loc) if ev.loc in g.co else []
             if base not in order:
                 continue
             for x in order[order.index(base) + 1 :]:
@@ -1153,17 +1215,26 @@ class RevisitExplorer:
         op = rec.op
         ok = isinstance(op, Rmw) and _rmw_succeeds(op, value)
         rec.answer = _rmw_answer(op, value, ok)[0] if isinstance(op, Rmw) else value
+        patched: list[int] = []
         if ok:
             assert isinstance(op, Rmw)
             self._insert_rmw_write(t, rec, op, r, w)
+        else:
+            got = self._repatch(t)
+            if got is None:
+                self.lb_holes += 1  # the thread did something else: not established
+                return
+            patched = got
         try:
             for tt in self.threads:
                 tt.sync()
         except ReplayMismatch:
             self.stats.infeasible += 1
             return
-        if not self._check(("rf", r, w)) or not self._hb_ok():
+        if not self._check(("rf", r, w)):
             return
+        for x in patched:  # a write with a new value may be read by earlier reads
+            self._revisits(x)
         if ok:
             wr = rec.eids[1]
             self._revisits(wr)
@@ -1173,6 +1244,68 @@ class RevisitExplorer:
         # ``r`` did not: they may be now.
         self._revisits(w)
         self._visit()
+
+    def _repatch(self, t: _Thread) -> list[int] | None:
+        """Re-run ``t`` on its answers after a revisit changed one read's value
+        (load buffering through events that depend on it): every later operation
+        must be the same one at the same place; a write that depends on the read
+        takes its new value, a read of such a write its new value.  Returns the
+        writes whose value changed, or None where that does not hold (an op of
+        another kind or location, an RMW or an Assume whose outcome may change,
+        or a changed write that another thread's read keeps reading).
+        """
+        g = self.g
+        tracker = _Tracker()
+        t.tracker, t.gen, t.live = tracker, t.factory(), 0
+        patched: list[int] = []
+        changed: set[int] = set()
+        try:
+            op = t.gen.send(None)
+            for i, rec in enumerate(t.ops):
+                if rec.sig and rec.sig != _signature(op):
+                    return None
+                if isinstance(op, Store):
+                    e = rec.eids[0]
+                    value = unwrap(op.value)
+                    if g.events[e].value != value:
+                        if any(g.events[x].tid != t.tid for x in g.readers.get(e, ())):
+                            return None
+                        g.events[e] = g.events[e].with_value(value)
+                        patched.append(e)
+                        changed.add(e)
+                elif isinstance(op, Load) and rec.eids and g.rf[rec.eids[0]] in changed:
+                    e = rec.eids[0]
+                    value = g.events[g.rf[e]].value
+                    g.events[e] = g.events[e].with_value(value)
+                    rec.answer = value
+                elif isinstance(op, Rmw) and rec.eids and g.rf[rec.eids[0]] in changed:
+                    e = rec.eids[0]
+                    old = g.events[g.rf[e]].value
+                    ok = _rmw_succeeds(op, old)
+                    if ok != (len(rec.eids) == 2):
+                        return None  # it succeeds where it failed, or the other way
+                    g.events[e] = g.events[e].with_value(old)
+                    rec.answer = _rmw_answer(op, old, ok)[0]
+                    if ok:
+                        wr = rec.eids[1]
+                        if any(g.events[x].tid != t.tid for x in g.readers.get(wr, ())):
+                            return None
+                        g.events[wr] = g.events[wr].with_value(_rmw_new_value(op, old))
+                        patched.append(wr)
+                        changed.add(wr)
+                elif isinstance(op, Assume) and not unwrap(op.cond):
+                    return None
+                t.steps += 1
+                op = t.gen.send(t._send(i))
+                t.live = i + 1
+            t._set(op)
+        except StopIteration as stop:
+            t.live = len(t.ops)
+            t.status, t.pending, t.retval = "done", None, stop.value
+        except Oops as oops:
+            t.live = -1
+            t.status, t.pending, t.retval, t.oops = "done", None, None, f"{type(oops).__name__}: {oops}"
+        return patched
 
     def _insert_rmw_write(self, t: _Thread, rec: _OpRec, op: Rmw, r: int, w: int) -> None:
         """Add the write of RMW ``op`` (read ``r``, from ``w``) as a new event placed
@@ -1204,8 +1337,9 @@ class RevisitExplorer:
         co.insert(co.index(w) + 1, wr)
 
     def _after_finish(self) -> None:
-        if self._hb_ok():
-            self._visit()
+        # The graph is a part of a consistent one with ``r`` reading ``w``:
+        # the model's incremental check of that one change covers it.
+        self._visit()
 
     def _hb_ok(self) -> bool:
         """The ordering axioms on a graph a revisit made (they were only checked

@@ -69,6 +69,15 @@ _LIST: Final = (
         what_if=True,
     ),
     NamedBarrier(
+        "copy_pte_range:after-src-ptl-mb",
+        "smp_mb__after_spinlock",
+        "try_grab_folio_fast:mb-after-pin",
+        "what-if: a full barrier once src_ptl is taken, so that the odd count is visible "
+        "before the reads of MMF_HAS_PINNED and the pin count (the second candidate fix)",
+        "",
+        what_if=True,
+    ),
+    NamedBarrier(
         "copy_page_range:seq-end-wmb",
         "smp_wmb",
         "gup_fast:seq-retry-rmb",

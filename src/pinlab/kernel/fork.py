@@ -219,6 +219,11 @@ def copy_pte_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -
         yield from pte_alloc(dst_mm, addr)
         yield from kapi.spin_lock(dst_ptl)
         yield from kapi.spin_lock(src_ptl)  # spin_lock_nested()
+        # What-if (era.added_barriers only; no kernel has it): with the lock
+        # acquisition it makes a full barrier between the write_protect_seq
+        # increment and the reads below.  Pairs with the smp_mb__after_atomic()
+        # after GUP-fast's pin, as copy_page_range:seq-begin-mb would.
+        yield from barrier(cpu, "copy_pte_range:after-src-ptl-mb")
         ret = 0
         while addr < table_end:
             ret = yield from _copy_one(cpu, dst_vma, src_vma, addr, prealloc)

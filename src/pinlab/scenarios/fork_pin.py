@@ -35,6 +35,7 @@ GUP-fast may fall back / retry (it saw fork).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from pinlab.engine.program import FinalState, Program
@@ -43,8 +44,8 @@ from pinlab.kernel.eras import V5_8, V5_9, V5_9_ONCE, V5_11, V6_1, Era, HasPinne
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup_fast import pin_user_pages_fast
 from pinlab.kernel.mm_types import Cpu, MmStruct
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
+from pinlab.kernel.mmap import MADV_HUGEPAGE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from pinlab.kernel.process import PIN_LONGTERM_TEST_FLAG_USE_WRITE, System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
 from pinlab.scenarios.base import Built, Expect, Family, Scenario
 
@@ -61,11 +62,32 @@ FAMILY = Family(
 )
 
 
-def build(era: Era) -> Built:
-    system = System(era)
+def _setup(pinned_before: bool, order: int) -> Callable[[Era], Built]:
+    """The build of one setup: ``pinned_before``, the mm already had a pin (so
+    MMF_HAS_PINNED is set when the race starts); ``order``, the page is part of
+    an anonymous folio of that order (0: a small folio, refcount-biased pins;
+    above: ``_pincount`` counts pins)."""
+
+    def build(era: Era) -> Built:
+        return _build(era, pinned_before, order)
+
+    return build
+
+
+def _build(era: Era, pinned_before: bool, order: int) -> Built:
+    system = System(era, thp_orders=frozenset({order}) if order else frozenset())
     proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    size = PAGE_SIZE << order
+    addr = proc.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    assert addr % size == 0, "the first mapping is aligned to the folio size"
+    if order:
+        proc.madvise(addr, size, MADV_HUGEPAGE)
     proc.write(addr, 0x11)  # fault it in: exclusive, writable
+    if pinned_before:
+        # An earlier pin of the same page, long released: MMF_HAS_PINNED stays set.
+        session = proc.pin_longterm_test_start(addr, PAGE_SIZE, PIN_LONGTERM_TEST_FLAG_USE_WRITE)
+        assert not isinstance(session, int), session
+        proc.pin_longterm_test_stop(session)
     mm: MmStruct = proc.mm
     machine = system.machine
 
@@ -103,6 +125,11 @@ def build(era: Era) -> Built:
     return Built(program, bad)
 
 
+build = _setup(False, 0)
+build_pinned_before = _setup(True, 0)
+build_large_pinned_before = _setup(True, 2)  # a 4-page (16 KiB) anonymous mTHP
+
+
 def _scenario(variant: str, era: Era, model: str, expected: Expect, notes: str = "") -> Scenario:
     return FAMILY.scenario(variant, era, model, expected, build, notes)
 
@@ -138,17 +165,37 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
-# What-if: the open question's candidate fix, an smp_mb() after
-# raw_write_seqcount_begin() in copy_page_range().  Its full lkmm exploration
-# does not finish in minutes yet, so it runs only when named.
+# The finding of docs/findings.md section 1, narrowed: which setups race, and
+# the two candidate fixes.  "flag-set": the mm had a pin before (MMF_HAS_PINNED
+# already set when fork reads it); "large": a 4-page anonymous mTHP, whose pins
+# are counted in _pincount.
+CURRENT = era_by_name("current")
+MB = "copy_page_range:seq-begin-mb"
+AFTER_SPINLOCK = "copy_pte_range:after-src-ptl-mb"
 SCENARIOS += (
     FAMILY.scenario(
-        "current+mb",
-        era_by_name("current").adding("current+mb", "copy_page_range:seq-begin-mb"),
-        "lkmm",
-        Expect.NEVER,
-        build,
-        "what-if: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
-        undecided="the full lkmm exploration did not finish in 1230 s of CPU time",
+        "current+mb", CURRENT.adding("current+mb", MB), "lkmm", Expect.NEVER, build,
+        "candidate fix: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
+    ),
+    FAMILY.scenario(
+        "current+after-spinlock", CURRENT.adding("current+after-spinlock", AFTER_SPINLOCK),
+        "lkmm", Expect.NEVER, build,
+        "candidate fix: smp_mb__after_spinlock() once copy_pte_range() holds src_ptl",
+    ),
+    FAMILY.scenario(
+        "flag-set", CURRENT, "lkmm", Expect.REACHABLE, build_pinned_before,
+        "MMF_HAS_PINNED already set: fork's refcount read alone races with the pin",
+    ),
+    FAMILY.scenario(
+        "flag-set+mb", CURRENT.adding("flag-set+mb", MB), "lkmm", Expect.NEVER,
+        build_pinned_before,
+    ),
+    FAMILY.scenario(
+        "large-flag-set", CURRENT, "lkmm", Expect.REACHABLE, build_large_pinned_before,
+        "a large folio: fork reads _pincount, which GUP-fast writes with atomic_add()",
+    ),
+    FAMILY.scenario(
+        "large-flag-set+mb", CURRENT.adding("large-flag-set+mb", MB), "lkmm", Expect.NEVER,
+        build_large_pinned_before,
     ),
 )

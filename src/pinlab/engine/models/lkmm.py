@@ -166,7 +166,7 @@ class LkmmModel:
             flags.add("unmatched-srcu-lock")
         if Srcu_unlock & ~r.range_(srcu_rscs):
             flags.add("unmatched-srcu-unlock")
-        srcu_inv = r.inverse(srcu_rscs)
+        srcu_inv = r.inverse(srcu_rscs) if Srcu_lock else r.zero(n)
         if Srcu_lock and not r.empty(r.diff(r.compose(srcu_inv, srcu_rscs), r.ident(n))):
             flags.add("multiple-srcu-matches")
         if Sync_srcu and not r.empty(r.inter(rcu_rscs, _fencerel(rel, Sync_srcu))):
