@@ -233,7 +233,7 @@ def _fail(command: str, message: str, code: int = 2) -> typer.Exit:
 def _check_options(command: str, era: str | None, model: str | None) -> None:
     """Unknown model or era names: exit 2 with one line, before any work."""
     from pinlab.kernel.eras import ERAS
-    from pinlab.scenarios import select
+    from pinlab.scenarios import catalogue
 
     if model is not None:
         try:
@@ -241,7 +241,7 @@ def _check_options(command: str, era: str | None, model: str | None) -> None:
         except ValueError as err:
             raise _fail(command, str(err)) from None
     if era is not None:
-        known = {e.name for e in ERAS} | {s.variant for s in select()}
+        known = {e.name for e in ERAS} | {s.variant for s in catalogue()}
         if era not in known:
             eras = ", ".join(e.name for e in ERAS)
             raise _fail(command, f"unknown era or variant {era!r} (eras: {eras})")

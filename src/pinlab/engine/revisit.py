@@ -848,31 +848,40 @@ class RevisitExplorer:
                     stack.append(x)
         return out
 
-    def _value_cycle(self, r: int, w: int) -> bool:
-        """Whether ``w``'s value or address comes from ``r`` (through data and
-        address dependencies and reads-from): ``r`` reading ``w`` closes a value
-        cycle, whose values herd7 leaves undetermined (``S1``) rather than
-        solving them as this procedure would."""
+    def _value_cycle(self, r: int, w: int) -> str:
+        """Whether ``w``'s value comes from ``r`` (through data and address
+        dependencies, RMWs and reads-from): ``r`` reading ``w`` then closes a
+        cycle of values.  herd7 solves such a cycle only by unification: a cycle
+        of copies keeps its values undetermined (``S1``), which this procedure
+        cannot produce (``"copies"``: the exploration is then not established);
+        a cycle through an RMW's arithmetic (``old | bit``) it drops as
+        unsolvable, and so does this one (``"computed"``).  ``""``: no cycle.
+        A store's data dependency may be a computation too, but counts as a
+        copy, which errs on the side of an incomplete run.
+        """
         g = self.g
         lock_rf = self._lock_rf()
-        seen: set[int] = set()
-        stack = [w]
         events, rf = g.events, g.rf
-        while stack:
-            e = stack.pop()
-            if e == r:
-                return True
-            if e in seen:
-                continue
-            seen.add(e)
-            ev = events[e]
-            src = rf[e] if rf[e] >= 0 else lock_rf.get(e, -1)
-            if src >= 0:
-                stack.append(src)
-            if ev.rmw >= 0 and ev.kind is EvKind.W:
-                stack.append(ev.rmw)
-            stack.extend(bits(ev.addr | ev.data))
-        return False
+        found = ""
+        for copies_only in (True, False):
+            seen: set[int] = set()
+            stack = [w]
+            while stack:
+                e = stack.pop()
+                if e == r:
+                    return "copies" if copies_only else "computed"
+                if e in seen:
+                    continue
+                seen.add(e)
+                ev = events[e]
+                src = rf[e] if rf[e] >= 0 else lock_rf.get(e, -1)
+                if src >= 0:
+                    stack.append(src)
+                deps = ev.addr | ev.data
+                if copies_only and ev.rmw >= 0 and ev.kind is EvKind.W:
+                    deps &= ~(1 << ev.rmw)  # old <op> arg: computed, not copied
+                stack.extend(bits(deps))
+        return found
 
     def _dep_prefix(self, w: int) -> set[int]:
         """What ``w`` depends on: the events it is reachable from by rf, rmw and the
@@ -928,8 +937,12 @@ class RevisitExplorer:
                 if g.events[r].kind is EvKind.LF and g.events[w].kind is EvKind.UL:
                     continue  # (a trylock that would succeed: not in place)
                 why = self._independent_after(r, w, prefix)
-                if why == "patch" and self._value_cycle(r, w):
-                    why = "hole"
+                if why == "patch":
+                    cycle = self._value_cycle(r, w)
+                    if cycle == "computed":
+                        continue  # unsolvable for herd7: no execution
+                    if cycle == "copies":
+                        why = "hole"
                 if why == "hole":
                     self.lb_holes += 1  # (the result is then not established)
                 if why not in ("ok", "patch"):
@@ -1220,7 +1233,7 @@ class RevisitExplorer:
             assert isinstance(op, Rmw)
             self._insert_rmw_write(t, rec, op, r, w)
         else:
-            got = self._repatch(t)
+            got = self._repatch(t, w)
             if got is None:
                 self.lb_holes += 1  # the thread did something else: not established
                 return
@@ -1245,40 +1258,61 @@ class RevisitExplorer:
         self._revisits(w)
         self._visit()
 
-    def _repatch(self, t: _Thread) -> list[int] | None:
-        """Re-run ``t`` on its answers after a revisit changed one read's value
-        (load buffering through events that depend on it): every later operation
-        must be the same one at the same place; a write that depends on the read
-        takes its new value, a read of such a write its new value.  Returns the
-        writes whose value changed, or None where that does not hold (an op of
-        another kind or location, an RMW or an Assume whose outcome may change,
-        or a changed write that another thread's read keeps reading).
+    def _repatch(self, t: _Thread, w: int) -> list[int] | None:
+        """Re-run the threads a revisit changed: ``t``, whose read now has a new
+        value, then every thread that reads a write whose value changed, until
+        nothing changes (load buffering through events that depend on the read).
+
+        Every re-run must do the same operations at the same places; a write takes
+        its new value, a read of a changed write the new value, an RMW reading one
+        its new values if it still succeeds (or still fails).  Returns the writes
+        whose value changed, or None where that does not hold, or where the change
+        reaches ``w`` itself (a value that would justify itself).
         """
         g = self.g
-        tracker = _Tracker()
-        t.tracker, t.gen, t.live = tracker, t.factory(), 0
-        patched: list[int] = []
         changed: set[int] = set()
+        todo = [t.tid]
+        rounds = 0
+        while todo:
+            rounds += 1
+            if rounds > 4 * len(self.threads) + 4:
+                return None
+            thread = self.threads[todo.pop()]
+            got = self._rerun(thread, changed)
+            if got is None or w in got:
+                return None
+            for e in got:
+                for x in g.readers.get(e, ()):
+                    tid = g.events[x].tid
+                    if tid != thread.tid and tid not in todo:
+                        todo.append(tid)
+        return sorted(changed)
+
+    def _rerun(self, t: _Thread, changed: set[int]) -> set[int] | None:
+        """Re-run ``t`` on its events' current values (see :meth:`_repatch`)."""
+        g = self.g
+        t.tracker, t.gen, t.live = _Tracker(), t.factory(), 0
+        new: set[int] = set()
+
+        def renew(e: int, value: Any) -> None:
+            if g.events[e].value != value:
+                g.events[e] = g.events[e].with_value(value)
+                changed.add(e)
+                new.add(e)
+
         try:
             op = t.gen.send(None)
             for i, rec in enumerate(t.ops):
                 if rec.sig and rec.sig != _signature(op):
                     return None
                 if isinstance(op, Store):
-                    e = rec.eids[0]
-                    value = unwrap(op.value)
-                    if g.events[e].value != value:
-                        if any(g.events[x].tid != t.tid for x in g.readers.get(e, ())):
-                            return None
-                        g.events[e] = g.events[e].with_value(value)
-                        patched.append(e)
-                        changed.add(e)
-                elif isinstance(op, Load) and rec.eids and g.rf[rec.eids[0]] in changed:
+                    renew(rec.eids[0], unwrap(op.value))
+                elif isinstance(op, Load) and rec.eids and g.rf[rec.eids[0]] >= 0:
                     e = rec.eids[0]
                     value = g.events[g.rf[e]].value
                     g.events[e] = g.events[e].with_value(value)
                     rec.answer = value
-                elif isinstance(op, Rmw) and rec.eids and g.rf[rec.eids[0]] in changed:
+                elif isinstance(op, Rmw) and rec.eids and g.rf[rec.eids[0]] >= 0:
                     e = rec.eids[0]
                     old = g.events[g.rf[e]].value
                     ok = _rmw_succeeds(op, old)
@@ -1287,12 +1321,7 @@ class RevisitExplorer:
                     g.events[e] = g.events[e].with_value(old)
                     rec.answer = _rmw_answer(op, old, ok)[0]
                     if ok:
-                        wr = rec.eids[1]
-                        if any(g.events[x].tid != t.tid for x in g.readers.get(wr, ())):
-                            return None
-                        g.events[wr] = g.events[wr].with_value(_rmw_new_value(op, old))
-                        patched.append(wr)
-                        changed.add(wr)
+                        renew(rec.eids[1], _rmw_new_value(op, old))
                 elif isinstance(op, Assume) and not unwrap(op.cond):
                     return None
                 t.steps += 1
@@ -1304,8 +1333,9 @@ class RevisitExplorer:
             t.status, t.pending, t.retval = "done", None, stop.value
         except Oops as oops:
             t.live = -1
-            t.status, t.pending, t.retval, t.oops = "done", None, None, f"{type(oops).__name__}: {oops}"
-        return patched
+            t.status, t.pending, t.retval = "done", None, None
+            t.oops = f"{type(oops).__name__}: {oops}"
+        return new
 
     def _insert_rmw_write(self, t: _Thread, rec: _OpRec, op: Rmw, r: int, w: int) -> None:
         """Add the write of RMW ``op`` (read ``r``, from ``w``) as a new event placed

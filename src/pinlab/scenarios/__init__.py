@@ -47,7 +47,8 @@ def select(
     """The scenarios called ``names`` (all when empty) of ``era`` and ``model``.
 
     With no names, the scenarios the engine cannot decide yet
-    (:attr:`Scenario.undecided`) are left out: they run only when named.
+    (:attr:`Scenario.undecided`) and those that take minutes
+    (:attr:`Scenario.named_only`) are left out: they run only when named.
 
     ``era`` matches a scenario's variant or its era's name.  Raises
     :class:`LookupError` naming what matched nothing.
@@ -58,7 +59,7 @@ def select(
         if n not in known:
             raise LookupError(f"no scenario {n!r}; known: {', '.join(sorted(known))}")
     chosen = (
-        [s for s in every if s.name in names] if names else [s for s in every if not s.undecided]
+        [s for s in every if s.name in names] if names else [s for s in every if not (s.undecided or s.named_only)]
     )
     if era is not None:
         chosen = [s for s in chosen if era in (s.variant, s.era.name)]

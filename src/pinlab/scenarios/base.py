@@ -15,6 +15,7 @@ Running a scenario explores every execution of its threads; the verdict is
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from collections.abc import Callable
@@ -82,10 +83,18 @@ class Scenario:
     # a scenario runs only when named (``pinlab check NAME --era VARIANT``),
     # never in the whole-catalogue run.
     undecided: str = ""
+    # Why a decided scenario runs only when named: it takes minutes, not seconds.
+    named_only: str = ""
 
     @property
     def key(self) -> str:
         return f"{self.name}[{self.variant}]@{self.model}"
+
+    def under(self, model: str, expected: Expect | None = None) -> Scenario:
+        """The same scenario under ``model`` (and ``expected``, if it differs)."""
+        return dataclasses.replace(
+            self, model=model, expected=self.expected if expected is None else expected
+        )
 
     def program(self) -> Built:
         built = self.build(self.era)
@@ -171,6 +180,7 @@ class Family:
         title: str | None = None,
         forbidden: str | None = None,
         undecided: str = "",
+        named_only: str = "",
     ) -> Scenario:
         return Scenario(
             name=self.name,
@@ -185,6 +195,7 @@ class Family:
             notes=notes,
             patterns=self.patterns,
             undecided=undecided,
+            named_only=named_only,
         )
 
 

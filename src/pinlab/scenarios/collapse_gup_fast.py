@@ -135,3 +135,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     _scenario("v6.1", V6_1, "sc", Expect.NEVER, notes="70cbc3cc78a9: GUP-fast rechecks the PMD"),
     _scenario("current", CURRENT, "sc", Expect.NEVER),
 )
+
+# Under the LKMM: the same verdicts.  v5.19-x86 and later are never: the PMD
+# recheck (or the flush IPI) with GUP-fast's fully ordered grab.
+SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS if s.model == "sc")

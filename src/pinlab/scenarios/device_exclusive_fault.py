@@ -148,3 +148,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         notes="the same driver: the revocation is MMU_NOTIFY_CLEAR since the rework",
     ),
 )
+
+# Under the LKMM: the same verdicts (the folio lock and the PTE lock order the
+# device-exclusive entry against the fault).
+SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS)

@@ -163,3 +163,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     _scenario("recency-norecency", ARM64_CONTPTE_NORECENCY, "hw", Expect.NEVER),
     _scenario("ksm-norecency", ARM64_CONTPTE_NORECENCY, "ksm", Expect.NEVER),
 )
+
+# Under the LKMM: the same verdicts (the recheck's reads are ordered by the
+# PTE lock on the other side and GUP-fast's fully ordered grab).
+SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pinlab
-from pinlab.scenarios import select
+from pinlab.scenarios import catalogue, select
 from pinlab.scenarios.base import Scenario
 
 __all__ = [
@@ -167,7 +167,7 @@ def resolve(rf: ReplayFile) -> Scenario:
     :class:`LookupError` when the scenario is gone, :class:`ModelChanged` when
     the fingerprint differs.
     """
-    known = [s for s in select() if s.name == rf.scenario]
+    known = [s for s in catalogue() if s.name == rf.scenario]
     if not known:
         raise LookupError(f"scenario {rf.scenario!r} no longer exists")
     match = [s for s in known if s.variant == rf.variant and s.model == rf.model]

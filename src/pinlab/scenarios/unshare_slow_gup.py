@@ -145,3 +145,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         notes="what-if: no unshare request; follow_page_pte()'s VM_BUG_ON",
     ),
 )
+
+# Under the LKMM: the same verdicts (both paths hold the PTE lock where it matters).
+SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS)
