@@ -79,9 +79,13 @@ class _GuidedModel:
             want = t.events.get((e.tid, e.idx))
             if want is None or want.kind is not e.kind or want.loc != e.loc:
                 return False
-            if e.kind in (EvKind.W, EvKind.LKW, EvKind.UL) and type(e.value) is not Sym:
-                if complete and want.value != e.value:
-                    return False
+            if (
+                e.kind in (EvKind.W, EvKind.LKW, EvKind.UL)
+                and type(e.value) is not Sym
+                and complete
+                and want.value != e.value
+            ):
+                return False
             present.add((e.tid, e.idx))
         last = g.events[-1] if g.events else None
         newest = (last.tid, last.idx) if last is not None and last.tid >= 0 else None
@@ -93,21 +97,24 @@ class _GuidedModel:
             if w >= 0:
                 if _name(g, w) != src:
                     return False
-            elif ev.kind is EvKind.R and src is not None:
-                # a read waits only for a write still to come (or the one being
-                # placed now: it binds its readers once it has its place)
-                if isinstance(src, str) or (src in present and src != newest):
-                    return False
+            # a read waits only for a write still to come (or the one being
+            # placed now: it binds its readers once it has its place)
+            elif (
+                ev.kind is EvKind.R
+                and src is not None
+                and (isinstance(src, str) or (src in present and src != newest))
+            ):
+                return False
         for loc, ws in g.co.items():
             order = t.co.get(loc)
             if order is None:
                 return False
-            last = -1
+            prev = -1
             for w in ws:
                 pos = order.get(_name(g, w))
-                if pos is None or pos < last:
+                if pos is None or pos < prev:
                     return False
-                last = pos
+                prev = pos
         if complete:
             return len(present) == len(t.events)
         return True
@@ -130,7 +137,7 @@ def choices_for(
     guided = _GuidedModel(model, _Target.of(target))
     explore(
         program,
-        guided,  # type: ignore[arg-type]  # (a Model by structure)
+        guided,
         limits=Limits(stop_at_first=True, time_limit=time_limit),
         on_execution=found.append,
         record_src=record_src,

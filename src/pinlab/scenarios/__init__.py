@@ -59,7 +59,9 @@ def select(
         if n not in known:
             raise LookupError(f"no scenario {n!r}; known: {', '.join(sorted(known))}")
     chosen = (
-        [s for s in every if s.name in names] if names else [s for s in every if not (s.undecided or s.named_only)]
+        [s for s in every if s.name in names]
+        if names
+        else [s for s in every if not (s.undecided or s.named_only)]
     )
     if era is not None:
         chosen = [s for s in chosen if era in (s.variant, s.era.name)]

@@ -20,7 +20,6 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pinlab.engine.decide import decide
 from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome

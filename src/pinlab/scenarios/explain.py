@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 from pinlab.engine.decide import decide
 from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome, explore
+from pinlab.engine.graph import EvKind, ExecutionGraph
 from pinlab.engine.guide import choices_for
 from pinlab.engine.models import get_model
-from pinlab.engine.graph import EvKind, ExecutionGraph
 from pinlab.scenarios.base import Built, Scenario, Verdict
 
 __all__ = [
