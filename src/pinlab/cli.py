@@ -83,6 +83,13 @@ def _litmus(
             "the order of the files.",
         ),
     ] = 1,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Decision procedure: explore (the default: herd7's candidates one for one, "
+            "and --factor), revisit, or auto (revisit, falling back to explore).",
+        ),
+    ] = "explore",
 ) -> None:
     """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
     a test stopped by --time-limit)."""
@@ -100,8 +107,9 @@ def _litmus(
     if jobs < 1:
         typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
         raise typer.Exit(2)
+    _check_engine("litmus", engine)
     tally, errors = Tally(), 0
-    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, jobs)
+    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, jobs, engine)
     for path, run in zip(files, runs, strict=True):
         if run.error is not None:
             errors += 1
@@ -128,10 +136,16 @@ def _litmus_runs(
     speedcheck: str,
     factor: bool,
     jobs: int,
+    engine: str = "explore",
 ) -> Iterator[LitmusRun]:
     """Each file's run, in the order of ``files``; ``jobs`` processes run them."""
     run = partial(
-        run_file, model=model, time_limit=time_limit, speedcheck=speedcheck, factor=factor
+        run_file,
+        model=model,
+        time_limit=time_limit,
+        speedcheck=speedcheck,
+        factor=factor,
+        engine=engine,
     )
     if jobs == 1 or len(files) < 2:
         yield from map(run, files)

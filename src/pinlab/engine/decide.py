@@ -59,9 +59,7 @@ def _explore(
     on_execution: Callable[[Execution], None] | None,
     record_src: bool,
 ) -> ExplorationResult:
-    return explore(
-        program, model, limits=limits, on_execution=on_execution, record_src=record_src
-    )
+    return explore(program, model, limits=limits, on_execution=on_execution, record_src=record_src)
 
 
 def _revisit(

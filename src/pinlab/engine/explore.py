@@ -140,6 +140,7 @@ class ExplorationResult:
     stats: Stats
     witness: tuple[int, ...] | None = None  # choices of a first execution satisfying the predicate
     counterexample: tuple[int, ...] | None = None  # ... and of one that does not
+    procedure: str = "explore"  # the decision procedure that gave it (engine.decide)
 
     @property
     def observation(self) -> str:

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinlab.engine.explore import ExplorationResult, Limits, explore
+from pinlab.engine.decide import decide
+from pinlab.engine.explore import ExplorationResult, Limits
 from pinlab.engine.factor import Declined, explore_factored
 from pinlab.engine.models import Model
 from pinlab.litmus.errors import LitmusError
@@ -58,12 +59,15 @@ def run_file(
     time_limit: float | None = None,
     speedcheck: str = "false",
     factor: bool = True,
+    engine: str = "explore",
 ) -> LitmusRun:
     """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set.
 
     With ``time_limit`` (seconds) the exploration may stop early, and the
     verdict then says so (no observation).  ``speedcheck`` is one of
-    :data:`SPEEDCHECK`, as herd7's option of that name.
+    :data:`SPEEDCHECK`, as herd7's option of that name.  ``engine`` picks the
+    decision procedure (:func:`pinlab.engine.decide.decide`); the product-form
+    count of observer locations is the waiting explorer's (``explore``) only.
     """
     start = time.perf_counter()
     name = model if isinstance(model, str) else model.name
@@ -76,13 +80,13 @@ def run_file(
         lowered = lower(parse_text(text, str(path)), speedcheck)
         limits = Limits(time_limit=time_limit, stop_at_first=speedcheck == "fast")
         result = None
-        if factor and speedcheck == "false" and name == "lkmm":
+        if factor and speedcheck == "false" and name == "lkmm" and engine == "explore":
             result = _explore_factored(lowered, time_limit)
         if result is None:
             if time_limit is not None:
                 left = time_limit - (time.perf_counter() - start)
                 limits = Limits(time_limit=max(left, 0.001), stop_at_first=speedcheck == "fast")
-            result = explore(lowered.program, model, limits=limits)
+            result = decide(lowered.program, model, engine=engine, limits=limits)
     except LitmusError as err:
         return LitmusRun(str(path), name, None, err, expected)
     seconds = time.perf_counter() - start
