@@ -235,6 +235,9 @@ class Era:
             "19eaf44954df", "mm: thp: support allocation of anonymous multi-size THP", "v6.8"
         )
     )
+    fork_batches_ptes: bool = field(
+        metadata=_cite("f8d937761d65", "mm/memory: optimize fork() with PTE-mapped THP", "v6.9")
+    )
     device_exclusive: bool = field(
         metadata=_cite("b756a3b5e7ea", "mm: Device exclusive memory access", "v5.14")
     )
@@ -332,6 +335,7 @@ V4_20: Final = Era(
     thp_cow_refcount=False,
     madv_collapse=False,
     anon_mthp=False,
+    fork_batches_ptes=False,
     device_exclusive=False,
     device_exclusive_keeps_mapcount=False,
 )
@@ -479,9 +483,13 @@ CURRENT: Final = dataclasses.replace(
     order=9,
     summary="linux-next of the spec: exclusive swap-ins mapped writable; device-exclusive rework",
     changes=_changes(
-        "anon_mthp", "swapin_maps_exclusive_writable", "device_exclusive_keeps_mapcount"
+        "anon_mthp",
+        "fork_batches_ptes",
+        "swapin_maps_exclusive_writable",
+        "device_exclusive_keeps_mapcount",
     ),
     anon_mthp=True,
+    fork_batches_ptes=True,
     swapin_maps_exclusive_writable=True,
     device_exclusive_keeps_mapcount=True,
 )

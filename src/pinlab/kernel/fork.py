@@ -46,6 +46,8 @@ from pinlab.kernel.folio import (
     folio_alloc,
     folio_get,
     folio_put,
+    folio_ref_add,
+    folio_ref_sub,
     folio_test_anon,
     folio_trylock,
     folio_unlock,
@@ -55,19 +57,30 @@ from pinlab.kernel.huge_mm import pmd_trans_huge
 from pinlab.kernel.hugetlb import copy_hugetlb_page_range
 from pinlab.kernel.internal import (
     folio_needs_cow_for_dma,
+    folio_pte_batch,
     is_cow_mapping,
     maybe_mkwrite,
     mk_pte,
     vm_normal_page,
 )
-from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, Vma, page_folio, pfn_to_page
+from pinlab.kernel.mm_types import (
+    Cpu,
+    Folio,
+    MmStruct,
+    Page,
+    Vma,
+    folio_test_large,
+    page_folio,
+    pfn_to_page,
+    vma_soft_dirty_enabled,
+)
 from pinlab.kernel.mmu_notifier import (
     MMU_NOTIFY_PROTECTION_PAGE,
     mmu_notifier_invalidate_range_end,
     mmu_notifier_invalidate_range_start,
     mmu_notifier_range_init,
 )
-from pinlab.kernel.pgtable import pte_alloc, ptep_get, ptep_set_wrprotect, set_pte_at
+from pinlab.kernel.pgtable import pte_alloc, ptep_get, set_pte_at, set_ptes, wrprotect_ptes
 from pinlab.kernel.pte import (
     is_device_exclusive_entry,
     is_migration_entry,
@@ -79,6 +92,7 @@ from pinlab.kernel.pte import (
     pte_mkclean,
     pte_mkdirty,
     pte_mkold,
+    pte_mkwrite,
     pte_none,
     pte_present,
     pte_swp_clear_exclusive,
@@ -99,6 +113,7 @@ from pinlab.kernel.rmap import (
     folio_dup_file_rmap_pte,
     folio_try_dup_anon_rmap_pte,
 )
+from pinlab.kernel.rmap_large import folio_try_dup_anon_rmap_ptes
 from pinlab.kernel.swap import restore_exclusive_pte
 from pinlab.kernel.swap_state import swap_duplicate
 from pinlab.kernel.zap import unmap_vmas
@@ -226,10 +241,11 @@ def copy_pte_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -
         yield from barrier(cpu, "copy_pte_range:after-src-ptl-mb")
         ret = 0
         while addr < table_end:
-            ret = yield from _copy_one(cpu, dst_vma, src_vma, addr, prealloc)
+            max_nr = (table_end - addr) // PAGE_SIZE
+            ret = yield from _copy_one(cpu, dst_vma, src_vma, addr, prealloc, max_nr)
             if ret in (-EAGAIN, -EBUSY):
                 break
-            addr += PAGE_SIZE
+            addr += PAGE_SIZE * max(ret, 1)
         yield from kapi.spin_unlock(src_ptl)
         yield from kapi.spin_unlock(dst_ptl)
         if ret == -EAGAIN:
@@ -245,7 +261,11 @@ def copy_pte_range(cpu: Cpu, dst_vma: Vma, src_vma: Vma, start: int, end: int) -
     return ret if ret == -EBUSY else 0
 
 
-def _copy_one(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, prealloc: _Prealloc) -> Gen:
+def _copy_one(
+    cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, prealloc: _Prealloc, max_nr: int
+) -> Gen:
+    """One step of copy_pte_range()'s loop: -errno, or how many PTEs it copied (0: one,
+    nothing to copy or not present)."""
     ptent = yield from ptep_get(src_vma.mm.pte(addr))
     if pte_none(ptent):
         return 0
@@ -254,14 +274,61 @@ def _copy_one(cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, prealloc: _Preall
         if ret != -ENOENT:
             return ret
         ptent = yield from ptep_get(src_vma.mm.pte(addr))  # restored: copy it as present
-    return (yield from copy_present_pte(cpu, dst_vma, src_vma, addr, ptent, prealloc))
+    return (yield from copy_present_ptes(cpu, dst_vma, src_vma, addr, ptent, max_nr, prealloc))
+
+
+def copy_present_ptes(
+    cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, pte: Any, max_nr: int, prealloc: _Prealloc
+) -> Gen:
+    """Model of mm/memory.c:copy_present_ptes(): the PTEs from ``addr`` that map one large
+    folio, copied as one batch (v6.9, f8d937761d65), or one PTE (copy_present_pte()).
+
+    A batch takes its references and duplicates its rmap once, so fork reads
+    whether the folio may be pinned once per batch.  If it may be, the batch
+    fails with -EAGAIN: copy_pte_range() allocates a folio and comes back,
+    and with a folio allocated the page goes the one-PTE way, to be copied.
+    Returns -errno or how many PTEs were copied.
+    """
+    page = vm_normal_page(src_vma, addr, pte)
+    if (
+        cpu.era.fork_batches_ptes
+        and page is not None
+        and prealloc.folio is None
+        and folio_test_large(page_folio(page))
+        and max_nr != 1
+    ):
+        folio = page_folio(page)
+        nr, any_writable = yield from folio_pte_batch(
+            folio,
+            src_vma.mm,
+            addr,
+            pte,
+            max_nr,
+            ignore_dirty=bool(src_vma.vm_flags & VM_SHARED),
+            ignore_soft_dirty=not vma_soft_dirty_enabled(src_vma),
+        )
+        yield from folio_ref_add(folio, nr)
+        pages = [pfn_to_page(page.pfn + i) for i in range(nr)]
+        if (yield from folio_test_anon(folio)):
+            if (yield from folio_try_dup_anon_rmap_ptes(cpu, folio, pages, src_vma)):
+                yield from folio_ref_sub(folio, nr)
+                return -EAGAIN
+        else:
+            for p in pages:  # folio_dup_file_rmap_ptes()
+                yield from folio_dup_file_rmap_pte(folio, p)
+        if any_writable:
+            pte = pte_mkwrite(pte)
+        yield from __copy_present_ptes(dst_vma, src_vma, addr, pte, nr)
+        return nr
+    ret = yield from copy_present_pte(cpu, dst_vma, src_vma, addr, pte, prealloc)
+    return ret if ret < 0 else 1
 
 
 def copy_present_pte(
     cpu: Cpu, dst_vma: Vma, src_vma: Vma, addr: int, pte: Any, prealloc: _Prealloc
 ) -> Gen:
-    """Model of mm/memory.c:copy_present_pte() and __copy_present_ptes() (one PTE)."""
-    era, src_mm = cpu.era, src_vma.mm
+    """Model of mm/memory.c:copy_present_pte(): one PTE."""
+    era = cpu.era
     page = vm_normal_page(src_vma, addr, pte)
     if page is not None:
         folio = page_folio(page)
@@ -284,17 +351,22 @@ def copy_present_pte(
         else:
             yield from folio_get(folio)
             yield from folio_dup_file_rmap_pte(folio, page)
+    yield from __copy_present_ptes(dst_vma, src_vma, addr, pte, 1)
+    return 0
+
+
+def __copy_present_ptes(dst_vma: Vma, src_vma: Vma, addr: int, pte: Any, nr: int) -> Gen:
+    """Model of mm/memory.c:__copy_present_ptes(): map ``nr`` pages in the child."""
     if is_cow_mapping(src_vma.vm_flags) and pte_write(pte):
-        # Write-protect the parent's PTE first: both now share the page.
-        yield from ptep_set_wrprotect(src_mm, addr, src_mm.pte(addr))
+        # Write-protect the parent's PTEs first: both now share the pages.
+        yield from wrprotect_ptes(src_vma.mm, addr, nr)
         pte = pte_wrprotect(pte)
     if src_vma.vm_flags & VM_SHARED:
         pte = pte_mkclean(pte)
     pte = pte_mkold(pte)
     if not (dst_vma.vm_flags & VM_UFFD_WP):
         pte = pte_clear_uffd_wp(pte)
-    yield from set_pte_at(dst_vma.mm, addr, dst_vma.mm.pte(addr), pte)
-    return 0
+    yield from set_ptes(dst_vma.mm, addr, pte, nr)
 
 
 def copy_present_page(cpu: Cpu, dst_vma: Vma, addr: int, page: Page, prealloc: _Prealloc) -> Gen:

@@ -18,6 +18,7 @@ from pinlab.kernel.defs import (
     FOLL_PIN,
     FOLL_WRITE,
     MMF_HAS_PINNED,
+    PAGE_SIZE,
     VM_MAYSHARE,
     VM_MAYWRITE,
     VM_SHARED,
@@ -32,7 +33,18 @@ from pinlab.kernel.folio import (
     folio_maybe_dma_pinned,
 )
 from pinlab.kernel.mm_types import Cpu, Folio, MmStruct, Page, Vma, is_zero_pfn, pfn_to_page
-from pinlab.kernel.pte import pfn_pte, pte_mkwrite, pte_pfn, pte_special
+from pinlab.kernel.pte import (
+    pfn_pte,
+    pte_advance_pfn,
+    pte_clear_soft_dirty,
+    pte_mkclean,
+    pte_mkold,
+    pte_mkwrite,
+    pte_pfn,
+    pte_special,
+    pte_write,
+    pte_wrprotect,
+)
 
 
 @dataclass
@@ -101,6 +113,45 @@ def mm_set_has_pinned_flag(cpu: Cpu, mm: MmStruct) -> Gen:
         yield from kapi.atomic_set(mm.has_pinned, 1)
     elif kind is HasPinned.ONCE:
         yield from kapi.WRITE_ONCE(mm.has_pinned, 1)
+
+
+def __pte_batch_clear_ignored(pte: Any, ignore_dirty: bool, ignore_soft_dirty: bool) -> Any:
+    """Model of mm/internal.h:__pte_batch_clear_ignored(): the bits a batch may differ in."""
+    if ignore_dirty:
+        pte = pte_mkclean(pte)
+    if ignore_soft_dirty:
+        pte = pte_clear_soft_dirty(pte)
+    return pte_wrprotect(pte_mkold(pte))
+
+
+def folio_pte_batch(
+    folio: Folio,
+    mm: MmStruct,
+    addr: int,
+    pte: Any,
+    max_nr: int,
+    ignore_dirty: bool,
+    ignore_soft_dirty: bool,
+) -> Gen:
+    """Model of mm/internal.h:folio_pte_batch(): a batch of present PTEs.
+
+    From ``addr`` (whose PTE, ``pte``, maps a page of the large ``folio``),
+    the consecutive PTEs that map the folio's consecutive pages with the same
+    bits, leaving out the accessed and writable bits (and dirty, soft-dirty
+    when asked).  Returns ``(nr, any_writable)``: how many PTEs, at least one
+    and at most ``max_nr``, and whether any PTE but the first is writable.
+    """
+    max_nr = min(max_nr, folio.pfn + folio.nr_pages - pte_pfn(pte))
+    expected = __pte_batch_clear_ignored(pte_advance_pfn(pte, 1), ignore_dirty, ignore_soft_dirty)
+    nr, any_writable = 1, False
+    while nr < max_nr:
+        cur = yield from kapi.READ_ONCE(mm.pte(addr + nr * PAGE_SIZE))  # ptep_get()
+        if __pte_batch_clear_ignored(cur, ignore_dirty, ignore_soft_dirty) != expected:
+            break
+        any_writable = any_writable or bool(pte_write(cur))
+        expected = pte_advance_pfn(expected, 1)
+        nr += 1
+    return nr, any_writable
 
 
 def folio_needs_cow_for_dma(cpu: Cpu, vma: Vma, folio: Folio) -> Gen:

@@ -23,7 +23,7 @@ from pinlab.kernel.contpte import contpte_try_unfold
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import MmStruct, Vma
-from pinlab.kernel.pte import _PAGE_RW, pte_present
+from pinlab.kernel.pte import _PAGE_RW, pte_advance_pfn, pte_present
 
 PMD_TABLE: Final = 0x1  # pmd_present() and not a leaf: points to a PTE table
 _PAGE_BIT_RW: Final = _PAGE_RW.bit_length() - 1
@@ -127,6 +127,20 @@ def ptep_clear_flush(vma: Vma, addr: int, ptep: Loc) -> Gen:
 def ptep_set_wrprotect(mm: MmStruct, addr: int, ptep: Loc) -> Gen:
     """Model of arch/x86/include/asm/pgtable.h:ptep_set_wrprotect() (clear_bit of RW)."""
     yield from kapi.clear_bit(_PAGE_BIT_RW, ptep)
+
+
+def wrprotect_ptes(mm: MmStruct, addr: int, nr: int) -> Gen:
+    """Model of include/linux/pgtable.h:wrprotect_ptes() (the generic loop)."""
+    for i in range(nr):
+        a = addr + i * PAGE_SIZE
+        yield from ptep_set_wrprotect(mm, a, mm.pte(a))
+
+
+def set_ptes(mm: MmStruct, addr: int, pte: Any, nr: int) -> Gen:
+    """Model of include/linux/pgtable.h:set_ptes(): ``nr`` PTEs mapping consecutive pages."""
+    for i in range(nr):
+        a = addr + i * PAGE_SIZE
+        yield from set_pte_at(mm, a, mm.pte(a), pte_advance_pfn(pte, i))
 
 
 def ptep_modify_prot_start(vma: Vma, addr: int, ptep: Loc) -> Gen:

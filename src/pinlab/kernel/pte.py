@@ -109,6 +109,11 @@ def pte_pfn(pte: Pte) -> Any:
     return pte >> PAGE_SHIFT
 
 
+def pte_advance_pfn(pte: Pte, nr: int) -> Any:
+    """include/linux/pgtable.h:pte_advance_pfn(): the same bits, ``nr`` pages on."""
+    return pte + (nr << PAGE_SHIFT)
+
+
 def pfn_pte(pfn: Any, prot: int) -> Any:
     return (pfn << PAGE_SHIFT) | prot
 

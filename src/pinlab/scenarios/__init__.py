@@ -30,6 +30,8 @@ MODULES: tuple[str, ...] = (
     "collapse_gup_fast",
     "try_get_folio_free",
     "pgtable_free_gup_fast",
+    "zap_gup_fast",
+    "mprotect_gup_fast",
 )
 
 
@@ -46,10 +48,6 @@ def select(
 ) -> list[Scenario]:
     """The scenarios called ``names`` (all when empty) of ``era`` and ``model``.
 
-    With no names, the scenarios the engine cannot decide yet
-    (:attr:`Scenario.undecided`) and those that take minutes
-    (:attr:`Scenario.named_only`) are left out: they run only when named.
-
     ``era`` matches a scenario's variant or its era's name.  Raises
     :class:`LookupError` naming what matched nothing.
     """
@@ -58,11 +56,7 @@ def select(
     for n in names:
         if n not in known:
             raise LookupError(f"no scenario {n!r}; known: {', '.join(sorted(known))}")
-    chosen = (
-        [s for s in every if s.name in names]
-        if names
-        else [s for s in every if not (s.undecided or s.named_only)]
-    )
+    chosen = [s for s in every if s.name in names] if names else list(every)
     if era is not None:
         chosen = [s for s in chosen if era in (s.variant, s.era.name)]
         if not chosen:

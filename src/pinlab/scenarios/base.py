@@ -78,12 +78,6 @@ class Scenario:
     # The litmus patterns of spec 6 (``"L1"`` ... ``"L12"``) this scenario
     # runs on the model's own code.
     patterns: tuple[str, ...] = ()
-    # Why the engine cannot decide this scenario in reasonable time yet; such
-    # a scenario runs only when named (``pinlab check NAME --era VARIANT``),
-    # never in the whole-catalogue run.
-    undecided: str = ""
-    # Why a decided scenario runs only when named: it takes minutes, not seconds.
-    named_only: str = ""
 
     @property
     def key(self) -> str:
@@ -178,8 +172,6 @@ class Family:
         *,
         title: str | None = None,
         forbidden: str | None = None,
-        undecided: str = "",
-        named_only: str = "",
     ) -> Scenario:
         return Scenario(
             name=self.name,
@@ -193,8 +185,6 @@ class Family:
             build=build,
             notes=notes,
             patterns=self.patterns,
-            undecided=undecided,
-            named_only=named_only,
         )
 
 

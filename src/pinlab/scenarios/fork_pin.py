@@ -174,27 +174,44 @@ MB = "copy_page_range:seq-begin-mb"
 AFTER_SPINLOCK = "copy_pte_range:after-src-ptl-mb"
 SCENARIOS += (
     FAMILY.scenario(
-        "current+mb", CURRENT.adding("current+mb", MB), "lkmm", Expect.NEVER, build,
+        "current+mb",
+        CURRENT.adding("current+mb", MB),
+        "lkmm",
+        Expect.NEVER,
+        build,
         "candidate fix: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
     ),
     FAMILY.scenario(
-        "current+after-spinlock", CURRENT.adding("current+after-spinlock", AFTER_SPINLOCK),
-        "lkmm", Expect.NEVER, build,
+        "current+after-spinlock",
+        CURRENT.adding("current+after-spinlock", AFTER_SPINLOCK),
+        "lkmm",
+        Expect.NEVER,
+        build,
         "candidate fix: smp_mb__after_spinlock() once copy_pte_range() holds src_ptl",
     ),
     FAMILY.scenario(
-        "flag-set", CURRENT, "lkmm", Expect.NEVER, build_pinned_before,
+        "flag-set",
+        CURRENT,
+        "lkmm",
+        Expect.NEVER,
+        build_pinned_before,
         "MMF_HAS_PINNED already set: fork's read of _refcount meets GUP-fast's fully "
         "ordered folio_ref_try_add() on the same location",
     ),
     FAMILY.scenario(
-        "large-flag-set", CURRENT, "lkmm", Expect.REACHABLE, build_large_pinned_before,
+        "large-flag-set",
+        CURRENT,
+        "lkmm",
+        Expect.REACHABLE,
+        build_large_pinned_before,
         "a large folio: fork reads _pincount, which GUP-fast writes with atomic_add()",
     ),
     FAMILY.scenario(
-        "large-flag-set+mb", CURRENT.adding("large-flag-set+mb", MB), "lkmm", Expect.NEVER,
+        "large-flag-set+mb",
+        CURRENT.adding("large-flag-set+mb", MB),
+        "lkmm",
+        Expect.NEVER,
         build_large_pinned_before,
-        "fork copies four PTEs: 2,946 executions, about 330 s on one core",
-        named_only="2,946 lkmm executions (about 330 s): run it by name",
+        "fork copies the four PTEs as one batch (copy_present_ptes()): 395 executions",
     ),
 )
