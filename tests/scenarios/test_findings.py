@@ -46,3 +46,37 @@ def test_barrier_table_row(row: tuple[str, str, str]) -> None:
     )  # fmt: skip
     result = scenario.run(Limits(stop_at_witness=True))
     assert result.verdict.value == verdict
+
+
+# Section 1: each row of its table is a catalogue scenario with that expectation.
+FORK_ROW = re.compile(r"^\| `([\w.+-]+)` \| [^|]+ \| \**(never|reachable)\** \| [^|]+ \|$")
+
+
+def _fork_rows() -> list[tuple[str, str]]:
+    lines = FINDINGS.read_text().splitlines()
+    return [m.groups() for line in lines if (m := FORK_ROW.match(line))]  # type: ignore[misc]
+
+
+def test_section_1_table_is_the_catalogue() -> None:
+    from pinlab.scenarios import select
+
+    rows = _fork_rows()
+    assert len(rows) == 6
+    for variant, verdict in rows:
+        chosen = select(["fork-vs-pin-fast"], variant, "lkmm")
+        (scenario,) = [s for s in chosen if s.variant == variant]
+        assert scenario.expected.value == verdict, variant
+
+
+@pytest.mark.parametrize(
+    ("name", "observation"),
+    [("fork-flag-set-folio-get", "Never"), ("fork-large-folio-pincount", "Sometimes")],
+)
+def test_section_1_litmus_shapes(name: str, observation: str) -> None:
+    from pinlab.litmus.run import run_file
+
+    path = FINDINGS.parent / "litmus" / f"{name}.litmus"
+    assert f"`docs/litmus/{name}.litmus` ({observation})" in FINDINGS.read_text()
+    run = run_file(path, "lkmm")
+    assert run.verdict is not None
+    assert run.verdict.observation == observation
