@@ -13,7 +13,7 @@ def test_only_the_what_ifs_are_reachable() -> None:
     assert {s.model for s in SCENARIOS} == {"sc", "lkmm"}
 
 
-def test_in_the_catalogue_last() -> None:
-    assert MODULES[-1] == "pgtable_free_gup_fast"
+def test_in_the_catalogue() -> None:
+    assert "pgtable_free_gup_fast" in MODULES
     assert {s.key for s in SCENARIOS} <= {s.key for s in catalogue()}
     assert all(s.patterns == ("L7",) for s in SCENARIOS)
