@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pinlab.cli import app
-from pinlab.scenarios import Expect, fork_pin
+from pinlab.scenarios import Expect, Scenario, catalogue, fork_pin, select
+from pinlab.scenarios.replay import select_one
 
 RUNNER = CliRunner()
 FIELDS = {"name", "era", "variant", "model", "verdict", "expected", "executions", "seconds"}
@@ -76,3 +77,18 @@ def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("scenario", catalogue(), ids=lambda s: s.key)
+def test_every_catalogue_variant_is_accepted(scenario: Scenario) -> None:
+    """What check and explain (and so replay) resolve ``--era VARIANT`` to."""
+    assert scenario in select([scenario.name], scenario.variant, scenario.model)
+    assert select_one(scenario.name, scenario.variant, scenario.model) is scenario
+
+
+def test_a_what_if_variant_runs_by_its_name() -> None:
+    args = ["check", "fork-vs-pin-fast", "--era", "current+after-spinlock", "--model", "lkmm"]
+    result = RUNNER.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in result.output.splitlines()]
+    assert (record["variant"], record["verdict"]) == ("current+after-spinlock", "never")
