@@ -128,9 +128,11 @@ def folio_putback_lru(folio: Folio) -> Gen:
 
 
 # --- unmapping ----------------------------------------------------------------------
-def _rmap_vmas(machine: Machine, folio: Folio, index: int, mapping: int) -> list[Vma]:
+def _rmap_vmas(machine: Machine, folio: Folio, index: int, mapping: Any) -> list[Vma]:
+    # ``mapping`` is the loaded value itself, not int() of it: the anon test is
+    # then a truth test the engine sees (a control dependency on the load).
     anon = bool(mapping & PAGE_MAPPING_ANON)
-    return list(rmap_walk(machine, index, anon=anon, file_id=0 if anon else mapping >> 2))
+    return list(rmap_walk(machine, index, anon=anon, file_id=0 if anon else int(mapping) >> 2))
 
 
 def try_to_migrate_one(cpu: Cpu, folio: Folio, vma: Vma, address: int) -> Gen:
@@ -188,7 +190,7 @@ def _migrate_one_pte(cpu: Cpu, folio: Folio, vma: Vma, address: int, ptep: Any, 
 def try_to_migrate(cpu: Cpu, machine: Machine, folio: Folio) -> Gen:
     """Model of mm/rmap.c:try_to_migrate(): every mapping becomes a migration entry."""
     index = int((yield from kapi.READ_ONCE(folio.index)))
-    mapping = int((yield from kapi.READ_ONCE(folio.mapping)))
+    mapping = yield from kapi.READ_ONCE(folio.mapping)
     for vma in _rmap_vmas(machine, folio, index, mapping):
         if not (yield from try_to_migrate_one(cpu, folio, vma, vma_address(vma, index))):
             return
@@ -227,7 +229,7 @@ def remove_migration_ptes(cpu: Cpu, machine: Machine, src: Folio, dst: Folio) ->
     """Model of mm/migrate.c:remove_migration_ptes(): every migration entry of ``src``
     maps ``dst`` (``src`` itself when the migration failed)."""
     index = int((yield from kapi.READ_ONCE(dst.index)))
-    mapping = int((yield from kapi.READ_ONCE(dst.mapping)))
+    mapping = yield from kapi.READ_ONCE(dst.mapping)
     for vma in _rmap_vmas(machine, dst, index, mapping):
         yield from remove_migration_pte(cpu, dst, vma, vma_address(vma, index), src)
 

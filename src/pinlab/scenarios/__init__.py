@@ -32,6 +32,7 @@ MODULES: tuple[str, ...] = (
     "pgtable_free_gup_fast",
     "zap_gup_fast",
     "mprotect_gup_fast",
+    "migrate_gup_fast",
 )
 
 
