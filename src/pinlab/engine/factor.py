@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,8 +116,14 @@ class _Shape:
     fixed: tuple[tuple[int, int], ...] = ()  # (co | fr) & int: program-order pairs to a write
 
 
-def _shape(tids: tuple[int, ...], sites: tuple[Site, ...], init: int) -> _Shape:
-    """Every coherent binding of accesses ``sites`` (of threads ``tids``)."""
+def _shape(
+    tids: tuple[int, ...], sites: tuple[Site, ...], init: int, tick: Callable[[], None]
+) -> _Shape:
+    """Every coherent binding of accesses ``sites`` (of threads ``tids``).
+
+    ``tick`` is called once per coherence order: the enumeration grows as
+    the factorial of the writes, so the explorer's time limit must reach it.
+    """
     n = len(sites)
     idx = range(n)
     writes = [i for i in idx if sites[i].write]
@@ -131,6 +137,7 @@ def _shape(tids: tuple[int, ...], sites: tuple[Site, ...], init: int) -> _Shape:
         if any(perm[a] > perm[b] and tids[perm[a]] == tids[perm[b]]
                for a in range(len(perm)) for b in range(a + 1, len(perm))):  # fmt: skip
             continue
+        tick()
         co: list[int | None] = [None, *perm]  # None: the initial write
         values = [init, *(sites[w].value for w in perm)]
         pos = {w: k for k, w in enumerate(perm, 1)}
@@ -375,7 +382,7 @@ class _FactoredExplorer(Explorer):
             if shape is None:
                 sites = tuple(self.sites[name] for name in site_names)
                 init = self.init.get(sites[0].loc, 0)
-                shape = _shape(tuple(e.tid for e in evs), sites, init)
+                shape = _shape(tuple(e.tid for e in evs), sites, init, self._check_deadline)
                 self.shapes[site_names] = shape
             shapes.append((shape, evs))
             for i, j in shape.fixed:
