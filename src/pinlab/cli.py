@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pinlab import __version__
-from pinlab.engine.explore import Limits, ReplayError
-from pinlab.engine.models import get_model
+from pinlab.engine import Limits, ReplayError, get_model
 from pinlab.litmus.run import SPEEDCHECK, LitmusRun, run_file
 from pinlab.report.litmus_text import Tally, render_run
 
@@ -233,7 +232,7 @@ EngineOpt = Annotated[
 
 
 def _check_engine(command: str, engine: str) -> None:
-    from pinlab.engine.decide import ENGINES
+    from pinlab.engine import ENGINES
 
     if engine not in ENGINES:
         raise _fail(command, f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")

@@ -1,7 +1,154 @@
-"""The engine: operations, execution graphs, memory models and the explorer.
+"""The engine: programs of generator threads, executions as graphs, models by name.
 
-Threads are generators that yield :mod:`~pinlab.engine.ops` operations; a
-:class:`~pinlab.engine.program.Program` bundles them with initial memory and a
-final-state condition.  Nothing in this package knows about the kernel or
-about litmus syntax.
+Nothing in this package knows about the kernel or about litmus syntax.  What
+other packages may use is exported here (``__all__``); every other module of
+``pinlab.engine`` is private to it, and a test checks that ``kernel``,
+``litmus``, ``scenarios`` and ``report`` import only these names.
+
+Programs
+    :class:`Program` bundles threads (:class:`ThreadFactory`: generator
+    functions that yield operations), initial memory (:class:`Loc` to
+    value) and a final-state :class:`Condition` (a :class:`CondKind` over
+    :class:`Observable` terms: :class:`RegVar`, :class:`MemVar`) on the
+    :class:`FinalState`; :class:`Oops` is a thread's way to report a kernel
+    BUG.
+Operations
+    :mod:`ops <pinlab.engine.ops>` holds the operations a thread yields
+    (:class:`Op`: :class:`Load`, :class:`Store`, :class:`Rmw`,
+    :class:`Fence`, :class:`Lock`, :class:`TryLock`, :class:`IsLocked`,
+    :class:`Unlock`, :class:`SrcuSync`, :class:`Choose`, :class:`Assume`,
+    :class:`Cutoff`; a :class:`Tag` gives an access its ordering);
+    :mod:`kapi <pinlab.engine.kapi>` the kernel's memory API built on them
+    (``READ_ONCE``, ``atomic_add_return``, ``spin_lock``, ...), and
+    :data:`PRIMITIVES` the same as :class:`Primitive` entries by the names
+    litmus tests use.
+Values
+    A thread receives loaded values as :class:`Val`, which carry the loads
+    they depend on; :func:`unwrap` gives the plain value, and
+    :func:`ctrl_mark` / :func:`ctrl_restore` (a :class:`CtrlMark`) say where
+    a branch's effect on control dependencies ends.
+Models
+    :class:`Model` (named axioms over an execution graph) and
+    :func:`get_model` (``"sc"``, ``"lkmm"``).
+Deciding
+    :func:`decide` is the one entry point: every consistent execution of a
+    program under a model, by a decision procedure (:data:`ENGINES`; a
+    procedure implements :class:`Procedure`), within :class:`Limits`,
+    summarised as a frozen :class:`ExplorationResult` whose
+    :class:`Outcome` says whether it saw everything.  Each execution reaches
+    an ``on_execution`` callback as an :class:`Execution`.  :func:`replay`
+    runs the one execution a choice list names (:class:`ReplayError` when
+    it does not fit), and :func:`witness_choices` finds the choice list of
+    an execution another procedure found.  :func:`explore_factored` counts
+    the accesses of observer locations (each a :class:`Site`) in product
+    form (litmus tests), declining (:class:`Declined`) where it does not
+    apply.
+Graphs
+    :class:`ExecutionGraph` of :class:`Event` (kinds :class:`EvKind`).
+Sequential runs
+    :class:`SequentialExecutor` runs threads one after another on a
+    :class:`Memory`: the kernel model's setup and selftests.
 """
+
+from __future__ import annotations
+
+from pinlab.engine import kapi, ops
+from pinlab.engine.decide import ENGINES, Procedure, decide, replay
+from pinlab.engine.explore import (
+    Execution,
+    ExplorationResult,
+    Limits,
+    Outcome,
+    ReplayError,
+)
+from pinlab.engine.factor import Declined, Site, explore_factored
+from pinlab.engine.graph import Event, EvKind, ExecutionGraph
+from pinlab.engine.guide import choices_for as witness_choices
+from pinlab.engine.models import Model, get_model
+from pinlab.engine.ops import (
+    Assume,
+    Choose,
+    Cutoff,
+    Fence,
+    IsLocked,
+    Load,
+    Lock,
+    Op,
+    Rmw,
+    SrcuSync,
+    Store,
+    Tag,
+    TryLock,
+    Unlock,
+)
+from pinlab.engine.primitives import PRIMITIVES, Primitive
+from pinlab.engine.program import (
+    Condition,
+    CondKind,
+    FinalState,
+    Loc,
+    MemVar,
+    Observable,
+    Oops,
+    Program,
+    RegVar,
+    ThreadFactory,
+)
+from pinlab.engine.sequential import Memory, SequentialExecutor
+from pinlab.engine.values import CtrlMark, Val, ctrl_mark, ctrl_restore, unwrap
+
+__all__ = [
+    "ENGINES",
+    "PRIMITIVES",
+    "Assume",
+    "Choose",
+    "CondKind",
+    "Condition",
+    "CtrlMark",
+    "Cutoff",
+    "Declined",
+    "EvKind",
+    "Event",
+    "Execution",
+    "ExecutionGraph",
+    "ExplorationResult",
+    "Fence",
+    "FinalState",
+    "IsLocked",
+    "Limits",
+    "Load",
+    "Loc",
+    "Lock",
+    "MemVar",
+    "Memory",
+    "Model",
+    "Observable",
+    "Oops",
+    "Op",
+    "Outcome",
+    "Primitive",
+    "Procedure",
+    "Program",
+    "RegVar",
+    "ReplayError",
+    "Rmw",
+    "SequentialExecutor",
+    "Site",
+    "SrcuSync",
+    "Store",
+    "Tag",
+    "ThreadFactory",
+    "TryLock",
+    "Unlock",
+    "Val",
+    "ctrl_mark",
+    "ctrl_restore",
+    "decide",
+    "explore_factored",
+    "get_model",
+    "kapi",
+    "ops",
+    "replay",
+    "unwrap",
+    "witness_choices",
+]

@@ -22,7 +22,7 @@ see every execution.  Protocol: :class:`Procedure`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final, Protocol
 
@@ -31,7 +31,7 @@ from pinlab.engine.models import Model, get_model
 from pinlab.engine.program import Program
 from pinlab.engine.revisit import RevisitExplorer
 
-__all__ = ["ENGINES", "Procedure", "decide"]
+__all__ = ["ENGINES", "Procedure", "decide", "replay"]
 
 ENGINES: Final = ("auto", "revisit", "explore")
 
@@ -117,3 +117,23 @@ def decide(
             return replace(first, outcome=Outcome.TIME)
         rest = replace(limits, time_limit=left)
     return _explore(program, m, limits=rest, on_execution=on_execution, record_src=record_src)
+
+
+def replay(
+    program: Program,
+    model: Model | str,
+    choices: Sequence[int],
+    *,
+    on_execution: Callable[[Execution], None] | None = None,
+    record_src: bool = False,
+) -> ExplorationResult:
+    """The one execution the choice list ``choices`` names.
+
+    Choice lists are the waiting explorer's (what :func:`decide` hands out in
+    :attr:`Execution.choices` and :func:`~pinlab.engine.guide.choices_for`
+    finds for an execution of any procedure).  Raises
+    :class:`~pinlab.engine.explore.ReplayError` when they do not fit the
+    program; the execution reaches ``on_execution`` if it is consistent.
+    """
+    m = get_model(model) if isinstance(model, str) else model
+    return explore(program, m, on_execution=on_execution, replay=choices, record_src=record_src)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Final
 
-from pinlab.engine.primitives import PRIMITIVES
+from pinlab.engine import PRIMITIVES
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import Cpu
 

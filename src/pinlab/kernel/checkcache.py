@@ -25,8 +25,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pinlab.engine.program import Loc
-from pinlab.engine.sequential import Memory
+from pinlab.engine import Loc, Memory
 from pinlab.kernel.defs import PAGE_SIZE, PMD_MASK, PMD_SIZE
 from pinlab.kernel.huge_mm import pmd_pte, pmd_trans_huge
 from pinlab.kernel.mm_types import Machine, MmStruct, Vma

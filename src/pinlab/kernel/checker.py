@@ -27,22 +27,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pinlab.engine.ops import (
+from pinlab.engine import (
     Assume,
     Choose,
     Cutoff,
     Fence,
     IsLocked,
     Load,
+    Loc,
     Lock,
+    Memory,
     Op,
+    SequentialExecutor,
     SrcuSync,
     Store,
     TryLock,
     Unlock,
 )
-from pinlab.engine.program import Loc
-from pinlab.engine.sequential import Memory, SequentialExecutor
 from pinlab.kernel.checkcache import TABLES, PageTables, Readers, TrackedMemory, structure
 from pinlab.kernel.eras import Era
 from pinlab.kernel.invariants import BY_ID, INVARIANTS, Invariant, pae_cleared_violation

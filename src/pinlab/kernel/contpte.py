@@ -35,8 +35,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.ops import Cutoff
+from pinlab.engine import Cutoff, kapi
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import MmStruct

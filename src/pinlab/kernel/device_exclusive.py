@@ -35,8 +35,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from pinlab.engine import kapi
-from pinlab.engine.ops import Cutoff
+from pinlab.engine import Cutoff, kapi
 from pinlab.kernel.defs import (
     EBUSY,
     EINVAL,

@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.ops import Assume, Load, Store, Tag
+from pinlab.engine import Assume, Load, Store, Tag, kapi
 from pinlab.kernel.defs import (
     GUP_PIN_COUNTING_BIAS,
     PAGE_MAPPING_ANON,

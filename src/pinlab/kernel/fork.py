@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import (
     EAGAIN,

@@ -21,9 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from pinlab.engine import kapi
-from pinlab.engine.ops import Cutoff
-from pinlab.engine.program import Loc
+from pinlab.engine import Cutoff, Loc, kapi
 from pinlab.kernel.defs import (
     EAGAIN,
     EEXIST,

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.defs import (
     HPAGE_PMD_ORDER,
     PAGE_SHIFT,

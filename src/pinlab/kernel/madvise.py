@@ -15,8 +15,7 @@ mlock.
 
 from __future__ import annotations
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.defs import (
     PAGE_SIZE,
     PMD_SIZE,

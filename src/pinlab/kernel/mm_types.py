@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Final
 
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc
 from pinlab.kernel.arch import X86, Arch
 from pinlab.kernel.defs import (
     HPAGE_PMD_ORDER,

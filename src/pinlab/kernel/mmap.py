@@ -21,8 +21,7 @@ from __future__ import annotations
 import itertools
 from typing import Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.defs import (
     EACCES,
     EINVAL,

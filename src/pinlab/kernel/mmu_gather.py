@@ -31,8 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import PAGE_SIZE, PMD_MASK, PMD_SIZE
 from pinlab.kernel.folio import Gen

@@ -30,8 +30,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.mm_types import Cpu, MmStruct
 
 Gen = Generator[Any, Any, Any]

@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import Folio, Vma

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.contpte import contpte_try_unfold
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.folio import Gen

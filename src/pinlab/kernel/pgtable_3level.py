@@ -36,9 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.ops import Assume
-from pinlab.engine.program import Loc
+from pinlab.engine import Assume, Loc, kapi
 from pinlab.kernel.barriers import barrier
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import Cpu

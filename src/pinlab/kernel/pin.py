@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Oops
+from pinlab.engine import Oops, kapi
 from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import ENOMEM, FOLL_GET, FOLL_LONGTERM, FOLL_PIN, GUP_PIN_COUNTING_BIAS
 from pinlab.kernel.eras import PinProposal

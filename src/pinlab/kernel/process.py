@@ -20,8 +20,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.sequential import Memory, SequentialExecutor
+from pinlab.engine import Memory, SequentialExecutor, kapi
 from pinlab.kernel import drivers
 from pinlab.kernel.arch import X86, Arch
 from pinlab.kernel.checker import InvariantChecker, kernel_stack

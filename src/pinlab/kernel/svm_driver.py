@@ -32,8 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.defs import EBUSY, EINVAL
 from pinlab.kernel.device_exclusive import device_exclusive_page
 from pinlab.kernel.folio import Gen, folio_put, folio_unlock

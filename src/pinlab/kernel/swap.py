@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.ops import Assume
+from pinlab.engine import Assume, kapi
 from pinlab.kernel.defs import (
     FAULT_FLAG_WRITE,
     PAGE_SIZE,

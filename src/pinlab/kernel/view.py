@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc
 from pinlab.kernel.defs import (
     PAGE_MAPPING_ANON,
     PAGE_MAPPING_FLAGS,

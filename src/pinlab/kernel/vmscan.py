@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, kapi
 from pinlab.kernel.barriers import barrier
 from pinlab.kernel.defs import PAGE_SIZE, PG_lru, PG_swapbacked
 from pinlab.kernel.folio import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pinlab.engine.program import CondKind, FinalState, Loc, MemVar, Observable, RegVar
+from pinlab.engine import CondKind, FinalState, Loc, MemVar, Observable, RegVar
 from pinlab.litmus import ast
 
 __all__ = [

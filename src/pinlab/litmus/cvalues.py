@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine.program import Loc
-from pinlab.engine.values import Val, unwrap
+from pinlab.engine import Loc, Val, unwrap
 
 __all__ = ["CValueError", "apply1", "apply2", "binary", "cancels", "not_pointer", "unary"]
 

@@ -25,9 +25,20 @@ import re
 from collections.abc import Callable, Generator
 from typing import Any, Final
 
-from pinlab.engine.ops import Assume, Cutoff, Load, Op, Store, Tag
-from pinlab.engine.primitives import PRIMITIVES, Primitive
-from pinlab.engine.values import CtrlMark, ctrl_mark, ctrl_restore, unwrap
+from pinlab.engine import (
+    PRIMITIVES,
+    Assume,
+    CtrlMark,
+    Cutoff,
+    Load,
+    Op,
+    Primitive,
+    Store,
+    Tag,
+    ctrl_mark,
+    ctrl_restore,
+    unwrap,
+)
 from pinlab.litmus import ast
 from pinlab.litmus.cvalues import (
     CValueError,

@@ -21,8 +21,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pinlab.engine.ops import Op
-from pinlab.engine.program import Condition, Loc, Program, ThreadFactory
+from pinlab.engine import Condition, Loc, Op, Program, ThreadFactory
 from pinlab.litmus import ast
 from pinlab.litmus.cond import KIND, condition_text, observed, predicate, registers
 from pinlab.litmus.early import early_assumes, kept

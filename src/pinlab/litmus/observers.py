@@ -25,8 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pinlab.engine.factor import Site
-from pinlab.engine.program import Loc
+from pinlab.engine import Loc, Site
 from pinlab.litmus import ast
 from pinlab.litmus.cond import atoms, registers
 

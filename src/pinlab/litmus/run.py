@@ -11,10 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinlab.engine.decide import decide
-from pinlab.engine.explore import ExplorationResult, Limits
-from pinlab.engine.factor import Declined, explore_factored
-from pinlab.engine.models import Model
+from pinlab.engine import Declined, ExplorationResult, Limits, Model, decide, explore_factored
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.judge import Expectation, Judgement, expectation, judge
 from pinlab.litmus.lower import SPEEDCHECK, Lowered, lower

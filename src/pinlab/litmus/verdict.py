@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from pinlab.engine.program import CondKind, Loc, Observable
+from pinlab.engine import CondKind, Loc, Observable
 from pinlab.litmus.lower import Lowered
 
 __all__ = ["KIND_WORD", "ExplorationLike", "Verdict", "parse_herd7", "verdict"]

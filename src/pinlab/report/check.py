@@ -20,7 +20,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from pinlab.engine.explore import Outcome
+from pinlab.engine import Outcome
 from pinlab.scenarios import Scenario, ScenarioResult, Verdict
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 
-from pinlab.engine.graph import Event, EvKind
+from pinlab.engine import Event, EvKind
 from pinlab.report.kterms import describe_loc, describe_value, operation, source_of
 from pinlab.scenarios.explain import Counterexample
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pinlab.kernel
-from pinlab.engine.graph import Event, EvKind
+from pinlab.engine import Event, EvKind
 from pinlab.kernel import defs
 from pinlab.kernel.barriers import BARRIERS
 from pinlab.kernel.defs import GUP_PIN_COUNTING_BIAS, MMF_HAS_PINNED, PAGE_SHIFT, PMD_SHIFT

@@ -21,7 +21,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from pinlab.engine.graph import Event, EvKind, ExecutionGraph
+from pinlab.engine import Event, EvKind, ExecutionGraph
 from pinlab.kernel.barriers import BARRIERS
 from pinlab.report.kterms import (
     describe_loc,

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pinlab.engine.graph import Event, EvKind, ExecutionGraph
+from pinlab.engine import Event, EvKind, ExecutionGraph
 
 __all__ = ["Edge", "describe_cycle", "weak_cycle", "weak_cycles"]
 

@@ -21,11 +21,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pinlab.engine.decide import decide
-from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome
-from pinlab.engine.guide import choices_for
-from pinlab.engine.models import get_model
-from pinlab.engine.program import Condition, CondKind, FinalState, Program
+from pinlab.engine import (
+    Condition,
+    CondKind,
+    Execution,
+    ExplorationResult,
+    FinalState,
+    Limits,
+    Outcome,
+    Program,
+    decide,
+    get_model,
+    witness_choices,
+)
 from pinlab.kernel.eras import Era
 
 __all__ = [
@@ -115,7 +123,7 @@ class Scenario:
         With ``limits.stop_at_witness`` a reachable verdict comes from the first
         forbidden execution found (``executions`` counts up to it).  A witness
         found by a procedure other than the waiting explorer is found again by
-        that explorer (:func:`~pinlab.engine.guide.choices_for`), so every
+        that explorer (:func:`~pinlab.engine.witness_choices`), so every
         reachable verdict carries a choice list the explorer's own model check
         accepted.
         """
@@ -133,7 +141,7 @@ class Scenario:
             witness = first[0].choices
             if result.witness is None:  # (another procedure than the explorer found it)
                 model = get_model(self.model)
-                witness = choices_for(built.program, model, first[0].graph).choices
+                witness = witness_choices(built.program, model, first[0].graph).choices
         seconds = time.perf_counter() - start
         if result.positive:
             verdict = Verdict.REACHABLE

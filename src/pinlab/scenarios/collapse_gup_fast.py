@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import (
     FOLL_FAST_ONLY,

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.defs import FOLL_WRITE, PAGE_SIZE
 from pinlab.kernel.eras import CURRENT, Era, era_by_name
 from pinlab.kernel.gup_api import pin_user_pages_unlocked

@@ -56,7 +56,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.defs import ENOMEM, PAGE_SIZE
 from pinlab.kernel.device_exclusive import device_exclusive_page
 from pinlab.kernel.eras import Era, era_by_name

@@ -29,11 +29,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pinlab.engine.decide import decide
-from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome, explore
-from pinlab.engine.graph import EvKind, ExecutionGraph
-from pinlab.engine.guide import choices_for
-from pinlab.engine.models import get_model
+from pinlab.engine import (
+    EvKind,
+    Execution,
+    ExecutionGraph,
+    ExplorationResult,
+    Limits,
+    Outcome,
+    decide,
+    get_model,
+    replay,
+    witness_choices,
+)
 from pinlab.scenarios.base import Built, Scenario, Verdict
 
 __all__ = [
@@ -164,7 +171,7 @@ def find_counterexample(
 
     The counterexample is the waiting explorer's execution, with its choice
     list and the kernel source of every event: when another procedure found
-    it, that explorer finds it again (:func:`~pinlab.engine.guide.choices_for`).
+    it, that explorer finds it again (:func:`~pinlab.engine.witness_choices`).
     """
     built = scenario.program()
     best: list[Counterexample] = []
@@ -184,7 +191,7 @@ def find_counterexample(
                     on_execution=keep, record_src=True)  # fmt: skip
     if best and result.witness is None:  # (found by another procedure than the explorer)
         model = get_model(scenario.model)
-        ex = choices_for(built.program, model, best[0].execution.graph, record_src=True)
+        ex = witness_choices(built.program, model, best[0].execution.graph, record_src=True)
         again = _counterexample(scenario, built, ex)
         assert again is not None
         best[:] = [again]
@@ -201,13 +208,13 @@ def find_counterexample(
 def replay_execution(scenario: Scenario, choices: Sequence[int]) -> Counterexample:
     """Re-run the one execution ``choices`` names.
 
-    Raises :class:`~pinlab.engine.explore.ReplayError` when the choices do not
+    Raises :class:`~pinlab.engine.ReplayError` when the choices do not
     fit the program, :class:`NotForbidden` when the execution they give is not
     a counterexample (or is no consistent execution at all).
     """
     built = scenario.program()
     found: list[Execution] = []
-    explore(built.program, scenario.model, on_execution=found.append, replay=choices,
+    replay(built.program, scenario.model, choices, on_execution=found.append,
             record_src=True)  # fmt: skip
     if not found:
         raise NotForbidden("the saved choices give no consistent execution")

@@ -38,7 +38,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.defs import FOLL_WRITE, PAGE_SIZE
 from pinlab.kernel.eras import V5_8, V5_9, V5_9_ONCE, V5_11, V6_1, Era, HasPinned, era_by_name
 from pinlab.kernel.fork import dup_mmap

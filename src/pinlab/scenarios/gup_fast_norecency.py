@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.arch import ARM64_CONTPTE, ARM64_CONTPTE_NORECENCY, Arch
 from pinlab.kernel.contpte import CONT_PTES, PTE_CONT, arm64_hw_update_af_dirty
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_PIN, FOLL_WRITE, PAGE_SIZE

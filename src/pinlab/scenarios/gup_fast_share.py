@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_PIN, PAGE_SIZE, PG_anon_exclusive
 from pinlab.kernel.eras import Era, era_by_name

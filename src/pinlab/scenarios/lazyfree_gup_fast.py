@@ -28,8 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import kapi
-from pinlab.engine.program import FinalState, Loc, Program
+from pinlab.engine import FinalState, Loc, Program, kapi
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_PIN, PAGE_SIZE, PG_lru
 from pinlab.kernel.eras import Era, era_by_name

@@ -53,7 +53,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.arch import ARM64, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_PIN, PAGE_SIZE
 from pinlab.kernel.eras import Era, era_by_name

@@ -30,8 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.ops import Load, Rmw
-from pinlab.engine.program import FinalState, Loc, Program
+from pinlab.engine import FinalState, Load, Loc, Program, Rmw
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, PAGE_SIZE, PMD_MASK
 from pinlab.kernel.eras import Era, era_by_name

@@ -33,8 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import FinalState, Loc, Program
+from pinlab.engine import FinalState, Loc, Program, kapi
 from pinlab.kernel.eras import CURRENT, Era
 from pinlab.kernel.mm_types import Cpu, Machine
 from pinlab.kernel.pgtable import barrier_ipi

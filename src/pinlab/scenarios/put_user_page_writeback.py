@@ -66,8 +66,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine import kapi
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program, kapi
 from pinlab.kernel.defs import PAGE_SIZE, PG_dirty
 from pinlab.kernel.eras import Era, PinProposal, era_by_name
 from pinlab.kernel.mm_types import Cpu, Page, pfn_folio

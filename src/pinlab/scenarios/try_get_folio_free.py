@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.folio import folio_get

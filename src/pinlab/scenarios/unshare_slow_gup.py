@@ -37,7 +37,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.defs import PAGE_SIZE, PG_anon_exclusive
 from pinlab.kernel.eras import CURRENT, V5_11, Era
 from pinlab.kernel.gup_api import pin_user_pages_unlocked

@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine.program import FinalState, Program
+from pinlab.engine import FinalState, Program
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import (
     FOLL_FAST_ONLY,
