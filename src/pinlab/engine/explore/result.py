@@ -1,0 +1,92 @@
+"""What an exploration returns: limits, outcome, statistics, executions, results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from pinlab.engine.graph import ExecutionGraph
+from pinlab.engine.models.base import Verdict
+from pinlab.engine.program import FinalState
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_executions: int | None = None  # consistent executions
+    time_limit: float | None = None  # seconds
+    stop_at_witness: bool = False  # stop at the first execution satisfying the condition
+    stop_at_first: bool = False  # stop at the first execution counted (that the filter keeps)
+
+
+class Outcome(enum.StrEnum):
+    COMPLETE = "complete"
+    BOUND = "bound-reached"  # some execution was cut by a loop bound
+    TIME = "time-limit"
+    EXECUTIONS = "execution-limit"
+    WITNESS = "witness"  # stopped at the first witness (Limits.stop_at_witness)
+    FIRST = "first"  # stopped at the first execution counted (Limits.stop_at_first)
+    # The procedure ran to its end but cannot vouch that it saw every execution
+    # (the revisit explorer on load buffering through a dependent event).
+    INCOMPLETE = "incomplete"
+
+
+@dataclass(slots=True)
+class Stats:
+    explored: int = 0  # complete candidates decided by the model
+    consistent: int = 0
+    blocked: int = 0
+    bounded: int = 0
+    unsolvable: int = 0
+    infeasible: int = 0
+    pruned: int = 0
+    seconds: float = 0.0
+    factored: int = 0  # consistent executions counted in product form (engine.factor)
+
+    @property
+    def ratio(self) -> float:
+        """explored / consistent: 1.0 is optimal."""
+        return self.explored / self.consistent if self.consistent else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    graph: ExecutionGraph
+    final: FinalState
+    verdict: Verdict
+    choices: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExplorationResult:
+    program: str
+    model: str
+    states: dict[tuple[Any, ...], int]
+    positive: int
+    negative: int
+    flags: frozenset[str]
+    outcome: Outcome
+    stats: Stats
+    witness: tuple[int, ...] | None = None  # choices of a first execution satisfying the predicate
+    counterexample: tuple[int, ...] | None = None  # ... and of one that does not
+    procedure: str = "explore"  # the decision procedure that gave it (engine.decide)
+
+    @property
+    def observation(self) -> str:
+        if self.positive == 0:
+            return "Never"
+        if self.negative == 0:
+            return "Always"
+        return "Sometimes"
+
+
+class ReplayError(RuntimeError):
+    """A saved choice list does not fit the program (it changed since it was saved)."""
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Unsolvable(Exception):
+    pass
