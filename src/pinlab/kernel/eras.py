@@ -21,9 +21,10 @@ would on such a kernel.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from dataclasses import dataclass, field
 from typing import Final
+
+from pinlab.kernel.switches import Change, CowReuse, HasPinned, PinProposal, cite
 
 __all__ = [
     "CURRENT",
@@ -39,56 +40,6 @@ __all__ = [
 ]
 
 
-class CowReuse(enum.Enum):
-    """How do_wp_page() decides that an anonymous page may be reused instead of copied."""
-
-    MAPCOUNT = "mapcount"  # reuse_swap_page(): one mapping (and no other swap user) => reuse
-    REFCOUNT = "refcount"  # 09854ba94c6a: reuse only if page_count() == 1
-    REFCOUNT_SWAPCACHE = "refcount+swapcache"  # 53a05ad9f21d: tolerate and drop the swapcache ref
-
-
-class HasPinned(enum.Enum):
-    """How an mm remembers that it ever had FOLL_PIN pins."""
-
-    NONE = "none"
-    # The first posting of 008cfe4418b3 (lore "mm: Introduce mm_struct.has_pinned",
-    # Sep 2020): a plain int written with WRITE_ONCE() and read with READ_ONCE().
-    # Review (Jason Gunthorpe, John Hubbard) asked for an atomic_t; never merged.
-    ONCE = "READ_ONCE(mm->has_pinned)"
-    ATOMIC = "mm->has_pinned"  # 008cfe4418b3: an atomic_t set on every FOLL_PIN
-    MMF_BIT = "MMF_HAS_PINNED"  # a458b76a4171 + 292648ac5cf1: a flag bit, test before set
-
-
-class PinProposal(enum.Enum):
-    """How GUP would tell a pin from a reference before FOLL_PIN: the 2018 proposals.
-
-    None was merged; FOLL_PIN's GUP_PIN_COUNTING_BIAS (switch ``foll_pin``)
-    was.  Sources: John Hubbard's RFC "mm: track gup pinned pages" (July
-    2018, lore 20180709080554.21931-2-jhubbard@nvidia.com: ``dma_pinned_count``
-    in a union with ``page->lru``) and the thread "mm: introduce
-    put_user_page*(), placeholder versions" (Dec 2018: Jerome Glisse's
-    ``_mapcount`` overloading, spelled out by John Hubbard).
-    """
-
-    NONE = "none"  # a GUP reference is just a reference
-    DMA_PINNED_COUNT = "dma_pinned_count"  # a separate per-page counter
-    MAPCOUNT = "_mapcount"  # file pages: GUP also increments _mapcount
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A commit that changed ``switch``: ``commit`` (12 hex digits), subject, release."""
-
-    commit: str
-    subject: str
-    release: str
-    switch: str = ""
-
-
-def _cite(commit: str, subject: str, release: str) -> dict[str, Change]:
-    return {"change": Change(commit, subject, release)}
-
-
 @dataclass(frozen=True, slots=True)
 class Era:
     """One kernel version's design of GUP, COW and fork, as switches."""
@@ -99,79 +50,79 @@ class Era:
     changes: tuple[Change, ...]
     # --- features cow.c depends on ---------------------------------------
     io_uring: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "edafccee56ff", "io_uring: add support for pre-mapped user IO buffers", "v5.1"
         )
     )
-    madv_pageout: bool = field(metadata=_cite("1a4e58cce84e", "mm: introduce MADV_PAGEOUT", "v5.4"))
+    madv_pageout: bool = field(metadata=cite("1a4e58cce84e", "mm: introduce MADV_PAGEOUT", "v5.4"))
     # --- telling pins from references -----------------------------------
-    foll_pin: bool = field(metadata=_cite("3faa52c03f44", "mm/gup: track FOLL_PIN pages", "v5.7"))
+    foll_pin: bool = field(metadata=cite("3faa52c03f44", "mm/gup: track FOLL_PIN pages", "v5.7"))
     # --- COW ---------------------------------------------------------------
     gup_breaks_cow: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "17839856fd58", 'gup: document and work around "COW can break either way" issue', "v5.8"
         )
     )
     cow_reuse: CowReuse = field(
-        metadata=_cite("09854ba94c6a", "mm: do_wp_page() simplification", "v5.9")
+        metadata=cite("09854ba94c6a", "mm: do_wp_page() simplification", "v5.9")
     )
     swapin_cow_streamlined: bool = field(
-        metadata=_cite("c145e0b47c77", "mm: streamline COW logic in do_swap_page()", "v5.18")
+        metadata=cite("c145e0b47c77", "mm: streamline COW logic in do_swap_page()", "v5.18")
     )
     # --- fork vs pins ------------------------------------------------------
     has_pinned: HasPinned = field(
-        metadata=_cite("008cfe4418b3", "mm: Introduce mm_struct.has_pinned", "v5.9")
+        metadata=cite("008cfe4418b3", "mm: Introduce mm_struct.has_pinned", "v5.9")
     )
     fork_copies_maybe_pinned: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "70e806e4e645", "mm: Do early cow for pinned pages during fork() for ptes", "v5.9"
         )
     )
     write_protect_seq: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "57efa1fe5957", "mm/gup: prevent gup_fast from racing with COW during fork", "v5.11"
         )
     )
     clear_refs_skips_pinned: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "9348b73c2e1b", "mm: don't play games with pinned pages in clear_page_refs", "v5.11"
         )
     )
     reclaim_skips_pinned: bool = field(
-        metadata=_cite("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11")
+        metadata=cite("feb889fb40fa", "mm: don't put pinned pages into the swap cache", "v5.11")
     )
     lazyfree_checks_refs: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "6c8e2a256915",
             "mm: fix race between MADV_FREE reclaim and blkdev direct IO read",
             "v5.18",
         )
     )
     longterm_pin_migrates_movable: bool = field(
-        metadata=_cite("d1e153fea2a8", "mm/gup: migrate pinned pages out of movable zone", "v5.13")
+        metadata=cite("d1e153fea2a8", "mm/gup: migrate pinned pages out of movable zone", "v5.13")
     )
     # --- PageAnonExclusive ---------------------------------------------------
     anon_exclusive: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "6c287605fd56",
             "mm: remember exclusively mapped anonymous pages with PG_anon_exclusive",
             "v5.19",
         )
     )
     ro_pin_unshare_anon: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "a7f226604170",
             "mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning a possibly shared anonymous page",
             "v5.19",
         )
     )
     foll_force_needs_exclusive: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "5535be309971", "mm/gup: fix FOLL_FORCE COW security issue and remove FOLL_COW", "v6.0"
         )
     )
     mprotect_upgrade_exclusive: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "64fe24a3e05e",
             "mm/mprotect: try avoiding write faults for exclusive anonymous pages when "
             "changing protection",
@@ -179,39 +130,37 @@ class Era:
         )
     )
     gup_fast_pae_barriers: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "088b8aa537c2",
             "mm: fix PageAnonExclusive clearing racing with concurrent RCU GUP-fast",
             "v6.1",
         )
     )
     gup_fast_pmd_recheck: bool = field(
-        metadata=_cite(
-            "70cbc3cc78a9", "mm: gup: fix the fast GUP race against THP collapse", "v6.1"
-        )
+        metadata=cite("70cbc3cc78a9", "mm: gup: fix the fast GUP race against THP collapse", "v6.1")
     )
     ro_longterm_unshare_cow: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "84209e87c696", "mm/gup: reliable R/O long-term pinning in COW mappings", "v6.2"
         )
     )
     no_writable_longterm_file_pins: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "8ac268436e6d",
             "mm/gup: disallow FOLL_LONGTERM GUP-nonfast writing to file-backed mappings",
             "v6.5",
         )
     )
     io_uring_gup_file_check: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "34ed8d0dcd69", "io_uring: rsrc: delegate VMA file-backed check to GUP", "v6.5"
         )
     )
     zero_page_pin_uncounted: bool = field(
-        metadata=_cite("c8070b787519", "mm: Don't pin ZERO_PAGE in pin_user_pages()", "v6.5")
+        metadata=cite("c8070b787519", "mm: Don't pin ZERO_PAGE in pin_user_pages()", "v6.5")
     )
     swapin_maps_exclusive_writable: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "c18160dba5ff",
             "mm: swap: reuse exclusive folio directly instead of wp page faults",
             "v6.11",
@@ -219,30 +168,30 @@ class Era:
     )
     # --- large folios ----------------------------------------------------
     thp_cow_refcount: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "3bff7e3f1f16",
             "mm/huge_memory: streamline COW logic in do_huge_pmd_wp_page()",
             "v5.18",
         )
     )
     madv_collapse: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "7d8faaf15545", "mm/madvise: introduce MADV_COLLAPSE sync hugepage collapse", "v6.1"
         )
     )
     anon_mthp: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "19eaf44954df", "mm: thp: support allocation of anonymous multi-size THP", "v6.8"
         )
     )
     fork_batches_ptes: bool = field(
-        metadata=_cite("f8d937761d65", "mm/memory: optimize fork() with PTE-mapped THP", "v6.9")
+        metadata=cite("f8d937761d65", "mm/memory: optimize fork() with PTE-mapped THP", "v6.9")
     )
     device_exclusive: bool = field(
-        metadata=_cite("b756a3b5e7ea", "mm: Device exclusive memory access", "v5.14")
+        metadata=cite("b756a3b5e7ea", "mm: Device exclusive memory access", "v5.14")
     )
     device_exclusive_keeps_mapcount: bool = field(
-        metadata=_cite(
+        metadata=cite(
             "lore:20250210193801.781278-1-david@redhat.com",
             "mm: fixes for device-exclusive entries (hmm)",
             "v6.15",
