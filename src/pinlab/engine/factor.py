@@ -300,16 +300,12 @@ def _merge(*parts: Mapping[int, int]) -> dict[int, int]:
     return out
 
 
-class _FactoredExplorer(Explorer):
-    def __init__(
-        self,
-        program: Program,
-        sites: Mapping[Loc, Site],
-        init: Mapping[Loc, Any],
-        limits: Limits,
-    ) -> None:
+class _ProductCount:
+    """The explorer's count hook (:class:`~pinlab.engine.explore.CountHook`): an
+    execution of the skeleton stands for every binding of its observer accesses."""
+
+    def __init__(self, sites: Mapping[Loc, Site], init: Mapping[Loc, Any]) -> None:
         self.keeping = _Keeping()
-        super().__init__(program, self.keeping, limits=limits)
         self.sites = dict(sites)
         self.init = dict(init)
         self.shapes: dict[tuple[Loc, ...], _Shape] = {}
@@ -346,7 +342,13 @@ class _FactoredExplorer(Explorer):
             raise Declined("a dependency on an observer read")
         return [sorted(evs, key=lambda e: (e.tid, e.idx)) for _, evs in sorted(groups.items())]
 
-    def _record(self, graph: ExecutionGraph, final: FinalState, verdict: Verdict) -> None:
+    def __call__(
+        self,
+        graph: ExecutionGraph,
+        final: FinalState,
+        verdict: Verdict,
+        tick: Callable[[], None],
+    ) -> list[tuple[FinalState, int]]:
         groups = self._accept(graph)
         kept = self.keeping.kept
         reach, cf, rfe = kept["hb_plus"], kept["cumul_fence"], kept["rfe"]
@@ -382,7 +384,7 @@ class _FactoredExplorer(Explorer):
             if shape is None:
                 sites = tuple(self.sites[name] for name in site_names)
                 init = self.init.get(sites[0].loc, 0)
-                shape = _shape(tuple(e.tid for e in evs), sites, init, self._check_deadline)
+                shape = _shape(tuple(e.tid for e in evs), sites, init, tick)
                 self.shapes[site_names] = shape
             shapes.append((shape, evs))
             for i, j in shape.fixed:
@@ -393,8 +395,7 @@ class _FactoredExplorer(Explorer):
                 hb[a] |= m
             closed = r.closure_if_acyclic(hb)
             if closed is None:
-                self.stats.consistent -= 1  # (counted by the caller: no binding is)
-                return
+                return []  # (no binding is consistent)
             reach = closed
         per_loc: list[list[_Class]] = []
         for shape, evs in shapes:
@@ -439,34 +440,15 @@ class _FactoredExplorer(Explorer):
                     n *= k
                     values.extend(vals)
                 totals[tuple(values)] += n
-        self._count(final, verdict, totals)
+        return [(_with_values(final, values), n) for values, n in totals.items()]
 
-    def _count(
-        self,
-        final: FinalState,
-        verdict: Verdict,
-        totals: Mapping[tuple[tuple[int, str, int], ...], int],
-    ) -> None:
-        executions = sum(totals.values())
-        self.stats.consistent += executions - 1  # (the caller counted the skeleton)
-        self.stats.factored += executions
-        if not executions:
-            return
-        self.flags |= verdict.flags
-        cond = self.program.condition
-        for values, n in totals.items():
-            regs = [dict(m) for m in final.regs]
-            for tid, reg, value in values:
-                regs[tid][reg] = value
-            state = FinalState(final.memory, regs, final.oopses)
-            if cond.filter is not None and not cond.filter(state):
-                continue
-            key = tuple(state.get(v) for v in cond.observed)
-            self.states[key] = self.states.get(key, 0) + n
-            if cond.satisfied_by(state):
-                self.positive += n
-            else:
-                self.negative += n
+
+def _with_values(final: FinalState, values: _Values) -> FinalState:
+    """``final`` with the registers the observer reads set to ``values``."""
+    regs = [dict(m) for m in final.regs]
+    for tid, reg, value in values:
+        regs[tid][reg] = value
+    return FinalState(final.memory, regs, final.oopses)
 
 
 def explore_factored(
@@ -486,4 +468,5 @@ def explore_factored(
     limits = limits or Limits()
     if limits.stop_at_witness or limits.stop_at_first or limits.max_executions is not None:
         raise Declined("limits that stop at one execution")
-    return _FactoredExplorer(program, sites, init, limits).run()
+    count = _ProductCount(sites, init)
+    return Explorer(program, count.keeping, limits=limits, count=count).run()

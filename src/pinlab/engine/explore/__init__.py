@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from pinlab.engine.explore.explorer import Explorer, explore
 from pinlab.engine.explore.result import (
+    CountHook,
     Execution,
     ExplorationResult,
     Limits,
@@ -49,6 +50,7 @@ from pinlab.engine.explore.result import (
 )
 
 __all__ = [
+    "CountHook",
     "Execution",
     "ExplorationResult",
     "Explorer",

@@ -317,9 +317,29 @@ class Explorer(_Locks):
         self.stats.explored += 1
         if not verdict.consistent:
             return
-        self.stats.consistent += 1
-        self._record(graph, final, verdict)
+        if self.count is None:
+            self.stats.consistent += 1
+            self._record(graph, final, verdict)
+        else:
+            for state, n in self.count(graph, final, verdict, self._check_deadline):
+                self.stats.consistent += n
+                self.stats.factored += n
+                self._tally(state, verdict, n)
         self._check_limits()
+
+    def _tally(self, final: FinalState, verdict: Verdict, n: int) -> None:
+        """Count ``n`` executions ending in ``final`` (from the count hook)."""
+        if n:
+            self.flags |= verdict.flags
+        cond = self.program.condition
+        if cond.filter is not None and not cond.filter(final):
+            return
+        key = tuple(final.get(v) for v in cond.observed)
+        self.states[key] = self.states.get(key, 0) + n
+        if cond.satisfied_by(final):
+            self.positive += n
+        else:
+            self.negative += n
 
     def _final_state(self, graph: ExecutionGraph, read_value: Callable[[int], Any]) -> FinalState:
         memory: dict[Loc, Any] = dict(self.program.init)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pinlab.engine.graph import ExecutionGraph
 from pinlab.engine.models.base import Verdict
@@ -90,3 +91,23 @@ class _Stop(Exception):
 
 class _Unsolvable(Exception):
     pass
+
+
+class CountHook(Protocol):
+    """How many executions one consistent complete execution stands for.
+
+    The explorer's only extension point (:func:`pinlab.engine.explore_factored`
+    is its one user): called with each consistent complete execution, its
+    final state, its verdict and a ``tick`` to call in long computations (the
+    time limit), it returns ``(final state, how many)`` pairs, which the
+    explorer counts instead of the execution itself; no pairs at all when
+    the execution stands for none.
+    """
+
+    def __call__(
+        self,
+        graph: ExecutionGraph,
+        final: FinalState,
+        verdict: Verdict,
+        tick: Callable[[], None],
+    ) -> Iterable[tuple[FinalState, int]]: ...

@@ -9,6 +9,7 @@ from typing import Any
 
 from pinlab.engine.analysis import future_writes, value_domains
 from pinlab.engine.explore.result import (
+    CountHook,
     Execution,
     Limits,
     Outcome,
@@ -73,9 +74,11 @@ class _State(ABC):
         replay: Iterable[int] | None = None,
         record_src: bool = False,
         analyse: bool = True,
+        count: CountHook | None = None,
     ) -> None:
         self.program = program
         self.model = model
+        self.count = count
         self.limits = limits or Limits()
         self.on_execution = on_execution
         self.replay = list(replay) if replay is not None else None
