@@ -20,12 +20,6 @@ def test_in_the_catalogue() -> None:
     assert {s.model for s in SCENARIOS} == {"sc", "lkmm"}
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.key)
-def test_verdict(scenario: Scenario) -> None:
-    result = scenario.run()
-    assert result.as_expected, (result.verdict, result.exploration.stats)
-
-
 def _finals(scenario: Scenario) -> list[FinalState]:
     finals: list[FinalState] = []
     decide(

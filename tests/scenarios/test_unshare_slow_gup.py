@@ -9,26 +9,19 @@ from pinlab.engine.explore import explore
 from pinlab.engine.program import Condition, CondKind, FinalState, Program
 from pinlab.kernel.eras import CURRENT, V5_19
 from pinlab.scenarios import catalogue
-from pinlab.scenarios.base import Expect, Scenario, Verdict
+from pinlab.scenarios.base import Expect, Scenario
 from pinlab.scenarios.unshare_slow_gup import SCENARIOS, scenario
 
-FAST = [s for s in SCENARIOS if s.expected is Expect.REACHABLE]
-SLOW = [
-    *(s for s in SCENARIOS if s.expected is Expect.NEVER),
+# The catalogue's rows run in test_catalogue.py; these two only here.
+PIN_PIN = [
     scenario("current-pin-pin", CURRENT, Expect.NEVER, "pin-pin"),
     scenario("v5.19-pin-pin", V5_19, Expect.NEVER, "pin-pin"),
 ]
 
 
-@pytest.mark.parametrize("s", FAST, ids=lambda s: s.key)
-def test_reachable_variants(s: Scenario) -> None:
-    result = s.run()
-    assert result.verdict is Verdict.REACHABLE
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("s", SLOW, ids=lambda s: s.key)
-def test_never_variants(s: Scenario) -> None:
+@pytest.mark.parametrize("s", PIN_PIN, ids=lambda s: s.key)
+def test_pin_pin_variants(s: Scenario) -> None:
     result = s.run()
     assert result.as_expected, (result.verdict, result.exploration.stats)
 
