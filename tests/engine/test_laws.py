@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pinlab.engine import decide, replay, witness_choices
 from pinlab.engine import relation as r
 from pinlab.engine.explore import Execution, Limits, explore
 from pinlab.engine.graph import EvKind, ExecutionGraph
@@ -148,3 +149,47 @@ def test_sc_final_states_are_among_lkmms(threads: list[list[tuple[Any, ...]]]) -
     lkmm = explore(program, "lkmm")
     assert set(sc.states) <= set(lkmm.states)
     assert sc.stats.consistent <= lkmm.stats.consistent
+
+
+def _final_key(ex: Execution) -> tuple[object, ...]:
+    return (tuple(sorted(ex.final.memory.items(), key=str)), tuple(map(str, ex.final.regs)))
+
+
+@SETTINGS
+@given(threads=_threads(), model=st.sampled_from(["sc", "lkmm"]))
+def test_every_execution_replays_from_its_choices(
+    threads: list[list[tuple[Any, ...]]], model: str
+) -> None:
+    """A choice list is the whole state of an execution: replaying it gives it again."""
+    program = as_program("laws", threads)
+    found: list[Execution] = []
+    explore(program, model, on_execution=found.append)
+    for ex in found:
+        again: list[Execution] = []
+        replay(program, model, ex.choices, on_execution=again.append)
+        assert [_final_key(x) for x in again] == [_final_key(ex)]
+
+
+@SETTINGS
+@given(threads=_threads())
+def test_the_waiting_explorer_finds_each_revisit_execution(
+    threads: list[list[tuple[Any, ...]]],
+) -> None:
+    """witness_choices() names, as a choice list, any execution the revisit
+    procedure found; replaying the list gives that execution's final state."""
+    program = as_program("laws", threads)
+    found: list[Execution] = []
+    decide(program, "lkmm", engine="revisit", on_execution=found.append)
+    for ex in found[:5]:
+        named = witness_choices(program, get_model("lkmm"), ex.graph)
+        assert _final_key(named) == _final_key(ex)
+
+
+@SETTINGS
+@given(threads=_threads())
+def test_sc_executions_have_no_cycle_of_po_and_communications(
+    threads: list[list[tuple[Any, ...]]],
+) -> None:
+    for g in _graphs(threads, "sc"):
+        rel = Relations(g)
+        assert r.acyclic(r.union(rel.po, rel.rf, rel.co, rel.fr))

@@ -312,9 +312,11 @@ class _ReadsWrites(_State):
 
     def _bind(self, w: int, loc: Loc, cont: Callable[[], None]) -> None:
         tid = self.g.events[w].tid
-        waiting = [
+        # (in event order: the trail's undo re-inserts into ``awaiting``, so its
+        # order differs between a search and the replay of one of its choice lists)
+        waiting = sorted(
             r for r, rl in self.awaiting.items() if rl == loc and self.g.events[r].tid != tid
-        ]
+        )
         self._bind_each(w, waiting, 0, cont)
 
     def _bind_each(self, w: int, waiting: list[int], j: int, cont: Callable[[], None]) -> None:
