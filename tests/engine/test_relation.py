@@ -67,3 +67,28 @@ def test_a_topological_order_puts_every_edge_forward(rel: list[int]) -> None:
     assert sorted(order) == list(range(len(rel)))
     place = {e: k for k, e in enumerate(order)}
     assert all(place[i] < place[j] for i, j in r.pairs(rel))
+
+
+@given(relations(), st.data())
+def test_inverse_is_an_involution_that_reverses_composition(
+    a: list[int], data: st.DataObject
+) -> None:
+    b = [data.draw(st.integers(0, (1 << len(a)) - 1)) for _ in a]
+    assert r.inverse(r.inverse(a)) == a
+    assert r.inverse(r.compose(a, b)) == r.compose(r.inverse(b), r.inverse(a))
+    assert set(r.pairs(r.inverse(a))) == {(j, i) for i, j in r.pairs(a)}
+
+
+@given(relations())
+def test_star_is_the_identity_or_the_closure(rel: list[int]) -> None:
+    n = len(rel)
+    assert r.star(rel) == r.union(r.ident(n), r.closure(rel))
+    assert r.refl_closure(rel) == r.union(rel, r.ident(n))
+
+
+@given(relations(), st.integers(0, 4095), st.integers(0, 4095))
+def test_restrict_keeps_the_pairs_from_and_to_the_sets(rel: list[int], dom: int, ran: int) -> None:
+    got = set(r.pairs(r.restrict(rel, dom, ran)))
+    assert got == {(i, j) for i, j in r.pairs(rel) if dom >> i & 1 and ran >> j & 1}
+    assert r.domain(rel) == sum(1 << i for i in {i for i, _ in r.pairs(rel)})
+    assert r.range_(rel) == sum(1 << j for j in {j for _, j in r.pairs(rel)})
