@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import itertools
 
+from pinlab.engine import relation as r
 from pinlab.engine.graph import EvKind, ExecutionGraph
+from pinlab.engine.models.base import Relations
+from pinlab.engine.models.sections import rcu_read_side_pairs, srcu_rscs
 from pinlab.engine.program import Loc
 
 __all__ = [
@@ -67,30 +70,24 @@ def sc_acyclic(g: ExecutionGraph) -> bool:
 def _read_side_sections(g: ExecutionGraph) -> list[tuple[int, int, object]]:
     """Each thread's outermost read-side critical sections: (lock, unlock, domain).
 
-    RCU sections nest (the outermost pair counts); an SRCU section is a
-    ``srcu_read_lock()`` matched with the next unmatched ``srcu_read_unlock()``
-    of the same thread and ``srcu_struct`` (its domain), innermost first.
-    Sections still open are left out: their end may yet come.
+    The sections are the bell's (:mod:`pinlab.engine.models.sections`, as the
+    LKMM matches them): of nested RCU sections the outermost counts; an SRCU
+    section is matched by where its index flows, on its ``srcu_struct`` (its
+    domain).  Sections still open are left out: their end may yet come.
     """
-    out: list[tuple[int, int, object]] = []
-    events = g.events
-    for eids in g.threads:
-        depth, start = 0, -1
-        srcu: dict[object, list[int]] = {}
-        for eid in eids:
-            e = events[eid]
-            if e.kind is EvKind.F and e.tag == "rcu-lock":
-                if depth == 0:
-                    start = eid
-                depth += 1
-            elif e.kind is EvKind.F and e.tag == "rcu-unlock" and depth > 0:
-                depth -= 1
-                if depth == 0:
-                    out.append((start, eid, None))
-            elif e.kind is EvKind.R and e.tag == "srcu-lock":
-                srcu.setdefault(e.loc, []).append(eid)
-            elif e.kind is EvKind.W and e.tag == "srcu-unlock" and srcu.get(e.loc):
-                out.append((srcu[e.loc].pop(), eid, e.loc))
+    rel = Relations(g)
+    pairs, _, _ = rcu_read_side_pairs(g, rel)
+    ev = g.events
+    out: list[tuple[int, int, object]] = [
+        (lock, unlock, None)
+        for lock, unlock in pairs
+        if not any(
+            ev[outer].tid == ev[lock].tid and ev[outer].idx < ev[lock].idx < ev[end].idx
+            for outer, end in pairs
+            if outer != lock
+        )
+    ]
+    out += [(lock, unlock, g.events[lock].loc) for lock, unlock in r.pairs(srcu_rscs(rel))]
     return out
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from pinlab.engine import relation as r
 from pinlab.engine.graph import EvKind, ExecutionGraph
+from pinlab.engine.models import sections
 from pinlab.engine.models.base import Relations
+from pinlab.engine.models.sections import rcu_read_side_pairs
 from pinlab.engine.relation import Rel
 
 __all__ = ["Bell", "bell", "fencerel"]
@@ -76,26 +78,12 @@ class Bell:
 
 
 def _rcu_rscs(g: ExecutionGraph, rel: Relations) -> tuple[Rel, int, int]:
-    """Matched nested rcu_read_lock()/unlock() pairs; and the unmatched locks, unlocks."""
-    n = rel.n
-    rscs = [0] * n
-    lock_f = rel.tagged("rcu-lock") & rel.F
-    unlock_f = rel.tagged("rcu-unlock") & rel.F
-    unmatched_l = 0
-    unmatched_u = 0
-    for eids in g.threads:
-        stack: list[int] = []
-        for e in eids:
-            bit = 1 << e
-            if lock_f & bit:
-                stack.append(e)
-            elif unlock_f & bit:
-                if stack:
-                    rscs[stack.pop()] |= bit
-                else:
-                    unmatched_u |= bit
-        for e in stack:
-            unmatched_l |= 1 << e
+    """``rcu-rscs`` as a relation (from :func:`~.sections.rcu_read_side_pairs`);
+    and the unmatched locks, unlocks."""
+    pairs, unmatched_l, unmatched_u = rcu_read_side_pairs(g, rel)
+    rscs = [0] * rel.n
+    for lock, unlock in pairs:
+        rscs[lock] |= 1 << unlock
     return rscs, unmatched_l, unmatched_u
 
 
@@ -123,11 +111,7 @@ def _srcu(
     n = rel.n
     if not (Srcu_lock or Srcu_unlock):
         return r.zero(n), r.zero(n)
-    data0 = rel.data
-    carry_srcu_data = r.star(r.compose(r.restrict(data0, -1, ~Srcu_unlock & rel.all), rel.rf))
-    srcu_rscs = r.inter(
-        r.restrict(r.compose(carry_srcu_data, data0), Srcu_lock, Srcu_unlock), rel.loc
-    )
+    srcu_rscs = sections.srcu_rscs(rel)
     if Srcu_lock & ~r.domain(srcu_rscs):
         flags.add("unmatched-srcu-lock")
     if Srcu_unlock & ~r.range_(srcu_rscs):
