@@ -70,7 +70,12 @@ from pinlab.kernel.pte import (
     pte_sw_mkyoung,
     pte_uffd_wp,
 )
-from pinlab.kernel.rmap import folio_add_new_anon_rmap, folio_move_anon_rmap, folio_remove_rmap_pte
+from pinlab.kernel.rmap import (
+    anon_vma_prepare,
+    folio_add_new_anon_rmap,
+    folio_move_anon_rmap,
+    folio_remove_rmap_pte,
+)
 from pinlab.kernel.swap_state import (
     __swap_count,
     delete_from_swap_cache,
@@ -237,6 +242,10 @@ def wp_page_copy(cpu: Cpu, vmf: VmFault, old_folio: Folio | None, old_page: Page
     """
     vma, mm = vmf.vma, vmf.vma.mm
     unshare = bool(vmf.flags & FAULT_FLAG_UNSHARE)
+    # vmf_anon_prepare(): the VMA gets its anon_vma here when its only pages
+    # so far were the shared zero page (a read fault, an R/O pin), so that
+    # fork copies its page tables afterwards (vma_needs_copy()).
+    yield from anon_vma_prepare(vma)
     if old_page is None:
         new_folio = yield from vma_alloc_zeroed_movable_folio(cpu)
     else:
