@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,13 +116,28 @@ class _Shape:
     fixed: tuple[tuple[int, int], ...] = ()  # (co | fr) & int: program-order pairs to a write
 
 
+def _interleavings(seqs: list[list[int]]) -> Iterator[tuple[int, ...]]:
+    """Every merge of ``seqs`` that keeps the order within each."""
+    if not any(seqs):
+        yield ()
+        return
+    for k, seq in enumerate(seqs):
+        if seq:
+            rest = [*seqs[:k], seq[1:], *seqs[k + 1 :]]
+            for tail in _interleavings(rest):
+                yield (seq[0], *tail)
+
+
 def _shape(
     tids: tuple[int, ...], sites: tuple[Site, ...], init: int, tick: Callable[[], None]
 ) -> _Shape:
     """Every coherent binding of accesses ``sites`` (of threads ``tids``).
 
-    ``tick`` is called once per coherence order: the enumeration grows as
-    the factorial of the writes, so the explorer's time limit must reach it.
+    The coherence orders are the interleavings of the threads' writes
+    (program order among one thread's writes is coherence order), made
+    directly rather than filtered out of every permutation.  ``tick`` is
+    called once per coherence order and every 1024 bindings: the explorer's
+    time limit must reach an enumeration that grows this fast.
     """
     n = len(sites)
     idx = range(n)
@@ -132,16 +147,19 @@ def _shape(
         (i, j) for i in idx for j in idx if i < j and tids[i] == tids[j] and sites[j].write
     )
     shape = _Shape(tids, sites, fixed=fixed)
-    for perm in itertools.permutations(writes):
-        # program order among one thread's writes is coherence order (index order)
-        if any(perm[a] > perm[b] and tids[perm[a]] == tids[perm[b]]
-               for a in range(len(perm)) for b in range(a + 1, len(perm))):  # fmt: skip
-            continue
+    per_thread: dict[int, list[int]] = {}
+    for w in writes:  # (index order is program order)
+        per_thread.setdefault(tids[w], []).append(w)
+    count = 0
+    for perm in _interleavings(list(per_thread.values())):
         tick()
         co: list[int | None] = [None, *perm]  # None: the initial write
         values = [init, *(sites[w].value for w in perm)]
         pos = {w: k for k, w in enumerate(perm, 1)}
         for srcs in itertools.product(range(len(co)), repeat=len(reads)):
+            count += 1
+            if count & 0x3FF == 0:
+                tick()
             if not _coherent(tids, sites, reads, srcs, pos):
                 continue
             shape.bindings.append(_bind(tids, reads, srcs, co, values, sites))

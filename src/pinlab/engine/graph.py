@@ -154,6 +154,27 @@ class ExecutionGraph:
         """
         return self.crit
 
+    def co_floor(self, w: int) -> int:
+        """The first coherence position (insertion index into ``co[loc]``) that new
+        write ``w`` may take without breaking coherence with its own thread:
+        after every earlier write of its thread to the location (coWW), and
+        after the write each earlier read of its thread to it read (coRW).
+        Every model here has these (sc, and the LKMM's ``coherence``)."""
+        ev = self.events[w]
+        co = self.co.get(ev.loc) if ev.loc is not None else None
+        if not co or ev.tid < 0:
+            return 1
+        floor = 1
+        pos = {x: i for i, x in enumerate(co)}
+        for x in self.threads[ev.tid][: ev.idx]:
+            e = self.events[x]
+            if e.loc != ev.loc:
+                continue
+            src = x if x in pos else self.rf[x] if x < len(self.rf) else -1
+            if src in pos:
+                floor = max(floor, pos[src] + 1)
+        return floor
+
     def lock_co(self) -> dict[Loc, list[int]]:
         """The coherence order with each matched UL placed right after its LKW."""
         crit = self.critical()

@@ -284,7 +284,8 @@ class _ReadsWrites(_State):
         if ev.rmw >= 0 and ev.kind is EvKind.W and rf[ev.rmw] >= 0:
             forced = co.index(rf[ev.rmw]) + 1
         out = []
-        for k in range(len(co), 0, -1):
+        floor = g.co_floor(w)
+        for k in range(len(co), floor - 1, -1):
             if forced >= 0 and k != forced:
                 continue
             if k < len(co):

@@ -193,14 +193,15 @@ class RevisitExplorer(Locks):
             cont()
 
     # -- writes -------------------------------------------------------------------------------
-    def _positions(self, loc: Loc) -> list[int]:
-        """Where a new plain write may go in coherence, the last place first: never
-        between an RMW's halves, nor before the initial write."""
+    def _positions(self, w: int, loc: Loc) -> list[int]:
+        """Where new plain write ``w`` may go in coherence, the last place first: never
+        between an RMW's halves, nor before the initial write or anything its own
+        thread wrote or read there (:meth:`ExecutionGraph.co_floor`)."""
         g = self.g
         co = g.co[loc]
         events, rf = g.events, g.rf
         out = []
-        for k in range(len(co), 0, -1):
+        for k in range(len(co), g.co_floor(w) - 1, -1):
             if k < len(co):
                 nxt = events[co[k]]
                 if nxt.rmw >= 0 and nxt.kind is EvKind.W and rf[nxt.rmw] == co[k - 1]:
@@ -210,7 +211,7 @@ class RevisitExplorer(Locks):
 
     def _place(self, w: int, loc: Loc, cont: Callable[[], None]) -> None:
         end = len(self.g.co[loc])
-        for pos in self._positions(loc):
+        for pos in self._positions(w, loc):
             mark = self._mark()
             self._co_insert(loc, pos, w)
             self._set_maximal(w, pos == end)
