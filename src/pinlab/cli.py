@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -100,9 +101,7 @@ def _litmus(
     if speedcheck not in SPEEDCHECK:
         typer.echo(f"pinlab litmus: --speedcheck must be one of {', '.join(SPEEDCHECK)}", err=True)
         raise typer.Exit(2)
-    if time_limit is not None and time_limit <= 0:
-        typer.echo("pinlab litmus: --time-limit must be a positive number of seconds", err=True)
-        raise typer.Exit(2)
+    _check_time_limit("litmus", time_limit)
     if jobs < 1:
         typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
         raise typer.Exit(2)
@@ -219,7 +218,7 @@ EraOpt = Annotated[
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Memory model: sc or lkmm.")]
 TimeOpt = Annotated[
     float | None,
-    typer.Option("--time-limit", min=0.0, help="Stop each exploration after S seconds."),
+    typer.Option("--time-limit", help="Stop each exploration after S seconds."),
 ]
 EngineOpt = Annotated[
     str,
@@ -241,6 +240,12 @@ def _check_engine(command: str, engine: str) -> None:
 def _fail(command: str, message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"pinlab {command}: {message}", err=True)
     return typer.Exit(code)
+
+
+def _check_time_limit(command: str, seconds: float | None) -> None:
+    """Every command refuses the same nonsense limits (0, negative, nan, inf): exit 2."""
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise _fail(command, f"--time-limit must be a positive number of seconds, not {seconds}")
 
 
 def _check_options(command: str, era: str | None, model: str | None) -> None:
@@ -302,6 +307,7 @@ def _check(
     from pinlab.scenarios import select
 
     _check_options("check", era, model)
+    _check_time_limit("check", time_limit)
     _check_engine("check", engine)
     try:
         scenarios = select(names or (), era, model)
@@ -367,6 +373,7 @@ def _explain(
     from pinlab.scenarios.replay import select_one
 
     _check_options("explain", era, model)
+    _check_time_limit("explain", time_limit)
     _check_engine("explain", engine)
     try:
         scenario = select_one(name, era, model)

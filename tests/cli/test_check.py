@@ -92,3 +92,18 @@ def test_a_what_if_variant_runs_by_its_name() -> None:
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.output.splitlines()]
     assert (record["variant"], record["verdict"]) == ("current+after-spinlock", "never")
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "nan", "inf"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "zap-vs-pin-fast", "--model", "sc"],
+        ["explain", "zap-vs-pin-fast", "--model", "sc", "--era", "current"],
+    ],
+    ids=["check", "explain"],
+)
+def test_nonsense_time_limits_are_refused(command: list[str], limit: str) -> None:
+    result = RUNNER.invoke(app, [*command, f"--time-limit={limit}"])
+    assert result.exit_code == 2
+    assert "--time-limit must be a positive number of seconds" in result.stderr
