@@ -16,7 +16,7 @@ from pinlab.engine.models.lkmm import LkmmModel, has_locks, no_new_order_cycle
 from pinlab.litmus.lower import lower
 from pinlab.litmus.parse import parse_text
 from pinlab.scenarios import catalogue
-from tests.litmus.litmus_data import LITMUS
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS
 
 
 class Audited(LkmmModel):
@@ -44,6 +44,7 @@ def _lock_tests() -> list[Path]:
     return [p for p in paths if "spin_lock" in p.read_text() or "xchg" in p.read_text()]
 
 
+@NEEDS_CORPUS
 def test_skipped_checks_pass_on_the_kernel_lock_tests() -> None:
     model = Audited()
     paths = _lock_tests()

@@ -17,7 +17,9 @@ import pytest
 from pinlab.litmus.run import run_file
 from pinlab.litmus.verdict import Verdict
 from pinlab.report.herd7 import render
-from tests.litmus.litmus_data import LITMUS, rel, tsv
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, rel, tsv
+
+pytestmark = NEEDS_CORPUS
 
 KERNEL = tsv("kernel")
 CATALOGUE = sorted((LITMUS / "catalogue").glob("*.litmus"))

@@ -21,7 +21,7 @@ from pinlab.litmus.observers import observers
 from pinlab.litmus.parse import parse_text
 from pinlab.litmus.run import run_file
 from pinlab.report.herd7 import render
-from tests.litmus.litmus_data import LITMUS
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS
 
 MANFRED = LITMUS / "paulmck" / "manual" / "kernel"
 
@@ -120,6 +120,7 @@ def test_product_form_counts_as_enumeration(text: str) -> None:
 # -- the tests it was built for ----------------------------------------------------------
 
 
+@NEEDS_CORPUS
 @pytest.mark.parametrize("name", ["C-ManfredSpraul-L1G1xchg", "C-ManfredSpraul-L1G1xchgnr"])
 def test_manfred_two_cpu_lock_tests(name: str) -> None:
     path = MANFRED / f"{name}.litmus"
@@ -133,12 +134,14 @@ def _without_p2(text: str) -> str:
     return text.replace(" \\/ 2:r2=1", "").replace(" /\\ 2:r10=0 /\\ 2:r11=0", "")
 
 
+@NEEDS_CORPUS
 def test_l1g2xchg_with_two_cpus() -> None:
     factored, full = _both(_without_p2((MANFRED / "C-ManfredSpraul-L1G2xchg.litmus").read_text()))
     _same(factored, full)
     assert full.negative == 296 and full.positive == 0
 
 
+@NEEDS_CORPUS
 def test_run_file_output_does_not_change(tmp_path: Path) -> None:
     """herd7's output is the same with and without product form (Time aside)."""
     path = tmp_path / "L1G2xchg-2cpu.litmus"

@@ -6,7 +6,7 @@ import pytest
 
 from pinlab.litmus.judge import Expectation, expectation, judge
 from pinlab.litmus.verdict import Verdict
-from tests.litmus.litmus_data import LITMUS, tsv
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, tsv
 
 
 def v(
@@ -59,6 +59,7 @@ def test_rules(
     assert (j.passed, j.message) == (passed, message)
 
 
+@NEEDS_CORPUS
 def test_agrees_with_the_judgements_of_herd7_runs() -> None:
     """Judging herd7's verdicts on the paulmck tests gives the judge column of expected.tsv."""
     rows = tsv("paulmck")

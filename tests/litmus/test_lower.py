@@ -15,7 +15,7 @@ from pinlab.engine.values import DepTracker, Val
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.lower import Lowered, lower
 from pinlab.litmus.parse import parse_file, parse_text
-from tests.litmus.litmus_data import LITMUS, litmus_files, rel
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, litmus_files, rel
 
 ALL = litmus_files()
 MEMB = [p for p in ALL if "/manual/memb/" in str(p)]
@@ -56,6 +56,7 @@ def test_every_shared_test_lowers(path: Path) -> None:
         assert len(lower(test).program.threads) == len(test.processes)
 
 
+@NEEDS_CORPUS
 def test_smp_memb_error_names_the_place() -> None:
     assert len(MEMB) == 5
     path = LITMUS / "paulmck/manual/memb/C-memb-RCU-0.litmus"

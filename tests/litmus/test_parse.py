@@ -9,11 +9,12 @@ import pytest
 from pinlab.litmus import ast
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.parse import parse_file, parse_text
-from tests.litmus.litmus_data import LITMUS, litmus_files, rel
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, litmus_files, rel
 
 ALL = litmus_files()
 
 
+@NEEDS_CORPUS
 def test_shared_data_is_there() -> None:
     assert len(ALL) == 635, f"expected the 635 shared litmus tests under {LITMUS}"
 

@@ -16,7 +16,7 @@ import pytest
 
 from pinlab.litmus.run import run_file
 from pinlab.report.herd7 import render
-from tests.litmus.litmus_data import LITMUS
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS
 
 DATA = Path(__file__).parent / "data"
 
@@ -47,6 +47,7 @@ def test_the_data_covers_kernel_and_catalogue() -> None:
     assert len(TRUE) == len(FAST) == 47 + 79
 
 
+@NEEDS_CORPUS
 @pytest.mark.parametrize("path", sorted(TRUE))
 def test_speedcheck_true_as_herd7(path: str) -> None:
     assert _pinlab(path, "true") == TRUE[path]
@@ -57,6 +58,7 @@ def _states_blurred(lines: list[str]) -> list[str]:
     return lines[:2] + ["<state>"] * n + lines[2 + n :]
 
 
+@NEEDS_CORPUS
 @pytest.mark.parametrize("path", sorted(FAST))
 def test_speedcheck_fast_as_herd7(path: str) -> None:
     assert _states_blurred(_pinlab(path, "fast")) == _states_blurred(FAST[path])
@@ -81,6 +83,7 @@ def test_speedcheck_counts_only_what_settles_the_condition(tmp_path: Path) -> No
     assert (first.observation, first.negative, first.ok) == ("Sometimes", 1, False)
 
 
+@NEEDS_CORPUS
 def test_an_unknown_speedcheck_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="speedcheck must be one of false, true, fast"):
         run_file(LITMUS / sorted(TRUE)[0], "lkmm", speedcheck="quick")

@@ -15,7 +15,7 @@ from pinlab.litmus.parse import parse_text
 from pinlab.litmus.verdict import parse_herd7, verdict
 from pinlab.report.herd7 import render
 from pinlab.report.litmus_json import record
-from tests.litmus.litmus_data import LITMUS, rel
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, rel
 
 EXPECTED = sorted((LITMUS / "catalogue").glob("*.litmus.expected"))
 
@@ -46,6 +46,7 @@ locations [y]
 """
 
 
+@NEEDS_CORPUS
 def test_catalogue_expected_files_round_trip() -> None:
     assert len(EXPECTED) == 79
     for path in EXPECTED:
