@@ -22,7 +22,7 @@ from pinlab.kernel.mm_types import Cpu
 from pinlab.kernel.mmap import MADV_MERGEABLE
 from pinlab.kernel.process import PinSession
 from pinlab.kernel.pte import pte_dirty, pte_write
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.common import gup_fast_writes
 
 PAGE = 4096
 KSM = PAGE_MAPPING_ANON | PAGE_MAPPING_KSM

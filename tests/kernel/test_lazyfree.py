@@ -14,7 +14,7 @@ from pinlab.kernel.mm_types import Cpu
 from pinlab.kernel.mmap import MADV_FREE, MADV_PAGEOUT
 from pinlab.kernel.pte import pte_dirty, pte_none
 from pinlab.kernel.vmscan import try_to_unmap_one
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.common import gup_fast_writes
 
 PAGE = 4096
 

@@ -35,7 +35,7 @@ from pinlab.kernel.pte import (
     pte_write,
     swp_type,
 )
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.common import gup_fast_writes
 
 PAGE = 4096
 

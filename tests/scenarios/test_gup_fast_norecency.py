@@ -6,13 +6,14 @@ The verdicts run in test_catalogue.py.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pytest
 
 from pinlab.engine.explore import Limits
 from pinlab.kernel.arch import ARM64_CONTPTE
 from pinlab.scenarios import catalogue
-from pinlab.scenarios.gup_fast_norecency import SCENARIOS, _builder
+from pinlab.scenarios.gup_fast_norecency import SCENARIOS, build
 
 
 def test_in_the_catalogue() -> None:
@@ -28,9 +29,8 @@ def test_in_the_catalogue() -> None:
 )
 def test_ksm_vs_pte_same_recheck_is_explorable() -> None:
     base = next(s for s in SCENARIOS if s.variant == "ksm-norecency")
-    scenario = dataclasses.replace(
-        base, variant="ksm-pte_same", build=_builder(ARM64_CONTPTE, "ksm")
-    )
+    builder = functools.partial(build, arch=ARM64_CONTPTE, other="ksm")
+    scenario = dataclasses.replace(base, variant="ksm-pte_same", build=builder)
     # (an execution bound, not a timer: the verdict does not depend on the machine)
     result = scenario.run(limits=Limits(max_executions=500))
     assert result.verdict.value == "never"

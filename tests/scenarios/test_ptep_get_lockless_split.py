@@ -1,5 +1,6 @@
 """ptep-get-lockless-split (spec 6 L6a): the torn value, and the
-zap under sc, which needs the sc model's rcu axiom (the flush IPI's wait)."""
+zap under sc, which needs the sc model's rcu axiom (the flush IPI's wait): its
+verdict (zap@sc, never) runs with the catalogue in test_catalogue.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import pytest
 
 from pinlab.kernel.eras import CURRENT
 from pinlab.scenarios import catalogue
-from pinlab.scenarios.base import Expect, Verdict
-from pinlab.scenarios.ptep_get_lockless_split import P1, P2, SCENARIOS, _scenario, build
+from pinlab.scenarios.ptep_get_lockless_split import P1, P2, SCENARIOS, build
 from tests.engine.brute import brute_force_program, explorer_finals
 
 
@@ -31,8 +31,3 @@ def test_the_torn_value_is_p1_low_half_and_a_cleared_high_half() -> None:
 def test_sc_final_states_match_brute_force(setup: str, irqs_off: bool) -> None:
     program = build(CURRENT, setup, irqs_off).program
     assert explorer_finals(program, "sc") == brute_force_program(program)
-
-
-def test_zap_with_irqs_off_is_never_under_sc() -> None:
-    result = _scenario("zap", CURRENT, "sc", Expect.NEVER, setup="zap").run()
-    assert result.verdict is Verdict.NEVER

@@ -9,14 +9,15 @@ from pinlab.engine.explore import explore
 from pinlab.engine.program import Condition, CondKind, FinalState, Program
 from pinlab.kernel.eras import CURRENT, V5_19
 from pinlab.scenarios import catalogue
-from pinlab.scenarios.base import Expect, Scenario
-from pinlab.scenarios.unshare_slow_gup import SCENARIOS, scenario
+from pinlab.scenarios.base import NEVER, Scenario, row
+from pinlab.scenarios.unshare_slow_gup import FAMILY, SCENARIOS, build
 
 # The catalogue's rows run in test_catalogue.py; these two only here.
-PIN_PIN = [
-    scenario("current-pin-pin", CURRENT, Expect.NEVER, "pin-pin"),
-    scenario("v5.19-pin-pin", V5_19, Expect.NEVER, "pin-pin"),
-]
+PIN_PIN = FAMILY.variants(
+    build,
+    row("current-pin-pin", CURRENT, sc=NEVER, shape="pin-pin"),
+    row("v5.19-pin-pin", V5_19, sc=NEVER, shape="pin-pin"),
+)
 
 
 @pytest.mark.slow

@@ -1,8 +1,13 @@
 """The built-in catalogue of scenarios: the seed races, each before and after its fix.
 
-Each module of this package defines ``SCENARIOS``, a tuple of
-:class:`~pinlab.scenarios.base.Scenario`; :func:`catalogue` collects them in
-the order of :data:`MODULES`.  A scenario is selected by its ``name`` (the
+Each module of this package is a declaration of one family: its
+:class:`~pinlab.scenarios.base.Family` (id, title, source, forbidden outcome,
+litmus patterns), one ``build(era, **params)`` (the setup with the helpers of
+:mod:`pinlab.scenarios.common`, the CPUs' kernel paths, the forbidden-state
+predicate) and a table, ``SCENARIOS = FAMILY.variants(build, row(...), ...)``,
+each row a variant with its era, its expected verdict per memory model and
+the build's parameters.  :func:`catalogue` collects them in the order of
+:data:`MODULES`.  A scenario is selected by its ``name`` (the
 catalogue id, e.g. ``fork-vs-pin-fast``), optionally narrowed by era
 (``variant`` or era name) and memory model.
 """

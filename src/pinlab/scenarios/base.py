@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pinlab.engine import (
     Condition,
@@ -37,18 +39,26 @@ from pinlab.engine import (
 from pinlab.kernel.eras import Era
 
 __all__ = [
+    "NEVER",
+    "REACHABLE",
     "Built",
     "Expect",
     "Family",
+    "Row",
     "Scenario",
     "ScenarioResult",
     "Verdict",
+    "row",
 ]
 
 
 class Expect(enum.StrEnum):
     NEVER = "never"
     REACHABLE = "reachable"
+
+
+# For a family's table: ``row(..., sc=NEVER, lkmm=REACHABLE)``.
+NEVER, REACHABLE = Expect.NEVER, Expect.REACHABLE
 
 
 class Verdict(enum.StrEnum):
@@ -152,15 +162,68 @@ class Scenario:
         return ScenarioResult(self, verdict, result, seconds, engine, witness)
 
 
+MODELS: tuple[str, ...] = ("sc", "lkmm")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of a family's table: a variant, its era, and what each model should say.
+
+    ``expected`` maps a memory model to the verdict expected under it; a model
+    left out is not run for this variant.  ``params`` are passed to the
+    family's build function as keywords (``arch=X86``, ``pin=True``).
+    """
+
+    variant: str
+    era: Era
+    expected: tuple[tuple[str, Expect], ...]
+    notes: tuple[tuple[str, str], ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
+    title: str | None = None
+    forbidden: str | None = None
+
+
+def row(
+    variant: str,
+    era: Era,
+    *,
+    sc: Expect | None = None,
+    lkmm: Expect | None = None,
+    notes: str | Mapping[str, str] = "",
+    title: str | None = None,
+    forbidden: str | None = None,
+    **params: Any,
+) -> Row:
+    """A :class:`Row`: ``sc=`` and ``lkmm=`` give the expected verdicts, ``notes``
+    one text for both models or a text per model, and the other keywords go to
+    the family's build function."""
+    expected = tuple((m, e) for m, e in (("sc", sc), ("lkmm", lkmm)) if e is not None)
+    if not expected:
+        raise ValueError(f"row {variant!r}: expected under no model (give sc= or lkmm=)")
+    by_model = {m: notes for m, _ in expected} if isinstance(notes, str) else dict(notes)
+    if unknown := set(by_model) - set(MODELS):
+        raise ValueError(f"row {variant!r}: notes for unknown model(s) {sorted(unknown)}")
+    return Row(
+        variant,
+        era,
+        expected,
+        tuple(sorted(by_model.items())),
+        tuple(sorted(params.items())),
+        title,
+        forbidden,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Family:
     """What a scenario's variants share: the catalogue id, title, source,
     forbidden outcome and litmus patterns.
 
-    A scenario module declares its family once and makes each variant with
-    :meth:`scenario`, which adds what distinguishes it (era, model, expected
-    verdict, build).  A variant whose title or forbidden outcome differs from
-    the family's passes its own.
+    A scenario module declares its family once and its variants as a table,
+    :meth:`variants` over :func:`row`: each row adds what distinguishes it
+    (era, expected verdict per model, the build function's parameters).  A
+    variant whose title or forbidden outcome differs from the family's says so
+    in its row.
     """
 
     name: str
@@ -168,6 +231,27 @@ class Family:
     source: str
     forbidden: str
     patterns: tuple[str, ...] = ()
+
+    def variants(self, build: Callable[..., Built], *rows: Row) -> tuple[Scenario, ...]:
+        """One scenario per row and model, in the rows' order (sc before lkmm)."""
+        out: list[Scenario] = []
+        for r in rows:
+            builder: Callable[[Era], Built] = functools.partial(build, **dict(r.params))
+            notes = dict(r.notes)
+            for model, expected in r.expected:
+                out.append(
+                    self.scenario(
+                        r.variant,
+                        r.era,
+                        model,
+                        expected,
+                        builder,
+                        notes.get(model, ""),
+                        title=r.title,
+                        forbidden=r.forbidden,
+                    )
+                )
+        return tuple(out)
 
     def scenario(
         self,
@@ -181,6 +265,7 @@ class Family:
         title: str | None = None,
         forbidden: str | None = None,
     ) -> Scenario:
+        """One scenario of this family (what :meth:`variants` makes of a row and model)."""
         return Scenario(
             name=self.name,
             variant=variant,

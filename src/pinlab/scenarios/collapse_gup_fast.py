@@ -23,10 +23,9 @@ against grab the reference (fully ordered); re-read the PMD and the PTE.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import (
     FOLL_FAST_ONLY,
@@ -40,11 +39,9 @@ from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.gup_fast import gup_fast_fallback
 from pinlab.kernel.khugepaged import SCAN_SUCCEED, collapse_huge_page
 from pinlab.kernel.mm_types import Cpu, Page, pfn_folio
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, gup_fast_writes, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -61,13 +58,12 @@ FAMILY = Family(
 
 def build(era: Era, arch: Arch = ARM64) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    start = proc.mmap(2 * PMD_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    haddr = (start + PMD_SIZE - 1) & PMD_MASK
+    setup = anon_page(era, arch, size=2 * PMD_SIZE, value=None)
+    system, proc, mm = setup.system, setup.proc, setup.mm
+    haddr = (setup.addr + PMD_SIZE - 1) & PMD_MASK
     addr = haddr + PAGE_SIZE
     proc.write(addr, 0x11)  # one page of the PTE table populated
-    mm, machine = proc.mm, system.machine
+    machine = system.machine
     vma = mm.find_vma(haddr)
     assert vma is not None and vma.vm_end >= haddr + PMD_SIZE
     old = pfn_folio(pte_pfn(int(system.memory[mm.pte(addr)])))
@@ -92,50 +88,31 @@ def build(era: Era, arch: Arch = ARM64) -> Built:
             "which no page table maps any more"
         )
 
-    program = Program(
-        NAME,
-        (khugepaged, gup),
-        init=system.memory.snapshot(),
-        thread_names=("collapse_huge_page", "get_user_pages_fast"),
-        # GUP-fast may also take a reference on the THP that replaces the
-        # table, if it reads the new PMD (a fresh CPU 1 allocates it again)
-        may_write=(None, gup_fast_writes(mm, old) | gup_fast_writes(mm, new)),
-    )
-    return Built(program, bad)
-
-
-def _builder(arch: Arch) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch)
-
-
-def _scenario(
-    variant: str, era: Era, model: str, expected: Expect, arch: Arch = ARM64, notes: str = ""
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch), notes)
+    # GUP-fast may also take a reference on the THP that replaces the table,
+    # if it reads the new PMD (a fresh CPU 1 allocates it again)
+    writes = {"get_user_pages_fast": gup_fast_writes(mm, old) | gup_fast_writes(mm, new)}
+    threads = {"collapse_huge_page": khugepaged, "get_user_pages_fast": gup}
+    return Built(paths(NAME, system, threads, writes), bad)
 
 
 V5_19 = era_by_name("v5.19")
 V6_1 = era_by_name("v6.1")
 CURRENT = era_by_name("current")
 
-# lkmm is left out: collapse_huge_page() is ~200 events, and the explorer
-# needs 25 s to find v5.19's race (which sc already shows) and more than
-# 300 s without settling v6.1 (the budget is 15 s a variant).  x86 runs under
-# sc, whose rcu axiom makes the flush IPI wait for the interrupts-off walk.
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v5.19", V5_19, "sc", Expect.REACHABLE, notes="no PMD recheck, no flush IPI"),
-    _scenario(
+# The same verdicts under sc and the LKMM.  x86's flush IPI waits for the
+# interrupts-off walk (the rcu axiom); from v6.1 GUP-fast rechecks the PMD
+# after its fully ordered grab.
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("v5.19", V5_19, sc=REACHABLE, lkmm=REACHABLE, notes="no PMD recheck, no flush IPI"),
+    row(
         "v5.19-x86",
         V5_19,
-        "sc",
-        Expect.NEVER,
-        X86,
+        sc=NEVER,
+        lkmm=NEVER,
         notes="no PMD recheck, but the flush IPI waits for the interrupts-off walk",
+        arch=X86,
     ),
-    _scenario("v6.1", V6_1, "sc", Expect.NEVER, notes="70cbc3cc78a9: GUP-fast rechecks the PMD"),
-    _scenario("current", CURRENT, "sc", Expect.NEVER),
+    row("v6.1", V6_1, sc=NEVER, lkmm=NEVER, notes="70cbc3cc78a9: GUP-fast rechecks the PMD"),
+    row("current", CURRENT, sc=NEVER, lkmm=NEVER),
 )
-
-# Under the LKMM: the same verdicts.  v5.19-x86 and later are never: the PMD
-# recheck (or the flush IPI) with GUP-fast's fully ordered grab.
-SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS if s.model == "sc")

@@ -35,20 +35,18 @@ the device both think they own it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.defs import FOLL_WRITE, PAGE_SIZE
 from pinlab.kernel.eras import CURRENT, Era, era_by_name
 from pinlab.kernel.gup_api import pin_user_pages_unlocked
 from pinlab.kernel.mm_types import Cpu, Page
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
 from pinlab.kernel.svm_driver import nouveau_atomic_range_fault, svm_device_attach
 from pinlab.kernel.uaccess import user_access
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -64,11 +62,12 @@ FAMILY = Family(
 
 
 def build(era: Era, access: str = "fault", filters_owner: bool = True) -> Built:
-    system = System(era, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x5A)
-    mm, machine = proc.mm, system.machine
+    """The setup, run sequentially, and the two CPUs' paths: the driver's atomic
+    fault, and a CPU store (``access="fault"``) or a FOLL_WRITE pin (``"gup"``);
+    ``filters_owner`` is whether the driver's notifier skips its own events."""
+    setup = anon_page(era, value=0x5A)
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    machine = system.machine
     pfn = int(pte_pfn(int(system.memory[mm.pte(addr)])))
     dev = svm_device_attach("gpu", mm, addr, addr + PAGE_SIZE, filters_owner)
 
@@ -100,55 +99,34 @@ def build(era: Era, access: str = "fault", filters_owner: bool = True) -> Built:
             f"driver: {state.regs[0].get('ret')}, CPU side: {state.regs[1].get('ret')}",
         ]
 
-    program = Program(
-        NAME,
-        (driver, cpu_access),
-        init=system.memory.snapshot(),
-        thread_names=(
-            "nouveau_atomic_range_fault",
-            "user store (fault)" if access == "fault" else "pin_user_pages(FOLL_WRITE)",
-        ),
-    )
-    return Built(program, bad, describe_state)
-
-
-def _builder(access: str, filters_owner: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, access, filters_owner)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    expected: Expect,
-    access: str = "fault",
-    filters_owner: bool = True,
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, "sc", expected, _builder(access, filters_owner), notes)
+    other = "user store (fault)" if access == "fault" else "pin_user_pages(FOLL_WRITE)"
+    threads = {"nouveau_atomic_range_fault": driver, other: cpu_access}
+    return Built(paths(NAME, system, threads), bad, describe_state)
 
 
 V6_5 = era_by_name("v6.5")
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v6.5", V6_5, Expect.NEVER, notes="make_device_exclusive_range()"),
-    _scenario("current", CURRENT, Expect.NEVER, notes="make_device_exclusive()"),
-    _scenario("current-gup", CURRENT, Expect.NEVER, access="gup"),
-    _scenario(
+# The same verdicts under the LKMM: the folio lock and the PTE lock order the
+# device-exclusive entry against the fault.
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("v6.5", V6_5, sc=NEVER, lkmm=NEVER, notes="make_device_exclusive_range()"),
+    row("current", CURRENT, sc=NEVER, lkmm=NEVER, notes="make_device_exclusive()"),
+    row("current-gup", CURRENT, sc=NEVER, lkmm=NEVER, access="gup"),
+    row(
         "v6.5-filter-event",
         V6_5,
-        Expect.REACHABLE,
-        filters_owner=False,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
         notes="what-if driver: skips every MMU_NOTIFY_EXCLUSIVE, revocation included",
+        filters_owner=False,
     ),
-    _scenario(
+    row(
         "current-filter-event",
         CURRENT,
-        Expect.NEVER,
-        filters_owner=False,
+        sc=NEVER,
+        lkmm=NEVER,
         notes="the same driver: the revocation is MMU_NOTIFY_CLEAR since the rework",
+        filters_owner=False,
     ),
 )
-
-# Under the LKMM: the same verdicts (the folio lock and the PTE lock order the
-# device-exclusive entry against the fault).
-SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS)

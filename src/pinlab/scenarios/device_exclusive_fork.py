@@ -53,24 +53,22 @@ driver's retry loops grow graphs of over a thousand events).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.defs import ENOMEM, PAGE_SIZE
 from pinlab.kernel.device_exclusive import device_exclusive_page
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.mm_types import Cpu, MmStruct
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, is_device_exclusive_entry, pte_present
 from pinlab.kernel.svm_driver import (
     nouveau_atomic_map,
     nouveau_atomic_range_fault,
     svm_device_attach,
 )
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -91,11 +89,9 @@ FAMILY = Family(
 
 def build(era: Era, setup: str = "fault", question: str = "ownership") -> Built:
     """The setup, run sequentially, and the driver's and fork's kernel paths."""
-    system = System(era, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x5A)
-    mm, machine = proc.mm, system.machine
+    page = anon_page(era, value=0x5A)
+    system, mm, addr = page.system, page.mm, page.addr
+    machine = system.machine
     pfn = int(system.memory[mm.pte(addr)]) >> 12
     dev = svm_device_attach("gpu", mm, addr, addr + PAGE_SIZE)
     locked: Any = None
@@ -153,66 +149,37 @@ def build(era: Era, setup: str = "fault", question: str = "ownership") -> Built:
             f"device-exclusive entry held by: {', '.join(owner) or 'nobody'}",
         ]
 
-    program = Program(
-        NAME,
-        (driver, forker),
-        init=system.memory.snapshot(),
-        thread_names=(
-            "nouveau_atomic_map" if locked is not None else "nouveau_atomic_range_fault",
-            "dup_mmap",
-        ),
-    )
-    return Built(program, bad, describe_state)
-
-
-def _builder(setup: str, question: str) -> Callable[[Era], Built]:
-    return lambda era: build(era, setup, question)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    setup: str = "fault",
-    question: str = "ownership",
-    notes: str = "",
-) -> Scenario:
-    builder = _builder(setup, question)
-    return FAMILY.scenario(
-        variant, era, model, expected, builder, notes, forbidden=FORBIDDEN[question]
-    )
+    driver_path = "nouveau_atomic_map" if locked is not None else "nouveau_atomic_range_fault"
+    threads = {driver_path: driver, "dup_mmap": forker}
+    return Built(paths(NAME, system, threads), bad, describe_state)
 
 
 V6_5 = era_by_name("v6.5")
 CURRENT = era_by_name("current")
 COPY_ENTRY = dataclasses.replace(CURRENT, fork_copies_device_exclusive_entry=True)
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v6.5", V6_5, "sc", Expect.NEVER, notes="make_device_exclusive_range()"),
-    _scenario("current", CURRENT, "sc", Expect.NEVER, notes="make_device_exclusive()"),
-    _scenario("v6.5-locked", V6_5, "sc", Expect.NEVER, setup="locked"),
-    _scenario("current-locked", CURRENT, "sc", Expect.NEVER, setup="locked"),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("v6.5", V6_5, sc=NEVER, notes="make_device_exclusive_range()"),
+    row("current", CURRENT, sc=NEVER, notes="make_device_exclusive()"),
+    row("v6.5-locked", V6_5, sc=NEVER, setup="locked"),
+    row("current-locked", CURRENT, sc=NEVER, lkmm=NEVER, setup="locked"),
+    row(
         "copy-entry",
         COPY_ENTRY,
-        "sc",
-        Expect.REACHABLE,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
+        notes={"sc": "what-if: the entry copied into the child"},
         setup="locked",
-        notes="what-if: the entry copied into the child",
     ),
-    _scenario(
+    row(
         "fork-fails",
         CURRENT,
-        "sc",
-        Expect.REACHABLE,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
+        notes={"sc": "allowed: the trylock fails and fork() returns -ENOMEM"},
+        forbidden=FORBIDDEN["fork-fails"],
         setup="locked",
         question="fork-fails",
-        notes="allowed: the trylock fails and fork() returns -ENOMEM",
-    ),
-    _scenario("current-locked", CURRENT, "lkmm", Expect.NEVER, setup="locked"),
-    _scenario("copy-entry", COPY_ENTRY, "lkmm", Expect.REACHABLE, setup="locked"),
-    _scenario(
-        "fork-fails", CURRENT, "lkmm", Expect.REACHABLE, setup="locked", question="fork-fails"
     ),
 )

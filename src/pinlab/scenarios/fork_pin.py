@@ -35,21 +35,22 @@ GUP-fast may fall back / retry (it saw fork).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
+from pinlab.kernel.arch import X86
 from pinlab.kernel.defs import FOLL_WRITE, PAGE_SIZE
 from pinlab.kernel.eras import V5_8, V5_9, V5_9_ONCE, V5_11, V6_1, Era, HasPinned, era_by_name
 from pinlab.kernel.fork import dup_mmap
 from pinlab.kernel.gup_fast import pin_user_pages_fast
 from pinlab.kernel.mm_types import Cpu, MmStruct
-from pinlab.kernel.mmap import MADV_HUGEPAGE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import PIN_LONGTERM_TEST_FLAG_USE_WRITE, System
+from pinlab.kernel.mmap import MADV_HUGEPAGE
+from pinlab.kernel.process import PIN_LONGTERM_TEST_FLAG_USE_WRITE
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
-__all__ = ["SCENARIOS"]
+__all__ = ["SCENARIOS", "build"]
 
 NAME = "fork-vs-pin-fast"
 SOURCE = "lore: 'mm: Introduce mm_struct.has_pinned' (Sep 2020); 57efa1fe5957"
@@ -62,23 +63,17 @@ FAMILY = Family(
 )
 
 
-def _setup(pinned_before: bool, order: int) -> Callable[[Era], Built]:
-    """The build of one setup: ``pinned_before``, the mm already had a pin (so
-    MMF_HAS_PINNED is set when the race starts); ``order``, the page is part of
-    an anonymous folio of that order (0: a small folio, refcount-biased pins;
-    above: ``_pincount`` counts pins)."""
+def build(era: Era, pinned_before: bool = False, order: int = 0) -> Built:
+    """The setup, run sequentially, and the pinner's and fork's kernel paths.
 
-    def build(era: Era) -> Built:
-        return _build(era, pinned_before, order)
-
-    return build
-
-
-def _build(era: Era, pinned_before: bool, order: int) -> Built:
-    system = System(era, thp_orders=frozenset({order}) if order else frozenset())
-    proc = system.spawn()
+    ``pinned_before``: the mm already had a pin (so MMF_HAS_PINNED is set when
+    the race starts); ``order``: the page is part of an anonymous folio of
+    that order (0: a small folio, refcount-biased pins; above: ``_pincount``
+    counts pins)."""
     size = PAGE_SIZE << order
-    addr = proc.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    thp = frozenset({order}) if order else frozenset()
+    setup = anon_page(era, X86, size=size, value=None, strict=True, thp_orders=thp)
+    system, proc, addr = setup.system, setup.proc, setup.addr
     assert addr % size == 0, "the first mapping is aligned to the folio size"
     if order:
         proc.madvise(addr, size, MADV_HUGEPAGE)
@@ -116,102 +111,98 @@ def _build(era: Era, pinned_before: bool, order: int) -> Built:
             )
         return None
 
-    program = Program(
-        NAME,
-        (pinner, forker),
-        init=system.memory.snapshot(),
-        thread_names=("pin_user_pages_fast", "fork"),
-    )
-    return Built(program, bad)
-
-
-build = _setup(False, 0)
-build_pinned_before = _setup(True, 0)
-build_large_pinned_before = _setup(True, 2)  # a 4-page (16 KiB) anonymous mTHP
-
-
-def _scenario(variant: str, era: Era, model: str, expected: Expect, notes: str = "") -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, build, notes)
+    threads = {"pin_user_pages_fast": pinner, "fork": forker}
+    return Built(paths(NAME, system, threads), bad)
 
 
 # write_protect_seq with the first-posted has_pinned: the seqcount, not the
 # type of has_pinned, is what closes the race under sc.
 V5_11_ONCE = dataclasses.replace(V5_11, name="v5.11-once", has_pinned=HasPinned.ONCE)
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v5.8", V5_8, "sc", Expect.REACHABLE, "no has_pinned: fork shares pinned pages"),
-    _scenario("v5.9", V5_9, "sc", Expect.REACHABLE, "has_pinned, but no ordering vs GUP-fast"),
-    _scenario("v5.9-once", V5_9_ONCE, "sc", Expect.REACHABLE, "has_pinned via READ/WRITE_ONCE"),
-    _scenario("v5.11", V5_11, "sc", Expect.NEVER, "write_protect_seq"),
-    _scenario("v5.11-once", V5_11_ONCE, "sc", Expect.NEVER, "write_protect_seq, has_pinned ONCE"),
-    _scenario("v6.1", V6_1, "sc", Expect.NEVER),
-    _scenario("current", era_by_name("current"), "sc", Expect.NEVER),
-    # Under the LKMM fork's side of the write_protect_seq protocol is
-    # store-buffering with only smp_wmb() and lock acquisitions between its
-    # write of the count and its reads of the pinned state: "neither side
-    # COWs" stays allowed (docs/findings.md, the open question).
-    _scenario("v5.9", V5_9, "lkmm", Expect.REACHABLE, "has_pinned, no ordering vs GUP-fast"),
-    _scenario("v5.9-once", V5_9_ONCE, "lkmm", Expect.REACHABLE, "the same events as v5.9"),
-    _scenario(
-        "v5.11", V5_11, "lkmm", Expect.REACHABLE, "write_protect_seq: SB without a full barrier"
-    ),
-    _scenario(
-        "current",
-        era_by_name("current"),
-        "lkmm",
-        Expect.REACHABLE,
-        "MMF_HAS_PINNED; fork still has no smp_mb() after raw_write_seqcount_begin()",
-    ),
-)
-
-
 # The finding of docs/findings.md section 1, narrowed: which setups race, and
 # the two candidate fixes.  "flag-set": the mm had a pin before (MMF_HAS_PINNED
-# already set when fork reads it); "large": a 4-page anonymous mTHP, whose pins
-# are counted in _pincount.
+# already set when fork reads it); "large": a 4-page (16 KiB) anonymous mTHP,
+# whose pins are counted in _pincount.
 CURRENT = era_by_name("current")
 MB = "copy_page_range:seq-begin-mb"
 AFTER_SPINLOCK = "copy_pte_range:after-src-ptl-mb"
-SCENARIOS += (
-    FAMILY.scenario(
+
+# Under the LKMM fork's side of the write_protect_seq protocol is store
+# buffering with only smp_wmb() and lock acquisitions between its write of the
+# count and its reads of the pinned state: "neither side COWs" stays allowed
+# (docs/findings.md, the open question).
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("v5.8", V5_8, sc=REACHABLE, notes="no has_pinned: fork shares pinned pages"),
+    row(
+        "v5.9",
+        V5_9,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
+        notes={
+            "sc": "has_pinned, but no ordering vs GUP-fast",
+            "lkmm": "has_pinned, no ordering vs GUP-fast",
+        },
+    ),
+    row(
+        "v5.9-once",
+        V5_9_ONCE,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
+        notes={"sc": "has_pinned via READ/WRITE_ONCE", "lkmm": "the same events as v5.9"},
+    ),
+    row(
+        "v5.11",
+        V5_11,
+        sc=NEVER,
+        lkmm=REACHABLE,
+        notes={"sc": "write_protect_seq", "lkmm": "write_protect_seq: SB without a full barrier"},
+    ),
+    row("v5.11-once", V5_11_ONCE, sc=NEVER, notes="write_protect_seq, has_pinned ONCE"),
+    row("v6.1", V6_1, sc=NEVER),
+    row(
+        "current",
+        CURRENT,
+        sc=NEVER,
+        lkmm=REACHABLE,
+        notes={
+            "lkmm": "MMF_HAS_PINNED; fork still has no smp_mb() after raw_write_seqcount_begin()"
+        },
+    ),
+    row(
         "current+mb",
         CURRENT.adding("current+mb", MB),
-        "lkmm",
-        Expect.NEVER,
-        build,
-        "candidate fix: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
+        lkmm=NEVER,
+        notes="candidate fix: smp_mb() after raw_write_seqcount_begin() in copy_page_range()",
     ),
-    FAMILY.scenario(
+    row(
         "current+after-spinlock",
         CURRENT.adding("current+after-spinlock", AFTER_SPINLOCK),
-        "lkmm",
-        Expect.NEVER,
-        build,
-        "candidate fix: smp_mb__after_spinlock() once copy_pte_range() holds src_ptl",
+        lkmm=NEVER,
+        notes="candidate fix: smp_mb__after_spinlock() once copy_pte_range() holds src_ptl",
     ),
-    FAMILY.scenario(
+    row(
         "flag-set",
         CURRENT,
-        "lkmm",
-        Expect.NEVER,
-        build_pinned_before,
-        "MMF_HAS_PINNED already set: fork's read of _refcount meets GUP-fast's fully "
+        lkmm=NEVER,
+        notes="MMF_HAS_PINNED already set: fork's read of _refcount meets GUP-fast's fully "
         "ordered folio_ref_try_add() on the same location",
+        pinned_before=True,
     ),
-    FAMILY.scenario(
+    row(
         "large-flag-set",
         CURRENT,
-        "lkmm",
-        Expect.REACHABLE,
-        build_large_pinned_before,
-        "a large folio: fork reads _pincount, which GUP-fast writes with atomic_add()",
+        lkmm=REACHABLE,
+        notes="a large folio: fork reads _pincount, which GUP-fast writes with atomic_add()",
+        pinned_before=True,
+        order=2,
     ),
-    FAMILY.scenario(
+    row(
         "large-flag-set+mb",
         CURRENT.adding("large-flag-set+mb", MB),
-        "lkmm",
-        Expect.NEVER,
-        build_large_pinned_before,
-        "fork copies the four PTEs as one batch (copy_present_ptes()): 395 executions",
+        lkmm=NEVER,
+        notes="fork copies the four PTEs as one batch (copy_present_ptes()): 395 executions",
+        pinned_before=True,
+        order=2,
     ),
 )

@@ -38,10 +38,9 @@ the thread is the norecency re-check anyway.  Models: sc in the catalogue.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64_CONTPTE, ARM64_CONTPTE_NORECENCY, Arch
 from pinlab.kernel.contpte import CONT_PTES, PTE_CONT, arm64_hw_update_af_dirty
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_PIN, FOLL_WRITE, PAGE_SIZE
@@ -49,10 +48,9 @@ from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.gup_fast import gup_fast_fallback
 from pinlab.kernel.ksm import get_mergeable_page, try_to_merge_one_page
 from pinlab.kernel.mm_types import Cpu, Page
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import _PAGE_ACCESSED, _PAGE_DIRTY, describe_pte
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Expect, Family, Row, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -75,10 +73,9 @@ FAMILY = Family(
 
 def build(era: Era, arch: Arch, other: str) -> Built:
     """The contpte block (setup), GUP-fast, and the hardware updater or ksmd."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    mm, machine = proc.mm, system.machine
-    base = proc.mmap(CONT_PTES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    setup = anon_page(era, arch, size=CONT_PTES * PAGE_SIZE, value=None)
+    system, proc, mm, base = setup.system, setup.proc, setup.mm, setup.addr
+    machine = system.machine
     assert base % (CONT_PTES * PAGE_SIZE) == 0, "setup: the block is not aligned"
     for i in range(CONT_PTES):
         proc.write(base + i * PAGE_SIZE, i)
@@ -125,45 +122,34 @@ def build(era: Era, arch: Arch, other: str) -> Built:
             f"target PTE: {describe_pte(int(state.memory.get(mm.pte(target), 0)))}",
         ]
 
-    program = Program(
-        NAME,
-        (pinner, hardware if other == "hw" else ksmd),
-        init=system.memory.snapshot(),
-        thread_names=(
-            "pin_user_pages_fast",
-            "arm64_hw_update_af_dirty" if other == "hw" else "try_to_merge_one_page",
-        ),
-    )
-    return Built(program, bad, describe_state)
-
-
-def _builder(arch: Arch, other: str) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, other)
+    second = ("arm64_hw_update_af_dirty", hardware)
+    if other == "ksm":
+        second = ("try_to_merge_one_page", ksmd)
+    threads = dict((("pin_user_pages_fast", pinner), second))
+    return Built(paths(NAME, system, threads), bad, describe_state)
 
 
 CURRENT = era_by_name("current")
 
 
-def _scenario(
-    variant: str, arch: Arch, other: str, expected: Expect, model: str = "sc"
-) -> Scenario:
-    return FAMILY.scenario(
+def _row(variant: str, arch: Arch, other: str, expected: Expect) -> Row:
+    # The same verdicts under the LKMM: the recheck's reads are ordered by the
+    # PTE lock on the other side and GUP-fast's fully ordered grab.
+    return row(
         variant,
         CURRENT,
-        model,
-        expected,
-        _builder(arch, other),
-        f"arch {arch.name}",
+        sc=expected,
+        lkmm=expected,
+        notes=f"arch {arch.name}",
         forbidden=FORBIDDEN[other],
+        arch=arch,
+        other=other,
     )
 
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("recency-pte_same", ARM64_CONTPTE, "hw", Expect.REACHABLE),
-    _scenario("recency-norecency", ARM64_CONTPTE_NORECENCY, "hw", Expect.NEVER),
-    _scenario("ksm-norecency", ARM64_CONTPTE_NORECENCY, "ksm", Expect.NEVER),
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    _row("recency-pte_same", ARM64_CONTPTE, "hw", REACHABLE),
+    _row("recency-norecency", ARM64_CONTPTE_NORECENCY, "hw", NEVER),
+    _row("ksm-norecency", ARM64_CONTPTE_NORECENCY, "ksm", NEVER),
 )
-
-# Under the LKMM: the same verdicts (the recheck's reads are ordered by the
-# PTE lock on the other side and GUP-fast's fully ordered grab).
-SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS)

@@ -33,10 +33,9 @@ tables are freed by RCU.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_PIN, PAGE_SIZE, PG_anon_exclusive
 from pinlab.kernel.eras import Era, era_by_name
@@ -46,16 +45,13 @@ from pinlab.kernel.ksm import get_mergeable_page, try_to_merge_one_page
 from pinlab.kernel.mm_types import Cpu, Folio, Page, page_folio
 from pinlab.kernel.mmap import (
     MADV_PAGEOUT,
-    MAP_ANONYMOUS,
-    MAP_PRIVATE,
-    PROT_READ,
-    PROT_WRITE,
 )
 from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte
 from pinlab.kernel.swap_state import folio_alloc_swap
 from pinlab.kernel.vmscan import try_to_unmap_one
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
 __all__ = ["BARRIERS_088B8AA537C2", "SCENARIOS", "build"]
 
@@ -80,12 +76,10 @@ BARRIERS_088B8AA537C2: tuple[str, ...] = (
 )
 
 
-def build(era: Era, arch: Arch = X86, sharer: str = "ksm") -> Built:
+def build(era: Era, arch: Arch = ARM64, sharer: str = "ksm") -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)
+    setup = anon_page(era, arch, strict=True)
+    system, proc, addr = setup.system, setup.proc, setup.addr
     # Swap it out and read it back: mapped R/O and clean, still exclusive.
     proc.madvise(addr, PAGE_SIZE, MADV_PAGEOUT)
     proc.read(addr)
@@ -127,16 +121,9 @@ def build(era: Era, arch: Arch = X86, sharer: str = "ksm") -> Built:
             f"(the page may be shared; PTE now {describe_pte(pte)})"
         )
 
-    program = Program(
-        NAME,
-        (sharer_thread, pinner),
-        init=system.memory.snapshot(),
-        thread_names=(
-            "try_to_merge_one_page" if sharer == "ksm" else "try_to_unmap_one",
-            "pin_user_pages_fast",
-        ),
-    )
-    return Built(program, bad)
+    sharer_path = "try_to_merge_one_page" if sharer == "ksm" else "try_to_unmap_one"
+    threads = {sharer_path: sharer_thread, "pin_user_pages_fast": pinner}
+    return Built(paths(NAME, system, threads), bad)
 
 
 def _lock_for_reclaim(system: System, folio: Folio) -> Gen:
@@ -147,42 +134,29 @@ def _lock_for_reclaim(system: System, folio: Folio) -> Gen:
         yield from folio_alloc_swap(system.cpu, folio)
 
 
-def _builder(arch: Arch, sharer: str) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, sharer)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    arch: Arch = ARM64,
-    sharer: str = "ksm",
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch, sharer), notes)
-
-
 V5_19 = era_by_name("v5.19")
 V6_1 = era_by_name("v6.1")
 CURRENT = era_by_name("current")
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v5.19", V5_19, "sc", Expect.NEVER, notes="SC: the four steps suffice"),
-    _scenario(
-        "v5.19", V5_19, "lkmm", Expect.REACHABLE, notes="no barriers, no IPI (RCU table free)"
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row(
+        "v5.19",
+        V5_19,
+        sc=NEVER,
+        lkmm=REACHABLE,
+        notes={"sc": "SC: the four steps suffice", "lkmm": "no barriers, no IPI (RCU table free)"},
     ),
-    _scenario(
+    row(
         "v5.19-x86",
         V5_19,
-        "lkmm",
-        Expect.REACHABLE,
-        arch=X86,
+        lkmm=REACHABLE,
         notes="the IPI does not order PageAnonExclusive against a PTE restored unchanged",
+        arch=X86,
     ),
-    _scenario("v6.1", V6_1, "lkmm", Expect.NEVER, notes="088b8aa537c2's four barriers"),
-    _scenario("v6.1-x86", V6_1, "lkmm", Expect.NEVER, arch=X86),
-    _scenario("current", CURRENT, "lkmm", Expect.NEVER),
-    _scenario("v5.19-swap", V5_19, "lkmm", Expect.REACHABLE, sharer="swap"),
-    _scenario("v6.1-swap", V6_1, "lkmm", Expect.NEVER, sharer="swap"),
+    row("v6.1", V6_1, lkmm=NEVER, notes="088b8aa537c2's four barriers"),
+    row("v6.1-x86", V6_1, lkmm=NEVER, arch=X86),
+    row("current", CURRENT, lkmm=NEVER),
+    row("v5.19-swap", V5_19, lkmm=REACHABLE, sharer="swap"),
+    row("v6.1-swap", V6_1, lkmm=NEVER, sharer="swap"),
 )

@@ -27,20 +27,18 @@ relies on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64, ARM64_DSB, X86, Arch
-from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_WRITE, PAGE_SIZE
+from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_WRITE
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.gup_fast import gup_fast_fallback
 from pinlab.kernel.ksm import get_mergeable_page, try_to_merge_one_page
 from pinlab.kernel.mm_types import Cpu, Page, page_folio
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -57,11 +55,9 @@ FAMILY = Family(
 
 def build(era: Era, arch: Arch = X86) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)  # writable, dirty, exclusive
-    mm, machine = proc.mm, system.machine
+    setup = anon_page(era, arch)  # writable, dirty, exclusive
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    machine = system.machine
     vma = mm.find_vma(addr)
     assert vma is not None
     # ksmd holds a reference on the page it is about to merge (get_mergeable_page()).
@@ -89,41 +85,24 @@ def build(era: Era, arch: Arch = X86) -> Built:
             "holds a writable reference from the old PTE"
         )
 
-    program = Program(
-        NAME,
-        (ksmd, gup),
-        init=system.memory.snapshot(),
-        thread_names=("try_to_merge_one_page", "get_user_pages_fast"),
-    )
-    return Built(program, bad)
-
-
-def _builder(arch: Arch) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch)
-
-
-def _scenario(
-    variant: str, era: Era, model: str, expected: Expect, arch: Arch = X86, notes: str = ""
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch), notes)
+    threads = {"try_to_merge_one_page": ksmd, "get_user_pages_fast": gup}
+    return Built(paths(NAME, system, threads), bad)
 
 
 V4_20 = era_by_name("v4.20")
 CURRENT = era_by_name("current")
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v4.20", V4_20, "sc", Expect.NEVER, notes="clear-then-check predates PAE"),
-    _scenario("current", CURRENT, "sc", Expect.NEVER),
-    _scenario("current-x86", CURRENT, "lkmm", Expect.NEVER, notes="xchg and the flush IPI"),
-    _scenario(
-        "current-arm64", CURRENT, "lkmm", Expect.NEVER, arch=ARM64_DSB, notes="the flush's dsb"
-    ),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("v4.20", V4_20, sc=NEVER, notes="clear-then-check predates PAE"),
+    row("current", CURRENT, sc=NEVER),
+    row("current-x86", CURRENT, lkmm=NEVER, notes="xchg and the flush IPI"),
+    row("current-arm64", CURRENT, lkmm=NEVER, notes="the flush's dsb", arch=ARM64_DSB),
+    row(
         "current-arm64-no-dsb",
         CURRENT,
-        "lkmm",
-        Expect.REACHABLE,
-        arch=ARM64,
+        lkmm=REACHABLE,
         notes="a flush that orders nothing: the refcount read passes the PTE clear",
+        arch=ARM64,
     ),
 )

@@ -25,31 +25,27 @@ case; on x86 the PTE clear is an xchg, itself a full barrier.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Loc, Program, kapi
+from pinlab.engine import FinalState, kapi
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_PIN, PAGE_SIZE, PG_lru
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.folio import Gen, folio_trylock
 from pinlab.kernel.gup_fast import gup_fast_fallback
 from pinlab.kernel.mm_types import (
-    NR_FOLL_PIN_ACQUIRED,
-    NR_FOLL_PIN_RELEASED,
     Cpu,
     Folio,
-    MmStruct,
     Page,
     pfn_folio,
 )
-from pinlab.kernel.mmap import MADV_FREE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
+from pinlab.kernel.mmap import MADV_FREE
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
 from pinlab.kernel.vmscan import try_to_unmap_one
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, gup_fast_writes, paths
 
-__all__ = ["SCENARIOS", "build", "gup_fast_writes"]
+__all__ = ["SCENARIOS", "build"]
 
 NAME = "lazyfree-vs-gup-fast"
 SOURCE = "6c8e2a256915 'mm: fix race between MADV_FREE reclaim and blkdev direct IO read'"
@@ -71,17 +67,16 @@ def _folio_isolate_lru(folio: Folio) -> Gen:
 
 def build(era: Era, arch: Arch = ARM64, pin: bool = False) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)
-    assert proc.madvise(addr, PAGE_SIZE, MADV_FREE) == 0
-    mm, machine = proc.mm, system.machine
+    setup = anon_page(era, arch)
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    assert setup.proc.madvise(addr, PAGE_SIZE, MADV_FREE) == 0
+    machine = system.machine
     folio = pfn_folio(pte_pfn(int(system.memory[mm.pte(addr)])))
     # shrink_folio_list() holds the folio isolated and locked when it unmaps it.
     system.run("isolate", _folio_isolate_lru(folio))
     assert system.run("lock", folio_trylock(folio)), "setup: the folio is locked"
     flags = (FOLL_PIN if pin else FOLL_GET) | FOLL_FAST_ONLY
+    grabber = "pin_user_pages_fast" if pin else "get_user_pages_fast"
 
     vma = mm.find_vma(addr)
     assert vma is not None
@@ -107,71 +102,31 @@ def build(era: Era, arch: Arch = ARM64, pin: bool = False) -> Built:
             f"(PTE now {describe_pte(pte)}): the I/O writes into a page the process lost"
         )
 
-    program = Program(
-        NAME,
-        (reclaim, gup),
-        init=system.memory.snapshot(),
-        thread_names=("try_to_unmap_one", "pin_user_pages_fast" if pin else "get_user_pages_fast"),
-        # What GUP-fast may write: the mm's pinned flag, the folio's
-        # references and flags (freed: its mapping), the pin statistics.
-        may_write=(None, gup_fast_writes(mm, folio)),
-    )
+    threads = {"try_to_unmap_one": reclaim, grabber: gup}
+    program = paths(NAME, system, threads, may_write={grabber: gup_fast_writes(mm, folio)})
     return Built(program, bad)
-
-
-def gup_fast_writes(mm: MmStruct, folio: Folio) -> frozenset[Loc]:
-    """Every location gup_fast_fallback(FOLL_FAST_ONLY) on ``folio`` may write."""
-    return frozenset(
-        {
-            mm.flags,
-            mm.has_pinned,
-            folio._refcount,
-            folio.flags,
-            folio.mapping,
-            NR_FOLL_PIN_ACQUIRED,
-            NR_FOLL_PIN_RELEASED,
-        }
-    )
-
-
-def _builder(arch: Arch, pin: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, pin)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    arch: Arch = ARM64,
-    pin: bool = False,
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch, pin), notes)
 
 
 V5_11 = era_by_name("v5.11")
 CURRENT = era_by_name("current")
+NO_MB = CURRENT.without(LAZYFREE_MB)
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("v5.11", V5_11, "sc", Expect.REACHABLE, notes="no refcount check yet"),
-    _scenario("current", CURRENT, "sc", Expect.NEVER),
-    _scenario("current", CURRENT, "lkmm", Expect.NEVER, notes="the smp_mb pairs with the grab"),
-    _scenario("current-pin", CURRENT, "sc", Expect.NEVER, pin=True),
-    _scenario("current-pin", CURRENT, "lkmm", Expect.NEVER, pin=True, notes="FOLL_PIN's grab"),
-    _scenario("current-x86", CURRENT, "lkmm", Expect.NEVER, arch=X86),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("v5.11", V5_11, sc=REACHABLE, notes="no refcount check yet"),
+    row("current", CURRENT, sc=NEVER, lkmm=NEVER, notes={"lkmm": "the smp_mb pairs with the grab"}),
+    row("current-pin", CURRENT, sc=NEVER, lkmm=NEVER, notes={"lkmm": "FOLL_PIN's grab"}, pin=True),
+    row("current-x86", CURRENT, lkmm=NEVER, arch=X86),
+    row(
         "current-no-mb",
-        CURRENT.without(LAZYFREE_MB),
-        "lkmm",
-        Expect.REACHABLE,
+        NO_MB,
+        lkmm=REACHABLE,
         notes="without the smp_mb the refcount read passes the PTE clear (store buffering)",
     ),
-    _scenario(
+    row(
         "current-x86-no-mb",
-        CURRENT.without(LAZYFREE_MB),
-        "lkmm",
-        Expect.NEVER,
+        NO_MB,
+        lkmm=NEVER,
         arch=X86,
         notes="x86's PTE clear is an xchg: a full barrier of its own",
     ),

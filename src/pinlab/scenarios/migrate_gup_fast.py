@@ -50,12 +50,11 @@ barrier in the flush: the MIGRATE_ASYNC case, whose flush is deferred
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64, Arch
-from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_PIN, PAGE_SIZE
+from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, FOLL_PIN
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.folio import folio_alloc
 from pinlab.kernel.gup_fast import gup_fast_fallback
@@ -66,11 +65,9 @@ from pinlab.kernel.migrate import (
     migrate_folio_unmap,
 )
 from pinlab.kernel.mm_types import Cpu, Page, pfn_folio
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.base import NEVER, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, gup_fast_writes, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -92,11 +89,9 @@ MB_AFTER_PIN: Final = "try_grab_folio_fast:mb-after-pin"
 
 def build(era: Era, arch: Arch = ARM64, pin: bool = False) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)  # one reference: the mapping's; PageAnonExclusive
-    mm, machine = proc.mm, system.machine
+    setup = anon_page(era, arch)  # one reference: the mapping's; PageAnonExclusive
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    machine = system.machine
     src = pfn_folio(pte_pfn(int(system.memory[mm.pte(addr)])))
     # move_pages() isolates the folio (a reference) before migrate_pages();
     # migrate_folio_unmap() allocates the target first of all.
@@ -128,52 +123,42 @@ def build(era: Era, arch: Arch = ARM64, pin: bool = False) -> Built:
             f"(PTE now {describe_pte(pte)}): the I/O writes into a page the process lost"
         )
 
-    program = Program(
-        NAME,
-        (migrate, gup),
-        init=system.memory.snapshot(),
-        thread_names=("migrate_pages", "pin_user_pages_fast" if pin else "get_user_pages_fast"),
-        # What GUP-fast may write: as in lazyfree-vs-gup-fast, for the old
-        # folio and for the new one (read from the PTE once it is mapped).
-        may_write=(None, gup_fast_writes(mm, src) | gup_fast_writes(mm, dst)),
-    )
+    grabber = "pin_user_pages_fast" if pin else "get_user_pages_fast"
+    # What GUP-fast may write: as in lazyfree-vs-gup-fast, for the old folio
+    # and for the new one (read from the PTE once it is mapped).
+    writes = gup_fast_writes(mm, src) | gup_fast_writes(mm, dst)
+    program = paths(NAME, system, {"migrate_pages": migrate, grabber: gup}, {grabber: writes})
     return Built(program, bad)
-
-
-def _builder(arch: Arch, pin: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, pin)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    arch: Arch = ARM64,
-    pin: bool = False,
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch, pin), notes)
 
 
 CURRENT = era_by_name("current")
 NO_MB = CURRENT.without(MB_BEFORE_PIN_CHECK, MB_AFTER_PIN)
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("current", CURRENT, "sc", Expect.NEVER, notes="the freeze sees the reference"),
-    _scenario("current-pin", CURRENT, "sc", Expect.NEVER, pin=True),
-    _scenario(
-        "current", CURRENT, "lkmm", Expect.NEVER, notes="folio_put and the freeze are full barriers"
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row(
+        "current",
+        CURRENT,
+        sc=NEVER,
+        lkmm=NEVER,
+        notes={
+            "sc": "the freeze sees the reference",
+            "lkmm": "folio_put and the freeze are full barriers",
+        },
     ),
-    _scenario(
-        "current-pin", CURRENT, "lkmm", Expect.NEVER, pin=True, notes="the pin check or the freeze"
+    row(
+        "current-pin",
+        CURRENT,
+        sc=NEVER,
+        lkmm=NEVER,
+        notes={"lkmm": "the pin check or the freeze"},
+        pin=True,
     ),
-    _scenario(
+    row(
         "current-pin-no-mb",
         NO_MB,
-        "lkmm",
-        Expect.NEVER,
-        pin=True,
+        lkmm=NEVER,
         notes="the L2 barriers guard PageAnonExclusive; the freeze still sees the pin",
+        pin=True,
     ),
 )

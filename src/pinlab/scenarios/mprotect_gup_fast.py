@@ -38,10 +38,9 @@ returns, which no final state sees; the model's change_pte_range() has none.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import (
     FOLL_FAST_ONLY,
@@ -64,12 +63,10 @@ from pinlab.kernel.mm_types import (
     pfn_folio,
     pfn_to_page,
 )
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.mprotect import change_pte_range
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import describe_pte, pte_pfn, pte_present, pte_write
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.base import NEVER, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, gup_fast_writes, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -86,11 +83,9 @@ MB_AFTER_PIN = "try_grab_folio_fast:mb-after-pin"
 
 def build(era: Era, arch: Arch = ARM64, longterm: bool = False) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)  # writable, dirty, exclusive
-    mm, machine = proc.mm, system.machine
+    setup = anon_page(era, arch)  # writable, dirty, exclusive
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    machine = system.machine
     ptep = mm.pte(addr)
     folio = pfn_folio(pte_pfn(int(system.memory[ptep])))
     page = pfn_to_page(folio.pfn)
@@ -150,47 +145,24 @@ def build(era: Era, arch: Arch = ARM64, longterm: bool = False) -> Built:
             f"{folio} _refcount: {state.memory.get(folio._refcount, 0)}",
         ]
 
-    program = Program(
-        NAME,
-        (mprotect, gup),
-        init=system.memory.snapshot(),
-        thread_names=("change_pte_range", "pin_user_pages_fast"),
-        # What GUP-fast may write: the mm's pinned flag, the folio's
-        # references and flags, the pin statistics.
-        may_write=(None, gup_fast_writes(mm, folio)),
-    )
-    return Built(program, bad, describe_state)
-
-
-def _builder(arch: Arch, longterm: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, longterm)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    arch: Arch = ARM64,
-    longterm: bool = False,
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch, longterm), notes)
+    # What GUP-fast may write: the mm's pinned flag, the folio's references
+    # and flags, the pin statistics.
+    writes = {"pin_user_pages_fast": gup_fast_writes(mm, folio)}
+    threads = {"change_pte_range": mprotect, "pin_user_pages_fast": gup}
+    return Built(paths(NAME, system, threads, writes), bad, describe_state)
 
 
 CURRENT = era_by_name("current")
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("current", CURRENT, "sc", Expect.NEVER),
-    _scenario("current", CURRENT, "lkmm", Expect.NEVER, notes="coherence on the PTE suffices"),
-    _scenario("current-longterm", CURRENT, "sc", Expect.NEVER, longterm=True),
-    _scenario("current-longterm", CURRENT, "lkmm", Expect.NEVER, longterm=True),
-    _scenario("current-x86", CURRENT, "lkmm", Expect.NEVER, arch=X86, notes="xchg PTE clear"),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("current", CURRENT, sc=NEVER, lkmm=NEVER, notes={"lkmm": "coherence on the PTE suffices"}),
+    row("current-longterm", CURRENT, sc=NEVER, lkmm=NEVER, longterm=True),
+    row("current-x86", CURRENT, lkmm=NEVER, notes="xchg PTE clear", arch=X86),
+    row(
         "current-no-mb",
         CURRENT.without(MB_AFTER_PIN),
-        "lkmm",
-        Expect.NEVER,
+        lkmm=NEVER,
         notes="what-if: the pin's smp_mb__after_atomic() orders nothing mprotect reads",
     ),
 )

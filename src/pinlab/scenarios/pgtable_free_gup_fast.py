@@ -27,28 +27,26 @@ against interrupts off; read the PMD; read the PTE; interrupts on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Load, Loc, Program, Rmw
+from pinlab.engine import FinalState, Load, Loc, Rmw
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import FOLL_FAST_ONLY, FOLL_GET, PAGE_SIZE, PMD_MASK
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.gup_fast import gup_fast_fallback
 from pinlab.kernel.mm_types import Cpu, Page, pfn_folio
-from pinlab.kernel.mmap import MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
+from pinlab.kernel.mmap import MADV_DONTNEED
 from pinlab.kernel.mmu_gather import (
     PTE_POISON,
     free_pgtables,
     tlb_finish_mmu,
     tlb_gather_mmu,
 )
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
 from pinlab.kernel.zap import unmap_vmas
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Expect, Family, Row, Scenario, row
+from pinlab.scenarios.common import anon_page, gup_fast_writes, paths
 
 __all__ = ["SCENARIOS", "build", "kasan_watch"]
 
@@ -91,12 +89,10 @@ def build(
     era: Era, arch: Arch = ARM64, batch_alloc_fails: bool = False, populated: bool = True
 ) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
     # mmap() places each VMA alone in its 2 MiB range: munmap() frees the PTE table.
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    setup = anon_page(era, arch)
+    system, proc, addr = setup.system, setup.proc, setup.addr
     assert addr & ~PMD_MASK == 0
-    proc.write(addr, 0x11)
     folio = pfn_folio(pte_pfn(int(system.memory[proc.mm.pte(addr)])))
     if not populated:  # MADV_DONTNEED: the page goes, the (empty) PTE table stays
         assert proc.madvise(addr, PAGE_SIZE, MADV_DONTNEED) == 0
@@ -131,84 +127,54 @@ def build(
             "had freed (the slot held the page poison)"
         )
 
-    program = Program(
-        NAME,
-        (munmap, gup),
-        init=system.memory.snapshot(),
-        thread_names=("munmap", "get_user_pages_fast"),
-        may_write=(None, gup_fast_writes(mm, folio)),
-    )
-    return Built(program, bad)
-
-
-def _builder(arch: Arch, batch_alloc_fails: bool, populated: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, batch_alloc_fails, populated)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    arch: Arch = ARM64,
-    batch_alloc_fails: bool = False,
-    populated: bool = True,
-    notes: str = "",
-) -> Scenario:
-    builder = _builder(arch, batch_alloc_fails, populated)
-    return FAMILY.scenario(variant, era, model, expected, builder, notes)
+    threads = {"munmap": munmap, "get_user_pages_fast": gup}
+    writes = {"get_user_pages_fast": gup_fast_writes(mm, folio)}
+    return Built(paths(NAME, system, threads, writes), bad)
 
 
 CURRENT = era_by_name("current")
 
 
-def _variants(model: str, populated: bool) -> tuple[Scenario, ...]:
+def _rows(populated: bool, models: tuple[str, ...]) -> tuple[Row, ...]:
+    """The table for a populated PTE table (or an empty one), run under ``models``."""
     sfx = "" if populated else "-empty"
 
-    def one(
-        variant: str,
-        era: Era,
-        expected: Expect,
-        arch: Arch = ARM64,
-        batch_alloc_fails: bool = False,
-        notes: str = "",
-    ) -> Scenario:
-        return _scenario(
-            variant + sfx, era, model, expected, arch, batch_alloc_fails, populated, notes
-        )
+    def one(variant: str, era: Era, expected: Expect, notes: str, **params: Any) -> Row:
+        expect = {m: expected for m in models}
+        return row(variant + sfx, era, notes=notes, populated=populated, **expect, **params)
 
     return (
-        one("x86", CURRENT, Expect.NEVER, arch=X86, notes="freed after the flush IPI"),
-        one("arm64", CURRENT, Expect.NEVER, notes="freed after a grace period (call_rcu)"),
+        one("x86", CURRENT, NEVER, "freed after the flush IPI", arch=X86),
+        one("arm64", CURRENT, NEVER, "freed after a grace period (call_rcu)"),
         one(
             "arm64-nobatch",
             CURRENT,
-            Expect.NEVER,
+            NEVER,
+            "no batch page: tlb_remove_table_sync_one()'s IPI, then freed",
             batch_alloc_fails=True,
-            notes="no batch page: tlb_remove_table_sync_one()'s IPI, then freed",
         ),
         one(
             "arm64-no-gp",
             CURRENT.without(RCU_GP),
-            Expect.REACHABLE,
-            notes="what-if: the batch freed without waiting for a grace period",
+            REACHABLE,
+            "what-if: the batch freed without waiting for a grace period",
         ),
         one(
             "arm64-nobatch-no-sync",
             CURRENT.without(SYNC_ONE),
-            Expect.REACHABLE,
+            REACHABLE,
+            "what-if: tlb_remove_table_one() without tlb_remove_table_sync_one()",
             batch_alloc_fails=True,
-            notes="what-if: tlb_remove_table_one() without tlb_remove_table_sync_one()",
         ),
     )
 
 
-# Under lkmm the populated table (zap + GUP-fast's grab) takes 3-4 s per
-# variant; the empty one (the page dropped first by MADV_DONTNEED, so
-# munmap() frees an empty table and GUP-fast reads a none PTE -- or the
-# poison) is kept too, as the case of a table freed with nothing left in it.
-SCENARIOS: tuple[Scenario, ...] = (
-    *_variants("sc", True),
-    *_variants("lkmm", True),
-    *_variants("lkmm", False),
+# The populated table (zap + GUP-fast's grab) under sc and lkmm; the empty
+# one (the page dropped first by MADV_DONTNEED, so munmap() frees an empty
+# table and GUP-fast reads a none PTE -- or the poison) under lkmm, as the
+# case of a table freed with nothing left in it.
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    *_rows(True, ("sc", "lkmm")),
+    *_rows(False, ("lkmm",)),
 )

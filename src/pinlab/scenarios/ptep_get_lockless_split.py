@@ -30,7 +30,6 @@ IPI's grace period wait for the reader's IRQ-off section.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 from pinlab.engine import FinalState, Loc, Program, kapi
@@ -46,7 +45,7 @@ from pinlab.kernel.pgtable_3level import (
     ptep_get_lockless,
 )
 from pinlab.kernel.pte import _PAGE_PRESENT, _PAGE_RW, _PAGE_USER, describe_pte, pfn_pte
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -119,55 +118,25 @@ def build(era: Era, setup: str = "fault", irqs_off: bool = True) -> Built:
     return Built(program, bad, describe_state)
 
 
-def _builder(setup: str, irqs_off: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, setup, irqs_off)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    setup: str = "fault",
-    irqs_off: bool = True,
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(setup, irqs_off), notes)
-
-
 def _without(*names: str) -> Era:
     return CURRENT.without(*names)
 
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("fault", CURRENT, "sc", Expect.NEVER),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row("fault", CURRENT, sc=NEVER, lkmm=NEVER),
+    row(
         "irqs-on",
         CURRENT,
-        "sc",
-        Expect.REACHABLE,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
+        notes={"sc": "a reader that does not hold off the flush IPI: low-half ABA"},
         setup="zap",
         irqs_off=False,
-        notes="a reader that does not hold off the flush IPI: low-half ABA",
     ),
-    _scenario("zap", CURRENT, "sc", Expect.NEVER, setup="zap"),
-    _scenario("fault", CURRENT, "lkmm", Expect.NEVER),
-    _scenario("fault-no-wmb", _without("native_set_pte:wmb-high-low"), "lkmm", Expect.REACHABLE),
-    _scenario("fault-no-rmb", _without("ptep_get_lockless:rmb-low-high"), "lkmm", Expect.REACHABLE),
-    _scenario("zap", CURRENT, "lkmm", Expect.NEVER, setup="zap"),
-    _scenario("irqs-on", CURRENT, "lkmm", Expect.REACHABLE, setup="zap", irqs_off=False),
-    _scenario(
-        "zap-no-wmb",
-        _without("native_pte_clear:wmb-low-high"),
-        "lkmm",
-        Expect.REACHABLE,
-        setup="zap",
-    ),
-    _scenario(
-        "zap-no-rmb",
-        _without("ptep_get_lockless:rmb-recheck"),
-        "lkmm",
-        Expect.REACHABLE,
-        setup="zap",
-    ),
+    row("zap", CURRENT, sc=NEVER, lkmm=NEVER, setup="zap"),
+    row("fault-no-wmb", _without("native_set_pte:wmb-high-low"), lkmm=REACHABLE),
+    row("fault-no-rmb", _without("ptep_get_lockless:rmb-low-high"), lkmm=REACHABLE),
+    row("zap-no-wmb", _without("native_pte_clear:wmb-low-high"), lkmm=REACHABLE, setup="zap"),
+    row("zap-no-rmb", _without("ptep_get_lockless:rmb-recheck"), lkmm=REACHABLE, setup="zap"),
 )

@@ -23,20 +23,18 @@ a folio (page_folio() is a function of the pfn).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.eras import Era, era_by_name
 from pinlab.kernel.folio import folio_get
 from pinlab.kernel.mm_types import Cpu, page_folio, pfn_to_page
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.pin import try_get_folio
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
 from pinlab.kernel.zap import zap_pte_range
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -55,11 +53,9 @@ FAMILY = Family(
 
 def build(era: Era, plain: bool = False) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)  # one reference: the mapping's
-    mm, machine = proc.mm, system.machine
+    setup = anon_page(era)  # one reference: the mapping's
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    machine = system.machine
     vma = mm.find_vma(addr)
     assert vma is not None
     # What GUP-fast read from the PTE before the unmap.
@@ -85,33 +81,26 @@ def build(era: Era, plain: bool = False) -> Built:
         refs = state.memory.get(folio._refcount, 0)
         return f"CPU1 holds a reference to {folio}, which was freed (refcount now {refs})"
 
-    program = Program(
-        NAME,
-        (unmap, grab),
-        init=system.memory.snapshot(),
-        thread_names=("zap_pte_range", "folio_get" if plain else "try_get_folio"),
-    )
-    return Built(program, bad)
+    threads = {"zap_pte_range": unmap, "folio_get" if plain else "try_get_folio": grab}
+    return Built(paths(NAME, system, threads), bad)
 
 
-def _builder(plain: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, plain)
+CURRENT = era_by_name("current")
 
-
-def _scenario(
-    variant: str, model: str, expected: Expect, plain: bool = False, notes: str = ""
-) -> Scenario:
-    return FAMILY.scenario(variant, era_by_name("current"), model, expected, _builder(plain), notes)
-
-
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("current", "sc", Expect.NEVER, notes="folio_ref_try_add(): add unless zero"),
-    _scenario("current", "lkmm", Expect.NEVER),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row(
+        "current",
+        CURRENT,
+        sc=NEVER,
+        lkmm=NEVER,
+        notes={"sc": "folio_ref_try_add(): add unless zero"},
+    ),
+    row(
         "plain-inc",
-        "sc",
-        Expect.REACHABLE,
-        plain=True,
+        CURRENT,
+        sc=REACHABLE,
         notes="a plain increment resurrects a freed folio (v2.6.27 x86 relied on the IPI)",
+        plain=True,
     ),
 )

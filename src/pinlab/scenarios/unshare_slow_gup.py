@@ -34,21 +34,19 @@ page) firing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine import FinalState, Program
-from pinlab.kernel.defs import PAGE_SIZE, PG_anon_exclusive
+from pinlab.engine import FinalState
+from pinlab.kernel.defs import PG_anon_exclusive
 from pinlab.kernel.eras import CURRENT, V5_11, Era
 from pinlab.kernel.gup_api import pin_user_pages_unlocked
 from pinlab.kernel.mm_types import Cpu, MmStruct, Page
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn, pte_present
 from pinlab.kernel.uaccess import user_access
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
+from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, paths
 
-__all__ = ["SCENARIOS", "build", "scenario"]
+__all__ = ["FAMILY", "SCENARIOS", "build"]
 
 NAME = "unshare-vs-slow-gup"
 SOURCE = "a7f226604170, 6c287605fd56 (v5.19)"
@@ -62,10 +60,11 @@ FAMILY = Family(
 
 
 def build(era: Era, shape: str = "pin-pin") -> Built:
-    system = System(era, strict=False)
-    parent = system.spawn()
-    addr = parent.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    parent.write(addr, 0x33)
+    """The setup (a written page, then fork()), run sequentially, and the two
+    CPUs' paths; ``shape`` is ``pin-pin`` (both pin) or ``pin-write`` (the
+    child writes)."""
+    setup = anon_page(era, value=0x33)
+    system, parent, addr = setup.system, setup.proc, setup.addr
     child = parent.fork()
     machine = system.machine
     mms: tuple[MmStruct, MmStruct] = (parent.mm, child.mm)
@@ -112,39 +111,38 @@ def build(era: Era, shape: str = "pin-pin") -> Built:
         yield from user_access(cpu, mms[1], addr, True, 0x44)
         return {}
 
-    threads = (pinner(0), pinner(1)) if shape == "pin-pin" else (pinner(0), writer)
-    program = Program(
-        NAME,
-        threads,
-        init=system.memory.snapshot(),
-        thread_names=("pin_user_pages (parent)", "pin_user_pages (child)"),
-    )
-    return Built(program, bad, describe_state)
-
-
-def _builder(shape: str) -> Callable[[Era], Built]:
-    return lambda era: build(era, shape)
-
-
-def scenario(
-    variant: str, era: Era, expected: Expect, shape: str = "pin-pin", notes: str = ""
-) -> Scenario:
-    """One variant; ``shape`` is ``pin-pin`` (both pin) or ``pin-write`` (the child writes)."""
-    return FAMILY.scenario(variant, era, "sc", expected, _builder(shape), notes)
+    second = ("pin_user_pages (child)", pinner(1))
+    if shape == "pin-write":
+        second = ("handle_mm_fault (child writes)", writer)
+    threads = dict((("pin_user_pages (parent)", pinner(0)), second))
+    return Built(paths(NAME, system, threads), bad, describe_state)
 
 
 NO_UNSHARE = dataclasses.replace(CURRENT, ro_pin_unshare_anon=False)
 
-SCENARIOS: tuple[Scenario, ...] = (
-    scenario("v5.11", V5_11, Expect.REACHABLE, notes="no unshare: R/O pins pin the shared page"),
-    scenario("current", CURRENT, Expect.NEVER, "pin-write", "FAULT_FLAG_UNSHARE vs a COW fault"),
-    scenario(
+# The same verdicts under the LKMM: both paths hold the PTE lock where it matters.
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row(
+        "v5.11",
+        V5_11,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
+        notes="no unshare: R/O pins pin the shared page",
+    ),
+    row(
+        "current",
+        CURRENT,
+        sc=NEVER,
+        lkmm=NEVER,
+        notes="FAULT_FLAG_UNSHARE vs a COW fault",
+        shape="pin-write",
+    ),
+    row(
         "no-unshare",
         NO_UNSHARE,
-        Expect.REACHABLE,
+        sc=REACHABLE,
+        lkmm=REACHABLE,
         notes="what-if: no unshare request; follow_page_pte()'s VM_BUG_ON",
     ),
 )
-
-# Under the LKMM: the same verdicts (both paths hold the PTE lock where it matters).
-SCENARIOS += tuple(s.under("lkmm") for s in SCENARIOS)

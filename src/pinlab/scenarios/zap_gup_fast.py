@@ -40,10 +40,9 @@ shows the grab without add-unless-zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
-from pinlab.engine import FinalState, Program
+from pinlab.engine import FinalState
 from pinlab.kernel.arch import ARM64, X86, Arch
 from pinlab.kernel.defs import (
     FOLL_FAST_ONLY,
@@ -62,12 +61,10 @@ from pinlab.kernel.mm_types import (
     Page,
     pfn_folio,
 )
-from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
-from pinlab.kernel.process import System
 from pinlab.kernel.pte import pte_pfn
 from pinlab.kernel.zap import zap_pte_range
-from pinlab.scenarios.base import Built, Expect, Family, Scenario
-from pinlab.scenarios.lazyfree_gup_fast import gup_fast_writes
+from pinlab.scenarios.base import NEVER, Built, Family, Scenario, row
+from pinlab.scenarios.common import anon_page, gup_fast_writes, paths
 
 __all__ = ["SCENARIOS", "build"]
 
@@ -91,11 +88,9 @@ MB_AFTER_PIN: Final = "try_grab_folio_fast:mb-after-pin"
 
 def build(era: Era, arch: Arch = ARM64, pin: bool = True) -> Built:
     """The setup, run sequentially, and the two CPUs' kernel paths."""
-    system = System(era, arch=arch, strict=False)
-    proc = system.spawn()
-    addr = proc.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
-    proc.write(addr, 0x11)  # one reference: the mapping's
-    mm, machine = proc.mm, system.machine
+    setup = anon_page(era, arch)  # one reference: the mapping's
+    system, mm, addr = setup.system, setup.mm, setup.addr
+    machine = system.machine
     vma = mm.find_vma(addr)
     assert vma is not None
     folio = pfn_folio(pte_pfn(int(system.memory[mm.pte(addr)])))
@@ -105,6 +100,7 @@ def build(era: Era, arch: Arch = ARM64, pin: bool = True) -> Built:
     released0 = int(init.get(NR_FOLL_PIN_RELEASED, 0))
     flags = (FOLL_PIN if pin else FOLL_GET) | FOLL_WRITE | FOLL_FAST_ONLY
     held = GUP_PIN_COUNTING_BIAS if pin else 1  # what GUP-fast's grab adds to _refcount
+    grabber = "pin_user_pages_fast" if pin else "get_user_pages_fast"
 
     def zap() -> Any:
         yield from zap_pte_range(Cpu(machine, id=1), vma, addr, addr + PAGE_SIZE)
@@ -134,47 +130,31 @@ def build(era: Era, arch: Arch = ARM64, pin: bool = True) -> Built:
             return f"GUP-fast returned {got} page(s) but {pins} pin(s) are outstanding"
         return None
 
-    program = Program(
-        NAME,
-        (zap, gup),
-        init=init,
-        thread_names=("zap_pte_range", "pin_user_pages_fast" if pin else "get_user_pages_fast"),
-        # What GUP-fast may write: the mm's pinned flag, the folio's
-        # references and flags (freed: its mapping), the pin statistics.
-        may_write=(None, gup_fast_writes(mm, folio)),
-    )
+    threads = {"zap_pte_range": zap, grabber: gup}
+    program = paths(NAME, system, threads, may_write={grabber: gup_fast_writes(mm, folio)})
     return Built(program, bad)
-
-
-def _builder(arch: Arch, pin: bool) -> Callable[[Era], Built]:
-    return lambda era: build(era, arch, pin)
-
-
-def _scenario(
-    variant: str,
-    era: Era,
-    model: str,
-    expected: Expect,
-    arch: Arch = ARM64,
-    pin: bool = True,
-    notes: str = "",
-) -> Scenario:
-    return FAMILY.scenario(variant, era, model, expected, _builder(arch, pin), notes)
 
 
 CURRENT = era_by_name("current")
 
-SCENARIOS: tuple[Scenario, ...] = (
-    _scenario("current", CURRENT, "sc", Expect.NEVER, notes="folio_ref_try_add(): add unless zero"),
-    _scenario("current", CURRENT, "lkmm", Expect.NEVER, notes="one word: coherence on _refcount"),
-    _scenario("current-get", CURRENT, "sc", Expect.NEVER, pin=False),
-    _scenario("current-get", CURRENT, "lkmm", Expect.NEVER, pin=False, notes="FOLL_GET's grab"),
-    _scenario("current-x86", CURRENT, "lkmm", Expect.NEVER, arch=X86, notes="xchg PTE clear"),
-    _scenario(
+SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
+    build,
+    row(
+        "current",
+        CURRENT,
+        sc=NEVER,
+        lkmm=NEVER,
+        notes={
+            "sc": "folio_ref_try_add(): add unless zero",
+            "lkmm": "one word: coherence on _refcount",
+        },
+    ),
+    row("current-get", CURRENT, sc=NEVER, lkmm=NEVER, notes={"lkmm": "FOLL_GET's grab"}, pin=False),
+    row("current-x86", CURRENT, lkmm=NEVER, notes="xchg PTE clear", arch=X86),
+    row(
         "current-no-mb",
         CURRENT.without(MB_AFTER_PIN),
-        "lkmm",
-        Expect.NEVER,
+        lkmm=NEVER,
         notes="the mb pairs with PTE-clear-then-read-refcount paths; zap reads no refcount",
     ),
 )
