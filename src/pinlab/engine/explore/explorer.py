@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pinlab.engine.explore.locks import _Locks
@@ -13,7 +11,6 @@ from pinlab.engine.explore.result import (
     ExplorationResult,
     Limits,
     Outcome,
-    _Stop,
     _Unsolvable,
 )
 from pinlab.engine.explore.state import (
@@ -37,7 +34,7 @@ from pinlab.engine.ops import (
     TryLock,
     Unlock,
 )
-from pinlab.engine.program import FinalState, Loc, Program
+from pinlab.engine.program import FinalState, Program
 from pinlab.engine.relation import bits
 from pinlab.engine.threads import Answer, Status, ThreadRun
 from pinlab.engine.values import Sym, Undetermined, evaluate, unwrap
@@ -48,30 +45,8 @@ class Explorer(_Locks):
 
     # -- driver -------------------------------------------------------------------
     def run(self) -> ExplorationResult:
-        start = time.perf_counter()
-        old_limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old_limit, 100_000))
-        try:
-            for t in self.threads:
-                t.start()
-            self._search()
-        except _Stop:
-            pass
-        finally:
-            sys.setrecursionlimit(old_limit)
-        self.stats.seconds = time.perf_counter() - start
-        return ExplorationResult(
-            program=self.program.name,
-            model=self.model.name,
-            states=self.states,
-            positive=self.positive,
-            negative=self.negative,
-            flags=frozenset(self.flags),
-            outcome=self.outcome,
-            stats=self.stats,
-            witness=self.witness,
-            counterexample=self.counterexample,
-        )
+        self._run(self._search)
+        return self._result("explore", witness=self.witness, counterexample=self.counterexample)
 
     # -- the search -------------------------------------------------------------------
     def _search(self) -> None:
@@ -309,7 +284,7 @@ class Explorer(_Locks):
             self.stats.infeasible += 1
             return
         graph = self.g.with_values(values)
-        final = self._final_state(graph, read_value)
+        final = self._final_state(graph, lambda v: _solved(v, read_value))
         if any(type(v) is Undetermined and v.derived for regs in final.regs for v in regs.values()):
             self.stats.unsolvable += 1  # a register computed from an undetermined value
             return
@@ -331,55 +306,16 @@ class Explorer(_Locks):
         """Count ``n`` executions ending in ``final`` (from the count hook)."""
         if n:
             self.flags |= verdict.flags
-        cond = self.program.condition
-        if cond.filter is not None and not cond.filter(final):
-            return
-        key = tuple(final.get(v) for v in cond.observed)
-        self.states[key] = self.states.get(key, 0) + n
-        if cond.satisfied_by(final):
-            self.positive += n
-        else:
-            self.negative += n
+        self._count(final, n)
 
-    def _final_state(self, graph: ExecutionGraph, read_value: Callable[[int], Any]) -> FinalState:
-        memory: dict[Loc, Any] = dict(self.program.init)
-        for loc, ws in graph.lock_co().items():
-            memory[loc] = graph.events[ws[-1]].value
-        regs: list[Mapping[str, Any]] = []
-        for t in self.threads:
-            ret = t.retval if isinstance(t.retval, Mapping) else {}
-            regs.append({k: _solved(v, read_value) for k, v in ret.items()})
-        oopses = tuple((t.tid, t.oops) for t in self.threads if t.oops is not None)
-        return FinalState(memory, regs, oopses)
+    def _remember(self, hit: bool, graph: ExecutionGraph) -> None:
+        if hit and self.witness is None:
+            self.witness = tuple(self.path)
+        elif not hit and self.counterexample is None:
+            self.counterexample = tuple(self.path)
 
-    def _record(self, graph: ExecutionGraph, final: FinalState, verdict: Verdict) -> None:
-        cond = self.program.condition
-        if cond.filter is not None and not cond.filter(final):
-            return
-        key = tuple(final.get(v) for v in cond.observed)
-        self.states[key] = self.states.get(key, 0) + 1
-        choices = tuple(self.path)
-        if cond.satisfied_by(final):
-            self.positive += 1
-            if self.witness is None:
-                self.witness = choices
-            if self.limits.stop_at_witness:
-                self.flags |= verdict.flags
-                if self.on_execution is not None:
-                    self.on_execution(Execution(graph, final, verdict, choices))
-                self.outcome = Outcome.WITNESS
-                raise _Stop
-        else:
-            self.negative += 1
-            if self.counterexample is None:
-                self.counterexample = choices
-        self.flags |= verdict.flags
-        if self.on_execution is not None:
-            self.on_execution(Execution(graph, final, verdict, choices))
-        if self.limits.stop_at_first:
-            if self.outcome is Outcome.COMPLETE:
-                self.outcome = Outcome.FIRST  # (a loop cut so far stays BOUND: herd7's "Loop")
-            raise _Stop
+    def _choices_made(self) -> tuple[int, ...]:
+        return tuple(self.path)
 
 
 def explore(

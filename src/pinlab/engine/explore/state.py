@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from pinlab.engine.analysis import future_writes, value_domains
+from pinlab.engine.building import GraphBuilding
 from pinlab.engine.explore.result import (
     CountHook,
     Execution,
     Limits,
     Outcome,
     ReplayError,
-    Stats,
     _Stop,
     _Unsolvable,
 )
@@ -29,9 +29,8 @@ from pinlab.engine.ops import (
     TryLock,
 )
 from pinlab.engine.program import Loc, Program
-from pinlab.engine.relation import bits
 from pinlab.engine.threads import Answer, Status, ThreadRun, Trail, call_stack
-from pinlab.engine.values import Sym, Undetermined, deps_of, evaluate, unwrap
+from pinlab.engine.values import Sym, Undetermined, evaluate, unwrap
 
 
 def _apply(fn: Callable[..., Any], *args: Any) -> Any:
@@ -61,7 +60,7 @@ def _solved(v: Any, read_value: Callable[[int], Any]) -> Any:
     return evaluate(v, read_value) if type(v) is Sym else v
 
 
-class _State(ABC):
+class _State(GraphBuilding):
     """The explorer's state: the graph, the trail that undoes it, choices, values."""
 
     def __init__(
@@ -86,7 +85,9 @@ class _State(ABC):
         self.trail = Trail()
         nthreads = len(program.threads)
         self.g = ExecutionGraph(threads=[[] for _ in range(nthreads)])
-        self.threads = [ThreadRun(i, f, self.trail) for i, f in enumerate(program.threads)]
+        self.threads: list[ThreadRun] = [
+            ThreadRun(i, f, self.trail) for i, f in enumerate(program.threads)
+        ]
         plain: set[Loc] = set()
         # (without the dry run every thread may write anything: only slower)
         domains = value_domains(program.threads, program.init) if analyse else None
@@ -111,19 +112,11 @@ class _State(ABC):
         self._acquire_orders = bool(getattr(model, "acquire_orders_later", False))
         self.constraints: list[tuple[Sym, bool]] = []
         self.path: list[int] = []
-        self.stats = Stats()
-        self.states: dict[tuple[Any, ...], int] = {}
-        self.positive = 0
-        self.negative = 0
-        self.flags: set[str] = set()
+        self._init_tally()
         self.witness: tuple[int, ...] | None = None
         self.counterexample: tuple[int, ...] | None = None
-        self.outcome = Outcome.COMPLETE
         self._solving = False
         self._choices = 0
-        self._deadline = (
-            time.monotonic() + self.limits.time_limit if self.limits.time_limit else None
-        )
 
     def _choice(self, n: int, body: Callable[[int], None]) -> None:
         """Take each of ``n`` options in turn: ``body(i)`` applies it and searches on."""
@@ -206,11 +199,6 @@ class _State(ABC):
                 f"{loc}, which its may_write hint does not list (executions would be lost)"
             )
 
-    def _replace(self, ev: Event) -> None:
-        old = self.g.events[ev.eid]
-        self.g.replace_event(ev)
-        self._push(lambda: self.g.replace_event(old))
-
     def _set_rf(self, r: int, w: int) -> Change:
         g = self.g
         g.rf[r] = w
@@ -227,11 +215,6 @@ class _State(ABC):
     def _set_lock_rf(self, r: int, w: int) -> Change:
         self._set_rf(r, w)
         return FULL_CHECK
-
-    def _co_insert(self, loc: Loc, pos: int, w: int) -> None:
-        co = self.g.co[loc]
-        co.insert(pos, w)
-        self._push(lambda: co.pop(pos))
 
     def _await(self, r: int, loc: Loc) -> None:
         self.awaiting[r] = loc
@@ -254,19 +237,6 @@ class _State(ABC):
 
         def undo() -> None:
             self.g.complete = False
-
-        self._push(undo)
-
-    def _ensure_init(self, loc: Loc) -> None:
-        if loc in self.g.init:
-            return
-        eid = self._add(None, EvKind.INIT, loc, value=self.program.initial_value(loc))
-        self.g.init[loc] = eid
-        self.g.co[loc] = [eid]
-
-        def undo() -> None:
-            del self.g.init[loc]
-            del self.g.co[loc]
 
         self._push(undo)
 
@@ -305,21 +275,8 @@ class _State(ABC):
             return False, None
 
     # -- dependencies and sources ----------------------------------------------------
-    @staticmethod
-    def _eids(t: ThreadRun, mask: int) -> int:
-        out = 0
-        op_eids = t.op_eids
-        for i in bits(mask):
-            if i < len(op_eids) and op_eids[i] >= 0:
-                out |= 1 << op_eids[i]
-        return out
-
-    def _deps(self, t: ThreadRun, loc: Any, data: Any = None) -> dict[str, int]:
-        return {
-            "addr": self._eids(t, deps_of(loc)),
-            "data": self._eids(t, deps_of(data)),
-            "ctrl": self._eids(t, t.ctrl),
-        }
+    def _op_eid(self, t: ThreadRun, op: int) -> int:
+        return t.op_eids[op] if op < len(t.op_eids) else -1
 
     @staticmethod
     def _source(t: ThreadRun) -> tuple[tuple[str, int], ...] | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.explore import Execution, ExplorationResult, Outcome
+from pinlab.engine.explore import ExplorationResult, Outcome
+from pinlab.engine.explore.result import _Stop
 from pinlab.engine.graph import EvKind, ExecutionGraph
 from pinlab.engine.models.base import FULL_CHECK
 from pinlab.engine.ops import (
@@ -26,7 +25,7 @@ from pinlab.engine.ops import (
     TryLock,
     Unlock,
 )
-from pinlab.engine.program import FinalState, Loc
+from pinlab.engine.program import Loc
 from pinlab.engine.revisit.locks import Locks
 from pinlab.engine.revisit.threads import (
     _DEBUG,
@@ -34,7 +33,6 @@ from pinlab.engine.revisit.threads import (
     _rmw_answer,
     _rmw_new_value,
     _rmw_succeeds,
-    _Stop,
     _Thread,
     _with_rmw,
 )
@@ -46,33 +44,15 @@ class RevisitExplorer(Locks):
 
     # -- driver -------------------------------------------------------------------
     def run(self) -> ExplorationResult:
-        start = time.perf_counter()
-        old_limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old_limit, 100_000))
-        try:
-            for t in self.threads:
-                t.start()
+        def search() -> None:
             self._visit()
             while self.jobs:
                 self._run_job(self.jobs.pop())
-        except _Stop:
-            pass
-        finally:
-            sys.setrecursionlimit(old_limit)
+
+        self._run(search)
         if self.lb_holes and self.outcome in (Outcome.COMPLETE, Outcome.BOUND):
             self.outcome = Outcome.INCOMPLETE
-        self.stats.seconds = time.perf_counter() - start
-        return ExplorationResult(
-            program=self.program.name,
-            model=self.model.name,
-            states=self.states,
-            positive=self.positive,
-            negative=self.negative,
-            flags=frozenset(self.flags),
-            outcome=self.outcome,
-            stats=self.stats,
-            procedure="revisit",
-        )
+        return self._result("revisit")
 
     def _next(self) -> _Thread | None:
         """The leftmost thread that can go on."""
@@ -255,7 +235,7 @@ class RevisitExplorer(Locks):
             return
         self.seen.add(key)
         self.stats.consistent += 1
-        final = self._final_state(graph)
+        final = self._final_state(graph, unwrap)
         self._record(graph, final, verdict)
         cap = self.limits.max_executions
         if cap is not None and self.stats.consistent >= cap:
@@ -317,37 +297,9 @@ class RevisitExplorer(Locks):
         graph.complete = True
         return graph
 
-    def _final_state(self, graph: ExecutionGraph) -> FinalState:
-        memory: dict[Loc, Any] = dict(self.program.init)
-        for loc, ws in graph.lock_co().items():
-            memory[loc] = graph.events[ws[-1]].value
-        regs: list[Mapping[str, Any]] = []
-        for t in self.threads:
-            ret = t.retval if isinstance(t.retval, Mapping) else {}
-            regs.append({k: unwrap(v) for k, v in ret.items()})
-        oopses = tuple((t.tid, t.oops) for t in self.threads if t.oops is not None)
-        return FinalState(memory, regs, oopses)
+    def _remember(self, hit: bool, graph: ExecutionGraph) -> None:
+        if hit and self.witness_graph is None:
+            self.witness_graph = graph
 
-    def _record(self, graph: ExecutionGraph, final: FinalState, verdict: Any) -> None:
-        cond = self.program.condition
-        if cond.filter is not None and not cond.filter(final):
-            return
-        key = tuple(final.get(v) for v in cond.observed)
-        self.states[key] = self.states.get(key, 0) + 1
-        hit = cond.satisfied_by(final)
-        if hit:
-            self.positive += 1
-            if self.witness_graph is None:
-                self.witness_graph = graph
-        else:
-            self.negative += 1
-        self.flags |= verdict.flags
-        if self.on_execution is not None:
-            self.on_execution(Execution(graph, final, verdict, ()))
-        if hit and self.limits.stop_at_witness:
-            self.outcome = Outcome.WITNESS
-            raise _Stop
-        if self.limits.stop_at_first:
-            if self.outcome is Outcome.COMPLETE:
-                self.outcome = Outcome.FIRST
-            raise _Stop
+    def _choices_made(self) -> tuple[int, ...]:
+        return ()  # (no choice list: a witness is found again by the waiting explorer)

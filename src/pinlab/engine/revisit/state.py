@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from pinlab.engine.explore import Execution, Limits, Outcome, Stats
+from pinlab.engine.building import GraphBuilding
+from pinlab.engine.explore import Execution, Limits, Outcome
+from pinlab.engine.explore.result import _Stop
 from pinlab.engine.graph import READ_KINDS, Event, EvKind, ExecutionGraph
 from pinlab.engine.models.base import FULL_CHECK, Change, Model
 from pinlab.engine.ops import (
@@ -15,20 +17,18 @@ from pinlab.engine.ops import (
     Rmw,
 )
 from pinlab.engine.program import Loc, Program
-from pinlab.engine.relation import bits
 from pinlab.engine.revisit.threads import (
     _WRITE_KINDS,
     _Job,
     _OpRec,
     _signature,
-    _Stop,
     _Thread,
 )
 from pinlab.engine.threads import call_stack
-from pinlab.engine.values import deps_of, unwrap
+from pinlab.engine.values import unwrap
 
 
-class GraphState(ABC):
+class GraphState(GraphBuilding):
     """The graph a revisit exploration builds, with undo; the explorer's base."""
 
     def __init__(
@@ -45,20 +45,12 @@ class GraphState(ABC):
         self.record_src = record_src
         self.limits = limits or Limits()
         self.on_execution = on_execution
-        self.stats = Stats()
-        self.states: dict[tuple[Any, ...], int] = {}
-        self.positive = 0
-        self.negative = 0
-        self.flags: set[str] = set()
-        self.outcome = Outcome.COMPLETE
+        self._init_tally()
         self.seen: set[Any] = set()
         self.duplicates = 0
         self.lb_holes = 0
         self.jobs: list[_Job] = []
         self.witness_graph: ExecutionGraph | None = None
-        self._deadline = (
-            time.monotonic() + self.limits.time_limit if self.limits.time_limit else None
-        )
         self._steps = 0
         self._trace: Any = None
         self._reset_state()
@@ -67,7 +59,7 @@ class GraphState(ABC):
     def _reset_state(self) -> None:
         n = len(self.program.threads)
         self.g = ExecutionGraph(threads=[[] for _ in range(n)])
-        self.threads = [_Thread(i, f) for i, f in enumerate(self.program.threads)]
+        self.threads: list[_Thread] = [_Thread(i, f) for i, f in enumerate(self.program.threads)]
         self.writes: dict[Loc, list[int]] = {}
         self.reads: dict[Loc, list[int]] = {}
         self.maximal: list[bool] = []
@@ -127,19 +119,6 @@ class GraphState(ABC):
             self._push(lst.pop)
         return eid
 
-    def _ensure_init(self, loc: Loc) -> None:
-        if loc in self.g.init:
-            return
-        eid = self._add(None, EvKind.INIT, loc, value=self.program.initial_value(loc))
-        self.g.init[loc] = eid
-        self.g.co[loc] = [eid]
-
-        def undo() -> None:
-            del self.g.init[loc]
-            del self.g.co[loc]
-
-        self._push(undo)
-
     def _set_rf(self, r: int, w: int) -> None:
         g = self.g
         old = g.rf[r]
@@ -155,17 +134,6 @@ class GraphState(ABC):
             g.events[r] = ev
 
         self._push(undo)
-
-    def _replace(self, ev: Event) -> None:
-        g = self.g
-        old = g.events[ev.eid]
-        g.events[ev.eid] = ev
-        self._push(lambda: g.events.__setitem__(ev.eid, old))
-
-    def _co_insert(self, loc: Loc, pos: int, w: int) -> None:
-        co = self.g.co[loc]
-        co.insert(pos, w)
-        self._push(lambda: co.pop(pos))
 
     def _set_maximal(self, e: int, value: bool) -> None:
         old = self.maximal[e]
@@ -195,20 +163,9 @@ class GraphState(ABC):
         self._push(lambda: setattr(t, "status", saved))
 
     # -- dependencies ---------------------------------------------------------------
-    def _eids(self, t: _Thread, mask: int) -> int:
-        out = 0
+    def _op_eid(self, t: _Thread, op: int) -> int:
         ops = t.ops
-        for i in bits(mask):
-            if i < len(ops) and ops[i].eids:
-                out |= 1 << ops[i].eids[0]
-        return out
-
-    def _deps(self, t: _Thread, loc: Any, data: Any = None) -> dict[str, Any]:
-        return {
-            "addr": self._eids(t, deps_of(loc)),
-            "data": self._eids(t, deps_of(data)),
-            "ctrl": self._eids(t, t.ctrl),
-        }
+        return ops[op].eids[0] if op < len(ops) and ops[op].eids else -1
 
     def _loc(self, t: _Thread, x: Any) -> Loc:
         v = unwrap(x)

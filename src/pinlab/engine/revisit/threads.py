@@ -154,10 +154,6 @@ class _Job:
     in_place: bool = False
 
 
-class _Stop(Exception):
-    pass
-
-
 def _rmw_succeeds(op: Rmw, old: Any) -> bool:
     if op.kind is RmwKind.CMPXCHG:
         return bool(old == unwrap(op.arg))
