@@ -19,12 +19,17 @@ Instructions (tuples):
   ("lock", l) / ("unlock", l)      spin_lock / spin_unlock
   ("trylock", l, reg, body)        reg = spin_trylock(l); if reg: body; spin_unlock(l)
   ("if_eq", reg, v, body)          if reg == v: body
+
+:func:`programs` is the hypothesis strategy of random threads of these
+instructions that the engine's property tests share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from hypothesis import strategies as st
 
 from pinlab.engine import kapi
 from pinlab.engine.program import Condition, CondKind, Loc, MemVar, Program, RegVar
@@ -194,8 +199,18 @@ def brute_force_sc(threads: Sequence[ThreadCode]) -> set[tuple[Any, ...]]:
                 if ok:
                     m[ins[1]] = old + ins[2]
             elif op == "fence" and ins[1] == "sync_rcu":
-                # a grace period: no other CPU may be inside a read-side section
-                if any(m.get(f"__rcu{t}", 0) for t in range(len(stacks)) if t != tid):
+                # a grace period starts: it waits for the sections other CPUs
+                # are in now (each CPU's count of sections ended, as it is now)
+                inside = tuple(
+                    (t, m.get(f"__rcu_ended{t}", 0))
+                    for t in range(len(stacks))
+                    if t != tid and m.get(f"__rcu{t}", 0)
+                )
+                rest = [("sync_rcu_end", inside), *rest]
+            elif op == "sync_rcu_end":
+                # ... and ends once each of them has ended; sections begun since
+                # need not end first
+                if any(m.get(f"__rcu_ended{t}", 0) <= n for t, n in ins[1]):
                     continue  # not enabled
             elif op == "fence":
                 pass
@@ -203,6 +218,8 @@ def brute_force_sc(threads: Sequence[ThreadCode]) -> set[tuple[Any, ...]]:
                 m[f"__rcu{tid}"] = m.get(f"__rcu{tid}", 0) + 1
             elif op == "rcu_unlock":
                 m[f"__rcu{tid}"] = m.get(f"__rcu{tid}", 0) - 1
+                if not m[f"__rcu{tid}"]:
+                    m[f"__rcu_ended{tid}"] = m.get(f"__rcu_ended{tid}", 0) + 1
             elif op == "lock":
                 if m.get(ins[1], 0):
                     continue  # not enabled
@@ -232,3 +249,52 @@ def brute_force_sc(threads: Sequence[ThreadCode]) -> set[tuple[Any, ...]]:
 
     step({}, [flat(code) for code in threads], [{} for _ in threads])
     return results
+
+
+# -- random programs ---------------------------------------------------------------------
+LOCS = ("x", "y")
+ATOMICS = ("st", "ld", "xchg", "cmpxchg", "fetch_add", "add_unless", "fence")
+LOCKING = (*ATOMICS, "lock", "trylock")
+
+
+@st.composite
+def instructions(draw: st.DrawFn, reg: str, kinds: Sequence[str] = ATOMICS) -> list[Instr]:
+    """One random instruction of ``kinds`` (a kind named twice is drawn twice as
+    often) on ``x`` or ``y``, its result in ``reg``; a ``lock`` is a whole
+    critical section around a store, a ``trylock`` one around a load."""
+    loc = draw(st.sampled_from(LOCS))
+    v = draw(st.integers(1, 2))
+    kind = draw(st.sampled_from(kinds))
+    if kind == "st":
+        return [("st", loc, v)]
+    if kind == "ld":
+        return [("ld", loc, reg)]
+    if kind == "xchg":
+        return [("xchg", loc, v, reg)]
+    if kind == "cmpxchg":
+        return [("cmpxchg", loc, draw(st.integers(0, 1)), v, reg)]
+    if kind == "fetch_add":
+        return [("fetch_add", loc, 1, reg)]
+    if kind == "add_unless":
+        return [("add_unless", loc, 1, 0, reg)]
+    if kind == "fence":
+        return [("fence", draw(st.sampled_from(["mb", "rmb", "wmb"])))]
+    if kind == "lock":
+        return [("lock", "s"), ("st", loc, v), ("unlock", "s")]
+    if kind == "trylock":
+        return [("trylock", "s", reg, [("ld", loc, f"q{reg}")])]
+    raise ValueError(f"no instruction kind {kind!r}")
+
+
+@st.composite
+def programs(
+    draw: st.DrawFn, kinds: Sequence[str] = ATOMICS, length: tuple[int, int] = (1, 3)
+) -> list[list[Instr]]:
+    """Two or three threads of ``length`` random :func:`instructions` each."""
+    threads = []
+    for _ in range(draw(st.integers(2, 3))):
+        code: list[Instr] = []
+        for j in range(draw(st.integers(*length))):
+            code += draw(instructions(f"r{j}", kinds))
+        threads.append(code)
+    return threads

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pinlab.engine.explore import Execution, Limits, Outcome, explore
+from pinlab.litmus.lower import lower
+from pinlab.litmus.parse import parse_text
 from tests.engine.minilang import Instr, as_program, brute_force_sc
 
 LOCS = ["x", "y"]
@@ -147,6 +149,11 @@ RCU_PROGRAMS = {
                           [("ld", "z", "r0"), SYNC, ("st", "y", 1)]],
     "lock-inside": [[_rcu(("lock", "l"), ("ld", "x", "r0"), ("unlock", "l"), ("ld", "y", "r1"))],
                     [("lock", "l"), ("st", "x", 1), SYNC, ("st", "y", 1), ("unlock", "l")]],
+    # two readers whose sections overlap (P0 reads P1's store to w): the
+    # grace period waits for P0's (begun before it) and not for P1's
+    "overlapping": [[_rcu(("ld", "y", "r0"), ("ld", "w", "r1"))],
+                    [_rcu(("st", "w", 1), ("ld", "x", "r1"))],
+                    [("st", "y", 1), SYNC, ("st", "x", 1)]],
 }  # fmt: skip
 
 
@@ -164,3 +171,53 @@ def test_grace_period_forbids_a_straddling_section() -> None:
     states = set(explore(as_program("straddle", RCU_PROGRAMS["straddle"]), "sc").states)
     assert (1, 1, 0, 1) not in states
     assert {(1, 1, 0, 0), (1, 1, 1, 0), (1, 1, 1, 1)} <= states
+
+
+def test_a_grace_period_is_an_interval_not_a_point() -> None:
+    """P0 reads y=0 in its section, so the grace period waits for it; P1's
+    section reads x=1, so it ends after the grace period, and P0 reads P1's
+    store to w, so P1's section begins before P0's ends.  With the grace
+    period one point of the total order both sections would have to end
+    before it; the kernel's synchronize_rcu() waits only for P0's."""
+    threads = RCU_PROGRAMS["overlapping"]
+    states = set(explore(as_program("overlapping", threads), "sc").states)
+    # locations w, x, y; then P0's r0, r1 and P1's r1
+    assert (1, 1, 1, 0, 1, 1) in states, sorted(states)
+
+
+def _srcu_test(first_unlocked: str) -> str:
+    """Two SRCU sections of one srcu_struct in P0, the section of index
+    ``first_unlocked`` (r3: the outer one, r4: the inner one) ended first."""
+    second = "r4" if first_unlocked == "r3" else "r3"
+    return f"""C srcu-{first_unlocked}
+{{}}
+P0(int *x, int *y, struct srcu_struct *s)
+{{
+	int r1; int r2; int r3; int r4;
+	r3 = srcu_read_lock(s);
+	r2 = READ_ONCE(*y);
+	r4 = srcu_read_lock(s);
+	srcu_read_unlock(s, {first_unlocked});
+	r1 = READ_ONCE(*x);
+	srcu_read_unlock(s, {second});
+}}
+P1(int *x, int *y, struct srcu_struct *s)
+{{
+	WRITE_ONCE(*y, 1);
+	synchronize_srcu(s);
+	WRITE_ONCE(*x, 1);
+}}
+exists (0:r1=1 /\\ 0:r2=0)
+"""
+
+
+@pytest.mark.parametrize("model", ["sc", "lkmm"])
+def test_srcu_sections_end_where_their_index_goes_not_last_in_first_out(model: str) -> None:
+    """Each srcu_read_unlock() ends the section whose index it is given.  Ending
+    r3's section first leaves no section holding both reads, so the grace
+    period may fall between them: Sometimes (herd7 7.58+1: Sometimes 1 3).
+    Ending r4's first (nested) keeps both reads in r3's section: Never."""
+    for first, expected in (("r3", ("Sometimes", 1, 3)), ("r4", ("Never", 0, 3))):
+        result = explore(lower(parse_text(_srcu_test(first))).program, model)
+        assert result.outcome is Outcome.COMPLETE
+        assert (result.observation, result.positive, result.negative) == expected, first

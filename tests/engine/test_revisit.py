@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from pinlab.engine.decide import decide
 from pinlab.engine.explore import Limits, Outcome, explore
@@ -23,7 +22,7 @@ from pinlab.litmus.lower import lower
 from pinlab.litmus.parse import parse_text
 from pinlab.litmus.run import run_file
 from pinlab.report.herd7 import render
-from tests.engine.minilang import as_program
+from tests.engine.minilang import ATOMICS, LOCKING, as_program, programs
 from tests.litmus.litmus_data import LITMUS, litmus_files, rel, tsv
 
 KERNEL = litmus_files("kernel")
@@ -80,49 +79,9 @@ def test_paulmck_as_herd7_under_auto(row: dict[str, str]) -> None:
 
 
 # -- random programs --------------------------------------------------------------------
-LOCS = ("x", "y")
-
-
-@st.composite
-def _instr(draw: st.DrawFn, reg: str, locks: bool) -> list[tuple[Any, ...]]:
-    loc = draw(st.sampled_from(LOCS))
-    v = draw(st.integers(1, 2))
-    kinds = ["st", "ld", "xchg", "cmpxchg", "fetch_add", "add_unless", "fence"]
-    kinds += ["lock", "trylock"] if locks else []
-    kind = draw(st.sampled_from(kinds))
-    if kind == "st":
-        return [("st", loc, v)]
-    if kind == "ld":
-        return [("ld", loc, reg)]
-    if kind == "xchg":
-        return [("xchg", loc, v, reg)]
-    if kind == "cmpxchg":
-        return [("cmpxchg", loc, draw(st.integers(0, 1)), v, reg)]
-    if kind == "fetch_add":
-        return [("fetch_add", loc, 1, reg)]
-    if kind == "add_unless":
-        return [("add_unless", loc, 1, 0, reg)]
-    if kind == "fence":
-        return [("fence", draw(st.sampled_from(["mb", "rmb", "wmb"])))]
-    if kind == "lock":
-        return [("lock", "s"), ("st", loc, v), ("unlock", "s")]
-    return [("trylock", "s", reg, [("ld", loc, f"q{reg}")])]
-
-
-@st.composite
-def _programs(draw: st.DrawFn, locks: bool) -> list[list[tuple[Any, ...]]]:
-    threads = []
-    for _ in range(draw(st.integers(2, 3))):
-        code: list[tuple[Any, ...]] = []
-        for j in range(draw(st.integers(1, 3))):
-            code += draw(_instr(f"r{j}", locks))
-        threads.append(code)
-    return threads
-
-
 @pytest.mark.parametrize("model", ["sc", "lkmm"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(threads=_programs(locks=False))
+@given(threads=programs(ATOMICS))
 def test_random_atomics(model: str, threads: list[list[tuple[Any, ...]]]) -> None:
     program = as_program("random", threads)
     old, new, _ = _both(program, model)
@@ -133,7 +92,7 @@ def test_random_atomics(model: str, threads: list[list[tuple[Any, ...]]]) -> Non
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(threads=_programs(locks=True))
+@given(threads=programs(LOCKING))
 def test_random_locks_under_auto(threads: list[list[tuple[Any, ...]]]) -> None:
     program = as_program("random", threads)
     old = explore(program, "lkmm", limits=Limits(time_limit=30))

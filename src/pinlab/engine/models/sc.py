@@ -6,7 +6,9 @@
 - ``atomic``: ``empty rmw & (fre ; coe)`` -- no write comes between the write
   an RMW reads from and the RMW's own write;
 - ``rcu``: no RCU (or SRCU) read-side critical section both begins before
-  a grace period and ends after it (:func:`~pinlab.engine.models.sparse.rcu_sc_holds`);
+  a grace period starts and ends after it ends; a grace period is an
+  interval, so sections begun once it started need not end before it
+  (:func:`~pinlab.engine.models.sparse.rcu_sc_holds`);
 - the lock rules of lock.cat (``lock-nest``, ``nested-is-locked``,
   ``unmatched-locks``), with lock reads-from and coherence formed as lock.cat
   forms them (see :mod:`pinlab.engine.graph`).

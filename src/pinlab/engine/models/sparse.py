@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 
 from pinlab.engine import relation as r
-from pinlab.engine.graph import EvKind, ExecutionGraph
+from pinlab.engine.graph import Event, EvKind, ExecutionGraph
 from pinlab.engine.models.base import Relations
 from pinlab.engine.models.sections import rcu_read_side_pairs, srcu_rscs
 from pinlab.engine.program import Loc
@@ -62,6 +62,12 @@ def _sc_graph(g: ExecutionGraph) -> list[list[int]]:
     return succ
 
 
+def _po_next(g: ExecutionGraph, ev: Event) -> int:
+    """The event right after ``ev`` in its thread (-1: none yet)."""
+    eids = g.threads[ev.tid]
+    return eids[ev.idx + 1] if ev.idx + 1 < len(eids) else -1
+
+
 def sc_acyclic(g: ExecutionGraph) -> bool:
     """``acyclic po | rf | co | fr``."""
     return _acyclic(len(g.events), _sc_graph(g))
@@ -95,13 +101,19 @@ def rcu_sc_holds(g: ExecutionGraph) -> bool:
     """The grace-period guarantee in a sequentially consistent execution.
 
     A grace period (``synchronize_rcu()``, or ``synchronize_srcu()`` for
-    sections of its ``srcu_struct``) waits for every read-side critical
-    section that began before it: in the total order no section may begin
-    before a grace period and end after it.  So for each grace period G and
-    each section [L, U] of another thread, either U comes before G or G
-    comes before L; the execution is consistent when some choice of those
-    edges keeps ``po | rf | co | fr`` acyclic (a backtracking search over
-    the few pairs a program has).
+    sections of its ``srcu_struct``) is an interval [Gs, Ge] of the total
+    order, not a point: it waits for every read-side critical section that
+    began before it started, and sections that begin once it has started
+    need not end before it does (RCU's fundamental law).  So for each grace
+    period and each section [L, U] of another thread, either U comes before
+    Ge or Gs comes before L; the execution is consistent when some choice of
+    those edges keeps ``po | rf | co | fr`` acyclic (a backtracking search
+    over the few pairs a program has).  The grace-period event stands for
+    Gs; a node added after it stands for Ge, and its po successor follows Ge.
+
+    (A point would be stronger than the kernel: two overlapping sections,
+    the first begun before the grace period and the second after it
+    started, would both have to end before it.)
     """
     gps = [
         e
@@ -123,6 +135,16 @@ def rcu_sc_holds(g: ExecutionGraph) -> bool:
         return True
     n = len(g.events)
     succ = _sc_graph(g)
+    end: dict[int, int] = {}  # grace period -> its end node (Ge)
+    for gp in gps:
+        e = end[gp.eid] = n + len(end)
+        succ.append([])
+        po_next = _po_next(g, gp)
+        if po_next >= 0:
+            succ[gp.eid].remove(po_next)
+            succ[e].append(po_next)
+        succ[gp.eid].append(e)
+    n += len(end)
 
     def search(k: int) -> bool:
         if not _acyclic(n, succ):
@@ -130,7 +152,7 @@ def rcu_sc_holds(g: ExecutionGraph) -> bool:
         if k == len(pairs):
             return True
         gp, lock, unlock = pairs[k]
-        for a, b in ((unlock, gp), (gp, lock)):
+        for a, b in ((unlock, end[gp]), (gp, lock)):
             succ[a].append(b)
             ok = search(k + 1)
             succ[a].pop()
