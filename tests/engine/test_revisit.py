@@ -23,7 +23,7 @@ from pinlab.litmus.parse import parse_text
 from pinlab.litmus.run import run_file
 from pinlab.report.herd7 import render
 from tests.engine.minilang import ATOMICS, LOCKING, as_program, programs
-from tests.litmus.litmus_data import LITMUS, litmus_files, rel, tsv
+from tests.litmus.litmus_data import LITMUS, corpus, litmus_files, rel, tsv
 
 KERNEL = litmus_files("kernel")
 CATALOGUE = litmus_files("catalogue")
@@ -42,7 +42,7 @@ def _same(old: Any, new: Any) -> bool:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("path", KERNEL + CATALOGUE, ids=rel)
+@pytest.mark.parametrize("path", corpus(KERNEL + CATALOGUE), ids=rel)
 def test_litmus_revisit_equals_explore(path: Path) -> None:
     """kernel/ and catalogue/: state for state, or an honest "incomplete"."""
     program = lower(parse_text(path.read_text(), str(path)), "false").program
@@ -54,7 +54,7 @@ def test_litmus_revisit_equals_explore(path: Path) -> None:
     assert _same(old, new)
 
 
-@pytest.mark.parametrize("path", CATALOGUE, ids=rel)
+@pytest.mark.parametrize("path", corpus(CATALOGUE), ids=rel)
 def test_catalogue_as_herd7_under_auto(path: Path) -> None:
     """herd7's complete output under --engine auto."""
     run = run_file(path, "lkmm", engine="auto")
@@ -65,7 +65,7 @@ def test_catalogue_as_herd7_under_auto(path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("row", PAULMCK, ids=lambda r: r["path"])
+@pytest.mark.parametrize("row", corpus(PAULMCK), ids=lambda r: r["path"])
 def test_paulmck_as_herd7_under_auto(row: dict[str, str]) -> None:
     """herd7's verdict, flags and counts under --engine auto (the tests herd7 decides)."""
     # (a hang guard, not a timer: the slowest of these takes about 30 s)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("PINLAB_SHARED", REPO.parent / "shared")).resolve()
@@ -21,6 +25,18 @@ NEEDS_CORPUS = pytest.mark.skipif(
     not AVAILABLE and not _IN_CI,
     reason=f"no shared litmus corpus at {LITMUS}: set PINLAB_SHARED to the folder holding litmus/",
 )
+
+
+_REQUIRED = pytest.mark.corpus_required  # (tests/conftest.py fails it without the corpus)
+
+
+def corpus(items: Sequence[T]) -> list[Any]:
+    """Parameters drawn from the corpus, as they are; when there are none, one
+    parameter ``no-corpus`` that skips with :data:`NEEDS_CORPUS`'s reason (and
+    fails under CI=true) -- not pytest's silent "got empty parameter set"."""
+    if items:
+        return list(items)
+    return [pytest.param(None, id="no-corpus", marks=[NEEDS_CORPUS, _REQUIRED])]
 
 
 def litmus_files(sub: str = "") -> list[Path]:

@@ -17,7 +17,7 @@ import pytest
 from pinlab.litmus.run import run_file
 from pinlab.litmus.verdict import Verdict
 from pinlab.report.herd7 import render
-from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, rel, tsv
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, corpus, rel, tsv
 
 pytestmark = NEEDS_CORPUS
 
@@ -44,7 +44,7 @@ def test_data_sets_are_complete() -> None:
     assert (len(KERNEL), len(CATALOGUE), len(PAULMCK)) == (47, 79, 509)
 
 
-@pytest.mark.parametrize("row", KERNEL, ids=lambda r: r["path"])
+@pytest.mark.parametrize("row", corpus(KERNEL), ids=lambda r: r["path"])
 def test_kernel_result_lines(row: dict[str, str]) -> None:
     run = run_file(LITMUS / "kernel" / row["path"], "lkmm")
     assert run.expected is not None and run.expected.outcome == row["expected"]
@@ -57,7 +57,7 @@ def _herd7_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if not line.startswith(("Time ", "Hash="))]
 
 
-@pytest.mark.parametrize("path", CATALOGUE, ids=rel)
+@pytest.mark.parametrize("path", corpus(CATALOGUE), ids=rel)
 def test_catalogue_state_exact(path: Path) -> None:
     expected = Path(f"{path}.expected").read_text()
     assert _herd7_lines(render(_verdict(path))) == _herd7_lines(expected)
@@ -83,7 +83,7 @@ def _param(row: dict[str, str]) -> object:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("row", [_param(r) for r in PAULMCK])
+@pytest.mark.parametrize("row", corpus([_param(r) for r in PAULMCK]))
 def test_paulmck_as_herd7(row: dict[str, str]) -> None:
     path = LITMUS / "paulmck" / row["path"]
     if row["herd7_verdict"] == "ERROR":  # the smp_memb tests
