@@ -12,6 +12,12 @@ from tests.engine.brute import brute_force_program, explorer_finals
 
 CATALOGUE = catalogue()
 
+# Families whose lkmm rows the revisit explorer decides alone, with no load-
+# buffering hole for auto to fall back on the waiting explorer for (e.g.
+# migrate-vs-gup-fast: try_to_migrate()'s test of folio->mapping is a control
+# dependency the engine sees, because kernel/migrate.py keeps the loaded value).
+REVISIT_ALONE = {"migrate-vs-gup-fast", "zap-vs-pin-fast", "mprotect-vs-pin-fast"}
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", CATALOGUE, ids=[s.key for s in CATALOGUE])
@@ -19,6 +25,8 @@ def test_scenario_verdict(scenario: Scenario) -> None:
     result = scenario.run(Limits(stop_at_witness=True))
     assert result.verdict is not Verdict.INCONCLUSIVE, result.exploration.outcome
     assert result.as_expected, (result.verdict, result.exploration.stats)
+    if scenario.name in REVISIT_ALONE and scenario.model == "lkmm":
+        assert result.exploration.procedure == "revisit", "fell back: a hidden dependency?"
 
 
 def _norm(states: set[object]) -> set[object]:
@@ -50,3 +58,4 @@ def test_every_spec_pattern_runs_on_the_model() -> None:
 def test_scenario_keys_are_unique() -> None:
     keys = [s.key for s in CATALOGUE]
     assert len(keys) == len(set(keys))
+    assert {s.name for s in CATALOGUE} >= REVISIT_ALONE

@@ -6,7 +6,6 @@ import pytest
 
 from pinlab.kernel.arch import X86
 from pinlab.kernel.eras import CURRENT, V5_19
-from pinlab.scenarios import catalogue
 from pinlab.scenarios.base import NEVER, REACHABLE, Built, Family, row
 from pinlab.scenarios.common import anon_page, paths
 
@@ -49,8 +48,3 @@ def test_paths_names_threads_and_refuses_unknown_write_bounds() -> None:
     assert program.thread_names == ("x", "y") and program.may_write == ()
     with pytest.raises(ValueError, match="may_write names no thread"):
         paths("p", setup.system, {"x": lambda: iter(())}, {"z": frozenset()})
-
-
-def test_catalogue_keys_are_unique() -> None:
-    keys = [s.key for s in catalogue()]
-    assert len(keys) == len(set(keys))
