@@ -35,7 +35,8 @@ Deciding
     program under a model, by a decision procedure (:data:`ENGINES`; a
     procedure implements :class:`Procedure`), within :class:`Limits`,
     summarised as a frozen :class:`ExplorationResult` whose
-    :class:`Outcome` says whether it saw everything.  Each execution reaches
+    :class:`Outcome` says whether it saw everything (its counts in
+    :class:`Stats`).  Each execution reaches
     an ``on_execution`` callback as an :class:`Execution`.  :func:`replay`
     runs the one execution a choice list names (:class:`ReplayError` when
     it does not fit), and :func:`witness_choices` finds the choice list of
@@ -60,6 +61,7 @@ from pinlab.engine.explore import (
     Limits,
     Outcome,
     ReplayError,
+    Stats,
 )
 from pinlab.engine.factor import Declined, Site, explore_factored
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
@@ -135,6 +137,7 @@ __all__ = [
     "SequentialExecutor",
     "Site",
     "SrcuSync",
+    "Stats",
     "Store",
     "Tag",
     "ThreadFactory",

@@ -1,8 +1,8 @@
 """The named barriers of the page-pinning protocols.
 
 Every barrier the race analyses turn on has a name here, the primitive the
-kernel uses, the barrier it pairs with, and the commit that added it.  Kernel
-paths yield it through :func:`barrier`, which
+kernel uses, its partner, the commit that added it, and why (with the labels
+of docs/labels.md).  Kernel paths yield it through :func:`barrier`, which
 
 - labels the fence event with the name, so traces say which barrier it is;
 - leaves it out when the era lists the name in ``removed_barriers``: the
@@ -24,7 +24,7 @@ from pinlab.engine import PRIMITIVES
 from pinlab.kernel.folio import Gen
 from pinlab.kernel.mm_types import Cpu
 
-__all__ = ["BARRIERS", "NamedBarrier", "barrier"]
+__all__ = ["BARRIERS", "NamedBarrier", "barrier", "define_barrier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ _LIST: Final = (
     ),
 )
 
-# Page-table freeing vs GUP-fast (spec 6 L7).  The partner of both is
+# Page-table freeing vs GUP-fast (L7).  The partner of both is
 # gup_fast()'s local_irq_save(), which the model writes as rcu_read_lock().
 _PGTABLE_FREE: Final = (
     NamedBarrier(
@@ -147,7 +147,7 @@ _PGTABLE_FREE: Final = (
     ),
 )
 
-# Split-word PTEs (x86-32 PAE, CONFIG_GUP_GET_PXX_LOW_HIGH; spec 6 L6a).  The
+# Split-word PTEs (x86-32 PAE, CONFIG_GUP_GET_PXX_LOW_HIGH; L6a).  The
 # protocol predates git (arch/x86/mm/gup.c:gup_get_pte()); it became the
 # generic ptep_get_lockless() of include/linux/pgtable.h.
 _SPLIT_PTE: Final = (
@@ -184,6 +184,40 @@ _SPLIT_PTE: Final = (
 BARRIERS: Final[dict[str, NamedBarrier]] = {
     b.name: b for b in (*_LIST, *_PGTABLE_FREE, *_SPLIT_PTE)
 }
+
+
+_FENCES: Final = frozenset(
+    {"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__after_atomic", "smp_mb__before_atomic",
+     "smp_mb__after_spinlock", "smp_mb__after_unlock_lock"}
+)  # fmt: skip
+
+
+def define_barrier(
+    name: str,
+    primitive: str,
+    pairs_with: str,
+    why: str,
+    commit: str = "",
+    *,
+    what_if: bool = False,
+) -> NamedBarrier:
+    """Name a barrier of a path of your own (a scenario file's), so that
+    :func:`barrier` yields it and the what-ifs can take it away (``pinlab check
+    NAME --without NAME``) or, for a ``what_if`` one, add it (``--with``).
+
+    Defining the same barrier again is allowed; a different definition of a
+    name already taken is a :class:`ValueError`.
+    """
+    if primitive not in _FENCES:
+        raise ValueError(
+            f"barrier {name!r}: {primitive!r} is not one of {', '.join(sorted(_FENCES))}"
+        )
+    b = NamedBarrier(name, primitive, pairs_with, why, commit, what_if)
+    old = BARRIERS.get(name)
+    if old is not None and old != b:
+        raise ValueError(f"barrier {name!r} is defined already, differently: {old}")
+    BARRIERS[name] = b
+    return b
 
 
 def barrier(cpu: Cpu, name: str) -> Gen:

@@ -218,7 +218,7 @@ class Era:
     # memory-cleaning writeback skips (redirties) a pinned folio, data
     # integrity writeback writes it through a bounce copy -- and, since the
     # device may write at any moment, the model leaves it dirty.  His 2023
-    # series "Writeback handling of pinned pages" was not merged (spec 2.13).
+    # series "Writeback handling of pinned pages" was not merged (spec §2.13 in docs/labels.md).
     writeback_handles_pins: bool = False
 
     def without(self, *barriers: str) -> Era:
@@ -456,6 +456,18 @@ ERAS: Final[tuple[Era, ...]] = (V4_20, V5_7, V5_8, V5_9, V5_11, V5_19, V6_1, V6_
 _BY_NAME: Final = {e.name: e for e in ERAS}
 
 
+class UnknownEra(KeyError):
+    """No era has this name (the message lists those that do)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def era_by_name(name: str) -> Era:
-    """The era called ``name`` (``v5.9``, ``current``); KeyError if there is none."""
-    return _BY_NAME[name]
+    """The era called ``name`` (``v5.9``, ``current``); :class:`UnknownEra` (a
+    KeyError) if there is none."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        known = ", ".join(e.name for e in ERAS)
+        raise UnknownEra(f"no era {name!r}; the eras are {known}") from None

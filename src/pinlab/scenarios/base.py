@@ -93,9 +93,12 @@ class Scenario:
     forbidden: str  # the forbidden outcome, in words (or an invariant id)
     build: Callable[[Era], Built] = field(repr=False)
     notes: str = ""
-    # The litmus patterns of spec 6 (``"L1"`` ... ``"L12"``) this scenario
+    # The litmus patterns (``"L1"`` ... ``"L12"``, docs/labels.md) this scenario
     # runs on the model's own code.
     patterns: tuple[str, ...] = ()
+    # The scenario file it was loaded from ("": the built-in catalogue); its
+    # errors are reported at their line in that file.
+    origin: str = ""
 
     @property
     def key(self) -> str:
@@ -108,7 +111,20 @@ class Scenario:
         )
 
     def program(self) -> Built:
+        """The program to explore, with the forbidden outcome as its condition."""
+        if not self.origin:
+            return self._program()
+        from pinlab.scenarios.files import user_error
+
+        try:
+            return self._program()
+        except Exception as err:  # the user's setup code
+            raise user_error(err, self.origin, f"while {self.key} built its setup") from None
+
+    def _program(self) -> Built:
         built = self.build(self.era)
+        if not isinstance(built, Built):
+            raise TypeError(f"build() returned a {type(built).__name__}, not a Built")
         bad = built.bad
 
         def predicate(state: FinalState) -> bool:
@@ -145,7 +161,18 @@ class Scenario:
                 first.append(ex)
 
         start = time.perf_counter()
-        result = decide(built.program, self.model, engine=engine, limits=limits, on_execution=keep)
+        try:
+            result = decide(
+                built.program, self.model, engine=engine, limits=limits, on_execution=keep
+            )
+        except Exception as err:
+            if not self.origin:
+                raise
+            from pinlab.scenarios.files import user_error
+
+            raise user_error(err, self.origin, f"while {self.key} ran") from None
+        if self.origin and result.outcome is Outcome.BOUND and result.stats.cut_thread >= 0:
+            raise _endless(self, built.program, result.stats.cut_thread)
         witness: tuple[int, ...] | None = None
         if first:
             witness = first[0].choices
@@ -211,6 +238,20 @@ def row(
         tuple(sorted(params.items())),
         title,
         forbidden,
+    )
+
+
+def _endless(scenario: Scenario, program: Program, tid: int) -> Exception:
+    """The error for a scenario file's path that ran into the per-thread event bound."""
+    from pinlab.scenarios.files import ScenarioFileError
+
+    code = getattr(program.threads[tid], "__code__", None)
+    line = code.co_firstlineno if code is not None else 0
+    return ScenarioFileError(
+        scenario.origin,
+        line,
+        f"path {program.thread_name(tid)} of {scenario.key} ran "
+        f"{program.max_events_per_thread} operations without returning (an endless loop?)",
     )
 
 
@@ -289,6 +330,7 @@ class ScenarioResult:
     seconds: float
     engine: str = "auto"
     witness: tuple[int, ...] | None = None  # the explorer's choices of a forbidden execution
+    cached: bool = False  # read from the results cache (pinlab.scenarios.cache), not run
 
     @property
     def as_expected(self) -> bool:

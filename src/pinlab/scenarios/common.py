@@ -22,11 +22,19 @@ from pinlab.engine import Loc, Program
 from pinlab.kernel.arch import ARM64, Arch
 from pinlab.kernel.defs import PAGE_SIZE
 from pinlab.kernel.eras import Era
-from pinlab.kernel.mm_types import NR_FOLL_PIN_ACQUIRED, NR_FOLL_PIN_RELEASED, Folio, MmStruct
+from pinlab.kernel.mm_types import (
+    NR_FOLL_PIN_ACQUIRED,
+    NR_FOLL_PIN_RELEASED,
+    Cpu,
+    Folio,
+    MmStruct,
+)
 from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import Process, System
 
-__all__ = ["AnonPage", "anon_page", "gup_fast_writes", "paths"]
+__all__ = ["MAX_OPERATIONS", "AnonPage", "anon_page", "gup_fast_writes", "paths"]
+
+MAX_OPERATIONS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +48,10 @@ class AnonPage:
     @property
     def mm(self) -> MmStruct:
         return self.proc.mm
+
+    def cpu(self, id: int) -> Cpu:
+        """CPU ``id`` of the machine (CPU 0 ran the setup): give each path its own."""
+        return Cpu(self.system.machine, id=id)
 
 
 def anon_page(
@@ -75,8 +87,11 @@ def paths(
 
     ``may_write`` bounds, by thread name, the locations a thread may write
     (see :func:`gup_fast_writes`); the other keywords go to
-    :class:`~pinlab.engine.Program`.
+    :class:`~pinlab.engine.Program`.  A path may run :data:`MAX_OPERATIONS`
+    operations (ten times the longest of the catalogue's, fork copying a
+    4-page folio): one that runs more is reported as an endless loop.
     """
+    program.setdefault("max_events_per_thread", MAX_OPERATIONS)
     names = tuple(threads)
     if may_write is not None and (unknown := set(may_write) - set(names)):
         raise ValueError(f"{name}: may_write names no thread {sorted(unknown)}")

@@ -78,7 +78,7 @@ class Explorer(_Locks):
                 self._fork(t)
                 return
             if len(t.answers) >= self.program.max_events_per_thread:
-                self._cut()
+                self._cut(t.tid)
                 return
             op = t.pending
             assert op is not None
@@ -120,8 +120,10 @@ class Explorer(_Locks):
 
         self._branch(2, apply, self._search)
 
-    def _cut(self) -> None:
+    def _cut(self, tid: int = -1) -> None:
         self.stats.bounded += 1
+        if tid >= 0:
+            self.stats.cut_thread = tid
         if self.outcome is Outcome.COMPLETE:
             self.outcome = Outcome.BOUND
 

@@ -43,6 +43,7 @@ class Stats:
     pruned: int = 0
     seconds: float = 0.0
     factored: int = 0  # consistent executions counted in product form (engine.factor)
+    cut_thread: int = -1  # a thread the per-thread event bound cut (-1: none)
 
     @property
     def ratio(self) -> float:

@@ -70,7 +70,7 @@ class RevisitExplorer(Locks):
             self._end()
             return
         if len(t.ops) >= self.program.max_events_per_thread:
-            self._cut()
+            self._cut(t.tid)
             return
         op = t.pending
         assert op is not None

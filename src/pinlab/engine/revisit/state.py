@@ -185,8 +185,10 @@ class GraphState(GraphBuilding):
     def _continue(self) -> None:
         self._visit()
 
-    def _cut(self) -> None:
+    def _cut(self, tid: int = -1) -> None:
         self.stats.bounded += 1
+        if tid >= 0:
+            self.stats.cut_thread = tid
         if self.outcome is Outcome.COMPLETE:
             self.outcome = Outcome.BOUND
 

@@ -1,0 +1,123 @@
+"""Scenario files: a user's own races, written with :mod:`pinlab.api`.
+
+A scenario file is a Python file that defines ``SCENARIOS``, a sequence of
+:class:`~pinlab.scenarios.base.Scenario` (``FAMILY.variants(build, row(...))``).
+:func:`load` runs it in a module of its own and returns its scenarios, each
+remembering the file it came from (``Scenario.origin``), so that ``check``,
+``explain`` and ``replay`` treat them as they treat the catalogue's.
+
+Whatever goes wrong in the user's code -- a syntax error, an exception while
+the file runs, while a scenario builds its setup, in a kernel path or in the
+forbidden-state predicate -- becomes a :class:`ScenarioFileError` naming the
+file and the line in it, never a traceback of pinlab's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from pinlab.scenarios.base import Scenario
+
+__all__ = ["ScenarioFileError", "is_scenario_file", "load", "user_error"]
+
+MAX_BYTES = 1 << 20  # a scenario file is code someone wrote: 1 MiB is plenty
+
+
+class ScenarioFileError(Exception):
+    """A problem in a scenario file, at ``line`` (0: the file as a whole)."""
+
+    def __init__(self, path: str, line: int, message: str, col: int = 0) -> None:
+        super().__init__(message)
+        self.path, self.line, self.col, self.message = path, line, col, message
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line:
+            where += f":{self.line}" + (f":{self.col}" if self.col else "")
+        return f"{where}: {self.message}"
+
+
+def is_scenario_file(name: str) -> bool:
+    """Whether a scenario argument names a file (``./race.py``), not a catalogue id."""
+    return name.endswith(".py") or "/" in name
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def user_error(exc: BaseException, path: str, doing: str) -> ScenarioFileError:
+    """``exc``, raised while ``doing`` something with the scenario file ``path``, as
+    an error at the innermost line of that file its traceback passes through."""
+    if isinstance(exc, ScenarioFileError):
+        return exc
+    target = str(Path(path).resolve())
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if str(Path(frame.filename).resolve()) == target:
+            line = frame.lineno or 0
+    return ScenarioFileError(path, line, f"{doing}: {_describe(exc)}")
+
+
+def _module_name(path: Path) -> str:
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return f"pinlab_scenario_file_{digest}"
+
+
+def load(name: str) -> tuple[Scenario, ...]:
+    """The scenarios that the file ``name`` defines in ``SCENARIOS``."""
+    path = Path(name)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise ScenarioFileError(name, 0, f"cannot read the scenario file: {err.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise ScenarioFileError(name, 0, f"larger than {MAX_BYTES >> 20} MiB: not a scenario file")
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ScenarioFileError(name, 0, f"not UTF-8 text (byte {err.start})") from None
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as err:
+        msg = err.msg or "invalid syntax"
+        raise ScenarioFileError(name, err.lineno or 0, msg, err.offset or 0) from None
+    except (ValueError, RecursionError, MemoryError) as err:
+        raise ScenarioFileError(name, 0, f"cannot compile: {_describe(err)}") from None
+    module_name = _module_name(path.resolve())
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    sys.modules[module_name] = module  # (dataclasses and pickling look modules up)
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as err:
+        raise ScenarioFileError(name, 0, f"the file called exit({err.code})") from None
+    except Exception as err:  # the user's code: any exception is theirs to see
+        raise user_error(err, name, "while the file ran") from None
+    scenarios = module.__dict__.get("SCENARIOS")
+    if scenarios is None:
+        raise ScenarioFileError(
+            name, 0, "defines no SCENARIOS (a tuple of scenarios: FAMILY.variants(build, row(...)))"
+        )
+    if not isinstance(scenarios, Sequence) or isinstance(scenarios, str):
+        raise ScenarioFileError(
+            name, 0, f"SCENARIOS is of type {type(scenarios).__name__}, not a tuple of scenarios"
+        )
+    for i, s in enumerate(scenarios):
+        if not isinstance(s, Scenario):
+            raise ScenarioFileError(
+                name, 0, f"SCENARIOS[{i}] is of type {type(s).__name__}, not a Scenario"
+            )
+    if not scenarios:
+        raise ScenarioFileError(name, 0, "SCENARIOS is empty")
+    return tuple(dataclasses.replace(s, origin=name) for s in scenarios)
