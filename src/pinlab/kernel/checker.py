@@ -6,7 +6,7 @@ operations) it evaluates every invariant whose notion exists in the era,
 with two exceptions that cannot hide a violation: a store to a page's
 contents (no invariant reads them), and a step taken while the thread holds
 a page-table lock (the kernel is between two states there; the check runs
-when the lock is released).  I4, a transition invariant, is still judged on
+when the lock is released).  I4 (docs/labels.md), a transition invariant, is still judged on
 the very step that clears PageAnonExclusive.
 The first violation of an invariant the era *promises* stops the run with
 :class:`InvariantViolation`, naming the invariant, the step and the kernel

@@ -1,7 +1,7 @@
 """arm64 contiguous PTEs (contpte): 16 entries the TLB may cache as one.
 
 Models arch/arm64/mm/contpte.c and arch/arm64/include/asm/pgtable.h as far as
-lockless readers care (spec 6 L6b, history 5 item 15):
+lockless readers care (pattern L6b, docs/labels.md):
 
 - A block is ``CONT_PTES`` (16) consecutive PTEs, naturally aligned, all
   valid with the CONT bit, mapping consecutive pfns with the same

@@ -3,7 +3,7 @@
 Values follow ``include/linux/mm_types.h`` (FOLL_*, FAULT_FLAG_*),
 ``mm/internal.h`` (internal FOLL_* flags), ``include/linux/mm.h`` (VM_*),
 ``include/linux/mm_types.h`` (vm_fault_t) and ``include/uapi/asm-generic/errno*.h``
-as of the linux-next trees the spec was read from.  The page-flag bit numbers
+as of the linux-next trees of the v6.15-v6.19 era (docs/labels.md, §0).  The page-flag bit numbers
 are the model's own (the kernel's depend on the configuration); what matters
 is that they are bits of one flags word per page.  ``PG_anon_exclusive``
 aliases ``PG_mappedtodisk`` in the kernel; here it simply has its own bit.

@@ -1,6 +1,6 @@
 """Device-exclusive entries: giving a device atomic access to an anonymous page.
 
-Models mm/rmap.c in its two designs (spec 2.15, history 5 item 7):
+Models mm/rmap.c in its two designs (pattern L11 in docs/labels.md):
 
 - ``make_device_exclusive_range`` (b756a3b5e7ea, v5.14 up to v6.14): GUP the
   range (FOLL_GET | FOLL_WRITE | FOLL_SPLIT_PMD, which breaks COW), then for

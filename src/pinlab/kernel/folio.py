@@ -126,7 +126,7 @@ def folio_put(folio: Folio) -> Gen:
 def __folio_put(folio: Folio) -> Gen:
     """Model of mm/swap.c:__folio_put() and free_pages_prepare(): the last reference is gone.
 
-    PG_anon_exclusive stays set until here (spec 1.1); freeing clears the
+    PG_anon_exclusive stays set until here (spec §1.1 in docs/labels.md); freeing clears the
     flags word and ``folio->mapping``.  The pfn is never handed out again.
     """
     assert not is_zero_folio(folio), "the shared zero page is never freed"

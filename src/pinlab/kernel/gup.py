@@ -1,6 +1,6 @@
 """Slow GUP: the page loop, VMA checks, follow_page_pte() and faultin_page().
 
-Models mm/gup.c behind the entry points of spec 2.1 (those are in
+Models mm/gup.c behind the entry points (spec §2.1, docs/labels.md; in
 :mod:`pinlab.kernel.gup_api`): ``__gup_longterm_locked``,
 ``__get_user_pages_locked``, ``__get_user_pages``, ``check_vma_flags``,
 ``follow_page_mask`` / ``follow_page_pte``, ``can_follow_write_pte`` and

@@ -1,7 +1,7 @@
 """The GUP entry points and their argument checks.
 
-Models mm/gup.c ``is_valid_gup_args`` and the slow-path entry points of spec
-2.1: ``get_user_pages``, ``get_user_pages_remote``, ``get_user_pages_unlocked``,
+Models mm/gup.c ``is_valid_gup_args`` and the slow-path entry points (docs/labels.md,
+spec §2.1): ``get_user_pages``, ``get_user_pages_remote``, ``get_user_pages_unlocked``,
 ``pin_user_pages``, ``pin_user_pages_remote``, ``pin_user_pages_unlocked``.
 Invalid arguments are a WARN in the kernel; the wrappers then return -EINVAL
 (``get_user_pages*``) or 0 (``pin_user_pages*``), as here.  The GUP-fast entry

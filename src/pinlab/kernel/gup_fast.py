@@ -1,7 +1,7 @@
 """GUP-fast: walking the page tables without locks, then falling back to slow GUP.
 
-Models mm/gup.c ``gup_fast_fallback``, ``gup_fast`` (steps G0-G13 of spec
-2.4), ``gup_fast_pgd_range`` (one PMD level here), ``gup_fast_pte_range``,
+Models mm/gup.c ``gup_fast_fallback``, ``gup_fast`` (steps G0-G13,
+docs/labels.md), ``gup_fast_pgd_range`` (one PMD level here), ``gup_fast_pte_range``,
 ``gup_fast_pmd_leaf`` (THP and hugetlb),
 ``gup_fast_folio_allowed`` and ``gup_fast_unpin_user_pages``, and the entry
 points ``get_user_pages_fast``, ``get_user_pages_fast_only`` and

@@ -11,7 +11,7 @@ which anonymous orders a fault may allocate in a ``VM_HUGEPAGE`` VMA, and
 whether a read fault maps the huge zero folio.  Left out: the ``always`` /
 ``never`` policies per VMA other than MADV_HUGEPAGE (cow.c only uses
 MADV_HUGEPAGE), NUMA hinting on PMDs, PMD migration entries, PUD leaves.
-Follows the linux-next trees of the spec.
+Follows the linux-next trees of the v6.15-v6.19 era (docs/labels.md, §0).
 """
 
 from __future__ import annotations

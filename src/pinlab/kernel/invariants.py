@@ -1,4 +1,4 @@
-"""Invariants I1-I15 of spec 3, as named predicates over the model state.
+"""Invariants I1-I15 (docs/labels.md), as named predicates over the model state.
 
 Each invariant has a kebab-case id, the era from which its notion exists in
 the model (``exists``: PageAnonExclusive invariants mean nothing before

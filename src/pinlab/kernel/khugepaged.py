@@ -5,7 +5,7 @@ Models mm/khugepaged.c ``madvise_collapse``, ``collapse_huge_page``,
 PTE table of a PMD-sized range is replaced by a huge PMD mapping a new,
 exclusive THP holding a copy of the old pages.
 
-The race with GUP-fast (spec 6 L5, 70cbc3cc78a9, v6.1): the PMD is cleared
+The race with GUP-fast (L5 in docs/labels.md, 70cbc3cc78a9, v6.1): the PMD is cleared
 (``pmdp_collapse_flush``) *before* the references of the old pages are
 checked, and GUP-fast rechecks the PMD after taking its reference; so either
 GUP-fast sees the PMD change and backs off, or collapse sees its reference

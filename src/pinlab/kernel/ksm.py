@@ -5,8 +5,8 @@ Models mm/ksm.c ``write_protect_page``, ``replace_page``,
 ``try_to_merge_two_pages`` and the page lookup of ``get_mergeable_page``,
 plus a one-pass ``ksm_do_scan`` over the pages a caller names.
 
-The race that matters is write_protect_page() against GUP-fast (spec 2.10,
-6 L2/L4).  KSM must not merge a page somebody may write through a GUP
+The race that matters is write_protect_page() against GUP-fast (patterns
+L2 and L4, docs/labels.md).  KSM must not merge a page somebody may write through a GUP
 reference, so it clears the PTE *before* it compares the reference count
 with the map count (GUP-fast re-checks the PTE after taking its reference
 and backs off if it changed), and it clears PageAnonExclusive through
@@ -169,7 +169,7 @@ def _write_protect_locked(cpu: Cpu, vma: Vma, folio: Folio, address: int, ptep: 
         entry = pte_mkclean(entry)
         if pte_write(entry):
             entry = pte_wrprotect(entry)
-        # An entry that was R/O and clean is restored unchanged (spec 6 L2).
+        # An entry that was R/O and clean is restored unchanged (L2).
         yield from set_pte_at(mm, address, ptep, entry)
     return 0, entry
 

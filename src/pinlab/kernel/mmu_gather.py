@@ -1,7 +1,7 @@
 """Page-table freeing: ``free_pgtables()`` and the mmu_gather that frees the tables.
 
 Models mm/memory.c ``free_pgtables`` (down to ``free_pte_range``; the model
-has one PMD level, spec 2.1), include/asm-generic/tlb.h ``pte_free_tlb``,
+has one PMD level), include/asm-generic/tlb.h ``pte_free_tlb``,
 the two architectures' ``__pte_free_tlb``, mm/mmu_gather.c
 ``tlb_remove_table`` (with ``tlb_remove_table_one`` and
 ``tlb_remove_table_sync_one``), ``tlb_table_flush``, ``tlb_flush_mmu`` and
@@ -9,7 +9,7 @@ the two architectures' ``__pte_free_tlb``, mm/mmu_gather.c
 
 GUP-fast walks a PTE table it found through a PMD it read locklessly, so a
 table may be freed only when no walk that read the old PMD can still be in
-it (spec 6 L7).  Two ways, both against GUP-fast's interrupts-off section
+it (pattern L7, docs/labels.md).  Two ways, both against GUP-fast's interrupts-off section
 (which the model writes as an RCU read-side section, :mod:`pinlab.kernel.arch`):
 
 - the table goes with the pages, after the TLB flush, whose IPI a CPU with

@@ -69,7 +69,7 @@ def can_change_pte_writable(cpu: Cpu, vma: Vma, addr: int, pte: Any) -> Gen:
     """Model of mm/mprotect.c:can_change_pte_writable().
 
     Private mappings: only an exclusive anonymous page may be mapped
-    writable without a write fault (I1).  Shared: only an already dirty PTE.
+    writable without a write fault (I1, docs/labels.md).  Shared: only an already dirty PTE.
     """
     if not (vma.vm_flags & VM_WRITE):
         return False

@@ -2,7 +2,7 @@
 
 Models include/linux/pgtable.h and the x86-64 implementations behind it.  A
 PTE is one 64-bit word, so ``ptep_get_lockless()`` is a single READ_ONCE
-(the split-word retry loop of spec 6 L6a is :mod:`pinlab.kernel.pgtable_3level`).
+(the split-word retry loop of L6a, docs/labels.md: :mod:`pinlab.kernel.pgtable_3level`).
 ``ptep_get_and_clear()`` is an xchg on x86, xchg_relaxed on arm64
 (:mod:`pinlab.kernel.arch`).  No CPU caches a translation; what a TLB flush
 does model is the wait for the flush IPI, which a GUP-fast walk with interrupts off holds off (x86).

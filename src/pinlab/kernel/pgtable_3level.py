@@ -3,7 +3,7 @@
 Models arch/x86/include/asm/pgtable-3level.h (``native_set_pte``,
 ``native_pte_clear``, ``native_ptep_get_and_clear``) and the
 ``CONFIG_GUP_GET_PXX_LOW_HIGH`` version of include/linux/pgtable.h's
-``ptep_get_lockless`` (spec 6 L6a).  The rest of the model keeps one
+``ptep_get_lockless`` (pattern L6a, docs/labels.md).  The rest of the model keeps one
 location per PTE (64-bit); this module is the arch variant in which the
 halves are two engine locations, ``pte_low`` (present bit, flags, the low
 20 bits of the pfn) and ``pte_high`` (the pfn's upper bits).  Nothing else

@@ -1,7 +1,7 @@
 """Taking and dropping GUP references and pins.
 
 Models mm/gup.c ``try_grab_folio`` (slow path, under the PTL),
-``try_get_folio`` and ``try_grab_folio_fast`` (GUP-fast, no locks),
+``try_get_folio`` and ``try_grab_folio_fast`` (GUP-fast, no locks; G5 in docs/labels.md),
 ``gup_put_folio``, ``unpin_user_page``, ``unpin_user_pages`` and
 ``unpin_user_pages_dirty_lock``.  Large folios count pins in ``_pincount``
 (exact), small ones with GUP_PIN_COUNTING_BIAS in ``_refcount``.

@@ -11,7 +11,7 @@ The API also keeps what the callers believe: every page a GUP user holds
 (pipe buffer, io_uring buffer, gup_test pin) is a :class:`GupRef`, created
 when GUP returns it and dropped before it is released.  munmap, MADV_DONTNEED
 and exit detach the refs of their range (a pin does not survive an explicit
-unmap's meaning, spec 2.9).
+unmap's meaning: spec §2.9 in docs/labels.md).
 """
 
 from __future__ import annotations

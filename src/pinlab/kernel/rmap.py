@@ -144,7 +144,7 @@ def folio_try_share_anon_rmap_pte(cpu: Cpu, folio: Folio, page: Page) -> Gen:
     """Model of include/linux/rmap.h:folio_try_share_anon_rmap_pte() (order 0).
 
     The caller holds the PTL and has cleared (or invalidated) the PTE.  The
-    four steps pair with GUP-fast's four (spec 6 L2): clear PTE; check pins;
+    four steps (A1-A4) pair with GUP-fast's (L2, docs/labels.md): clear PTE; check pins;
     clear PageAnonExclusive; restore or replace the PTE.  The barriers exist
     since 088b8aa537c2 (v6.1); before, the TLB flush IPI was relied upon.
     """

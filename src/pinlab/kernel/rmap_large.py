@@ -8,7 +8,7 @@ Models mm/rmap.c and include/linux/rmap.h for folios of order > 0:
 ``hugetlb_add_new_anon_rmap``, ``hugetlb_try_dup_anon_rmap``,
 ``hugetlb_add_file_rmap``, ``hugetlb_remove_rmap``.
 
-Mapcounts (CONFIG_PAGE_MAPCOUNT, as the trees of the spec): each subpage's
+Mapcounts (CONFIG_PAGE_MAPCOUNT, as the linux-next trees the model follows): each subpage's
 ``_mapcount`` counts its PTE mappings, ``_entire_mapcount`` the PMD
 mappings, and ``_large_mapcount`` every mapping (a PTE or a PMD counts one),
 so ``folio_mapcount()`` is ``_large_mapcount + 1``.  The model keeps this

@@ -7,7 +7,7 @@ handler ``nouveau_atomic_range_fault`` and the interval-notifier callback
 same protocol.
 
 The device's page table is one location, ``atomic_pfn``: the pfn the device
-may access atomically (exclusively), 0 when none.  The protocol (spec 6 L11):
+may access atomically (exclusively), 0 when none.  The protocol (L11, docs/labels.md):
 
 - fault: ``seq = mmu_interval_read_begin``; take exclusive access (the page
   comes back locked and referenced); take the driver mutex; if

@@ -9,7 +9,7 @@ PageAnonExclusive moves into the swap entry and a maybe-pinned page makes
 the unmap back off (v5.19).  Lazily freed folios (MADV_FREE, no longer
 swap-backed) are discarded instead of swapped, unless they were written again
 or -- since 6c8e2a256915 (v5.18) -- someone holds a reference to them beyond
-the mappings (a GUP user that may still write: spec 6 L3).  File pageout is
+the mappings (a GUP user that may still write: L3 in docs/labels.md).  File pageout is
 not modelled.
 """
 

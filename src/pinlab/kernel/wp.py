@@ -230,7 +230,7 @@ def do_wp_page(cpu: Cpu, vmf: VmFault) -> Gen:
 
 def _anon_reusable(cpu: Cpu, folio: Folio, page: Page, vma: Vma) -> Gen:
     if cpu.era.anon_exclusive and (yield from PageAnonExclusive(page)):
-        return True  # exclusive pages are reused without further checks (I2)
+        return True  # exclusive pages are reused without further checks (I2, docs/labels.md)
     return (yield from wp_can_reuse_anon_folio(cpu, folio, page, vma))
 
 

@@ -8,7 +8,7 @@ folio before PG_dirty is tested and cleared) and the per-folio loop of
 ``write_cache_pages`` for one file (lock, clear dirty for I/O, PG_writeback,
 write ``data`` to the disk, end writeback).
 
-What writeback does *not* do is look at pins (spec 2.13, 6 L12): a pin
+What writeback does *not* do is look at pins (pattern L12, docs/labels.md): a pin
 holder may write through its kernel mapping while the folio is clean or
 under writeback, and only ``unpin_user_pages_dirty_lock()`` re-dirties it,
 without ->page_mkwrite.  That is why v6.5 refuses writable longterm pins on

@@ -4,7 +4,7 @@ Models mm/memory.c ``zap_pte_range`` (with ``zap_present_ptes`` and the
 non-present cases) and the mmu_gather rule that the references of unmapped
 pages are dropped only after the TLB flush, i.e. after the PTL is released.
 
-Pins are not consulted (spec 2.9): a pinned page is simply unmapped and the
+Pins are not consulted (spec §2.9 in docs/labels.md): a pinned page is simply unmapped and the
 pin keeps the folio alive, PageAnonExclusive still set.
 """
 
