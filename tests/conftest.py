@@ -31,3 +31,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     if not AVAILABLE:
         pytest.fail(f"no shared litmus corpus at {LITMUS}; CI=true requires it (PINLAB_SHARED)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_results_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test starts with an empty results cache of its own (pinlab check's
+    stored verdicts), never the user's."""
+    monkeypatch.setenv("PINLAB_CACHE_DIR", str(tmp_path_factory.mktemp("pinlab-cache")))

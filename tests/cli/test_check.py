@@ -13,7 +13,17 @@ from pinlab.scenarios import Expect, Scenario, catalogue, fork_pin, select
 from pinlab.scenarios.replay import select_one
 
 RUNNER = CliRunner()
-FIELDS = {"name", "era", "variant", "model", "verdict", "expected", "executions", "seconds"}
+FIELDS = {
+    "name",
+    "era",
+    "variant",
+    "model",
+    "verdict",
+    "expected",
+    "executions",
+    "seconds",
+    "cached",
+}
 
 
 def test_table_old_era_reachable() -> None:

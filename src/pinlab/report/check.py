@@ -6,7 +6,13 @@ expectation is marked; an inconclusive one says which bound stopped it.
 
 JSON: one object per line per scenario and era, with exactly the fields
 ``name``, ``era``, ``model``, ``verdict`` (``never``, ``reachable`` or
-``inconclusive``), ``expected``, ``executions``, ``seconds`` and ``variant``.
+``inconclusive``), ``expected``, ``executions``, ``seconds``, ``variant`` and
+``cached`` (true: the verdict came from the results cache, and ``seconds`` is
+what it took when it ran).
+
+``pinlab check --each-barrier``: a table per scenario of the named barriers
+its paths run and the verdict without each (:func:`render_barrier_table`);
+``pinlab barriers``: the list of them (:func:`render_barriers`).
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from rich.text import Text
 
 from pinlab.engine import Outcome
 from pinlab.scenarios import Scenario, ScenarioResult, Verdict
+from pinlab.scenarios.barriers import BarrierUse
 
 __all__ = [
     "bound_hit",
     "differences",
     "json_record",
+    "render_barrier_table",
+    "render_barriers",
     "render_json",
     "render_list",
     "render_table",
@@ -55,9 +64,10 @@ def json_record(result: ScenarioResult) -> dict[str, Any]:
         "variant": s.variant,
         "model": s.model,
         "verdict": result.verdict.value,
-        "expected": s.expected.value,
+        "expected": None if s.what_if else s.expected.value,
         "executions": result.executions,
         "seconds": round(result.seconds, 3),
+        "cached": result.cached,
     }
 
 
@@ -69,6 +79,8 @@ def _verdict_cell(result: ScenarioResult) -> Text:
     verdict = result.verdict.value
     if result.verdict is Verdict.INCONCLUSIVE:
         return Text(f"{verdict} ({bound_hit(result)})", style="yellow")
+    if result.scenario.what_if:
+        return Text(verdict, style="bold")
     return Text(verdict, style="green" if result.as_expected else "bold red")
 
 
@@ -96,20 +108,31 @@ def render_table(results: Sequence[ScenarioResult]) -> RenderableType:
         s = r.scenario
         era = s.variant if s.variant == s.era.name else f"{s.era.name}/{s.variant}"
         mark = "" if r.as_expected else "  ✗"
+        time = "cached" if r.cached else f"{r.seconds:.2f} s"
+        expected = "(what-if)" if s.what_if else s.expected.value
         table.add_row(
-            s.name, era, s.model, _verdict_cell(r), s.expected.value + mark,
-            str(r.executions), f"{r.seconds:.2f} s",
+            s.name, era, s.model, _verdict_cell(r), expected + mark,
+            str(r.executions), time,
         )  # fmt: skip
     return Group(table, Text(summary(results)))
 
 
 def summary(results: Sequence[ScenarioResult]) -> str:
-    """One line: how many ran, and which differ from their expectation."""
+    """One line: how many ran (and how many came from the cache), and which
+    differ from their expectation."""
     wrong = [r for r in results if not r.as_expected]
-    total = sum(r.seconds for r in results)
-    head = f"{len(results)} scenario{'s' if len(results) != 1 else ''} in {total:.1f} s: "
+    ran = [r for r in results if not r.cached]
+    total = sum(r.seconds for r in ran)
+    head = f"{len(results)} scenario{'s' if len(results) != 1 else ''} in {total:.1f} s"
+    cached = len(results) - len(ran)
+    if cached:
+        head += f" ({cached} from the cache: pinlab check --no-cache runs them)"
+    head += ": "
+    asked = sum(1 for r in results if r.scenario.what_if)
+    if asked:
+        head += f"{asked} what-if{'s' if asked != 1 else ''} (no expectation), "
     if not wrong:
-        return head + "all as expected"
+        return head + ("the rest as expected" if asked else "all as expected")
     verb = "differs" if len(wrong) == 1 else "differ"
     keys = ", ".join(r.scenario.key for r in wrong)
     return head + f"{len(wrong)} {verb} from their expectation: {keys}"
@@ -130,3 +153,45 @@ def differences(results: Sequence[ScenarioResult]) -> list[str]:
         else:
             out.append(f"{s.key}: {r.verdict.value}, expected {s.expected.value}")
     return out
+
+
+def render_barriers(scenario: Scenario, uses: Sequence[BarrierUse]) -> RenderableType:
+    """``pinlab barriers NAME``: the named barriers on the scenario's paths, a
+    block each: name and primitive; where it runs; what it pairs with; why."""
+    era = scenario.era.name
+    lines = [f"{scenario.name}[{scenario.variant}] ({era}): the named barriers on its paths"]
+    if not uses:
+        lines.append("  (none)")
+    for u in uses:
+        b = u.barrier
+        state = ""
+        if b.what_if:
+            state = "  (what-if, added)" if u.added else "  (what-if: add it with --with)"
+        elif u.removed:
+            state = "  (removed in this variant)"
+        lines.append(f"  {b.name}: {b.primitive}{state}")
+        lines.append(f"      in {u.function}() at {u.where}, on {', '.join(u.cpus)}")
+        lines.append(
+            f"      pairs with {b.pairs_with}" + (f"; commit {b.commit}" if b.commit else "")
+        )
+        lines.append(f"      {b.why}")
+    return Text("\n".join(lines))
+
+
+def render_barrier_table(
+    scenario: Scenario, rows: Sequence[tuple[BarrierUse, ScenarioResult]]
+) -> RenderableType:
+    """``--each-barrier``: the verdict of ``scenario`` without each barrier."""
+    title = f"{scenario.key}: without each barrier (expected {scenario.expected.value} with all)"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=Text(title), title_justify="left")
+    table.add_column("barrier removed", no_wrap=True)
+    table.add_column("primitive")
+    table.add_column("verdict")
+    table.add_column("executions", justify="right")
+    table.add_column("time", justify="right")
+    for use, r in rows:
+        needed = r.verdict is Verdict.REACHABLE
+        verdict = Text(r.verdict.value, style="bold" if needed else "")
+        time = "cached" if r.cached else f"{r.seconds:.2f} s"
+        table.add_row(use.barrier.name, use.barrier.primitive, verdict, str(r.executions), time)
+    return table

@@ -50,14 +50,18 @@ def catalogue() -> tuple[Scenario, ...]:
 
 
 def select(
-    names: Sequence[str] = (), era: str | None = None, model: str | None = None
+    names: Sequence[str] = (),
+    era: str | None = None,
+    model: str | None = None,
+    pool: Sequence[Scenario] | None = None,
 ) -> list[Scenario]:
-    """The scenarios called ``names`` (all when empty) of ``era`` and ``model``.
+    """The scenarios called ``names`` (all when empty) of ``era`` and ``model``,
+    from ``pool`` (the catalogue when None).
 
     ``era`` matches a scenario's variant or its era's name.  Raises
     :class:`LookupError` naming what matched nothing.
     """
-    every = catalogue()
+    every = catalogue() if pool is None else tuple(pool)
     known = {s.name for s in every}
     for n in names:
         if n not in known:

@@ -57,10 +57,10 @@ def _kernel_functions() -> dict[str, Path]:
     return out
 
 
-def _where(function: str, line: int) -> str:
+def _where(function: str, line: int, origin: str) -> str:
     path = _kernel_functions().get(function)
-    if path is None:
-        return f"{function}:{line}"
+    if path is None:  # a path of the scenario's own (a scenario file's)
+        return f"{origin}:{line}" if origin else f"line {line}"
     parts = path.parts
     rel = Path(*parts[parts.index("pinlab") - 1 :]) if "pinlab" in parts else path
     return f"{rel}:{line}"
@@ -88,7 +88,9 @@ def barriers_of(scenario: Scenario, limits: Limits = SURVEY) -> list[BarrierUse]
             if ev.kind is not EvKind.F or ev.label not in BARRIERS or ev.tid < 0:
                 continue
             function, line = ev.src[-2] if ev.src and len(ev.src) > 1 else ("?", 0)
-            _f, _w, cpus = seen.setdefault(ev.label, (function, _where(function, line), set()))
+            _f, _w, cpus = seen.setdefault(
+                ev.label, (function, _where(function, line, scenario.origin), set())
+            )
             cpus.add(program.thread_name(ev.tid))
 
     decide(program, "sc", engine="explore", limits=limits, on_execution=note, record_src=True)
@@ -135,7 +137,14 @@ def variant(scenario: Scenario, without: Sequence[str] = (), with_: Sequence[str
     era = scenario.era.without(*without) if without else scenario.era
     if with_:
         era = era.adding(f"{era.name}+{'+'.join(with_)}", *with_)
-    return dataclasses.replace(scenario, variant=name, era=era)
+    return dataclasses.replace(
+        scenario,
+        variant=name,
+        era=era,
+        base=scenario.base or scenario.variant,
+        without=(*scenario.without, *without),
+        added=(*scenario.added, *with_),
+    )
 
 
 def each_barrier(

@@ -99,10 +99,21 @@ class Scenario:
     # The scenario file it was loaded from ("": the built-in catalogue); its
     # errors are reported at their line in that file.
     origin: str = ""
+    # A what-if of a declared variant (pinlab.scenarios.barriers.variant): that
+    # variant's name, and the barriers removed from it and added to it.
+    base: str = ""
+    without: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.name}[{self.variant}]@{self.model}"
+
+    @property
+    def what_if(self) -> bool:
+        """A barrier removed or added on the command line: a question, with no
+        expected verdict of its own."""
+        return bool(self.without or self.added)
 
     def under(self, model: str, expected: Expect | None = None) -> Scenario:
         """The same scenario under ``model`` (and ``expected``, if it differs)."""
@@ -334,6 +345,9 @@ class ScenarioResult:
 
     @property
     def as_expected(self) -> bool:
+        """The verdict is the expected one (a what-if, which expects nothing: conclusive)."""
+        if self.scenario.what_if:
+            return self.verdict is not Verdict.INCONCLUSIVE
         return self.verdict.value == self.scenario.expected.value
 
     @property

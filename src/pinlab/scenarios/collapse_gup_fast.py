@@ -17,7 +17,7 @@ CPU1 get_user_pages_fast_only() on that page.
 Forbidden: collapse succeeds and GUP-fast returns the old page (no longer
 mapped: I/O through the reference is lost to the process).
 
-Pairing (spec 6 L5): clear the PMD; (flush); lock and check the refcount
+Pairing (pattern L5, docs/labels.md): clear the PMD; (flush); lock and check the refcount
 against grab the reference (fully ordered); re-read the PMD and the PTE.
 """
 

@@ -3,7 +3,7 @@
 Source: b756a3b5e7ea ("mm: Device exclusive memory access", v5.14) and the
 2025 rework (lore 20250210193801.781278-1-david@redhat.com, v6.15), which
 also changed the event of the CPU's revocation from ``MMU_NOTIFY_EXCLUSIVE``
-(owner NULL) to ``MMU_NOTIFY_CLEAR``.  Spec 6 L11.
+(owner NULL) to ``MMU_NOTIFY_CLEAR``.  Pattern L11 in docs/labels.md.
 
 A GPU driver (:mod:`pinlab.kernel.svm_driver`) runs its atomic-fault handler
 on a private anonymous page: make_device_exclusive() (GUP, folio lock,

@@ -8,7 +8,7 @@ Hildenbrand's review.  Never merged: the proposal is an architecture option
 One process maps 16 anonymous pages as one contiguous block (CONT bit; every
 entry old and clean, writable, exclusive).  CPU1 takes a writable pin of one
 page with GUP-fast (FOLL_PIN | FOLL_WRITE, fast only).  GUP-fast reads the
-PTE (B1), grabs the folio, and re-checks that the PTE did not change (B4).
+PTE (B1; docs/labels.md), grabs the folio, and re-checks that the PTE did not change (B4).
 
 Variants ``recency-*``: the MMU of another CPU, accessing a *different* page
 of the block, sets the access and dirty flags in that entry (an atomic

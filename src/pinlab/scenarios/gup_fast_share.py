@@ -18,7 +18,7 @@ Forbidden: CPU1 returns the page pinned while PageAnonExclusive is clear (a
 pin on a possibly shared anonymous page: the next write fault would COW
 away from it; invariant I on "pinned anon pages are exclusive").
 
-Pairings (spec 6 L2): the PTE clear, smp_mb, pin check (A1-A2) against the
+Pairings (pattern L2, docs/labels.md): the PTE clear, smp_mb, pin check (A1-A2) against the
 pin, smp_mb__after_atomic, PTE re-check (B3-B4): store buffering on {PTE,
 pin count}; the PageAnonExclusive clear, smp_mb__after_atomic, PTE restore
 (A3-A4) against the PTE re-check, smp_rmb, PageAnonExclusive test (B4-B5):

@@ -16,7 +16,7 @@ Forbidden: KSM merges (write-protects) the page while CPU1 holds a GUP
 reference it took from the old, writable PTE: the device then writes into a
 page KSM treats as stable and may share.
 
-Pairing (spec 6 L4): clear the PTE; flush; read the refcount against grab
+Pairing (pattern L4, docs/labels.md): clear the PTE; flush; read the refcount against grab
 the reference (folio_ref_try_add(), fully ordered); re-read the PTE.  What
 orders KSM's side is the flush: x86's PTE clear is an xchg and its flush
 waits for GUP-fast's interrupts-off walk; arm64's flush ends with

@@ -15,7 +15,7 @@ pin instead).
 Forbidden: GUP-fast returns the page, and reclaim has unmapped it anyway
 (the PTE no longer maps it).
 
-Pairing (spec 6 L3): clear PTE; smp_mb; read refcount (try_to_unmap_one)
+Pairing (pattern L3, docs/labels.md): clear PTE; smp_mb; read refcount (try_to_unmap_one)
 against grab the reference (folio_ref_try_add(), fully ordered); re-read the
 PTE (gup_fast_pte_range): store buffering on {PTE, refcount}.  Reclaim
 defers its TLB flush (TTU_BATCH_FLUSH), so the flush orders nothing here:

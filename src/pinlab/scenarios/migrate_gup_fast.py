@@ -6,7 +6,7 @@ against mm/gup.c gup_fast_pte_range(): grab the folio with
 folio_ref_try_add() (add unless zero), then re-read the PTE and drop the
 grab if it changed (2667f50e8b81 "mm: introduce a general RCU
 get_user_pages_fast()", v3.19).  Migration needs the refcount to be exactly
-what it expects (spec 2.12): any GUP reference makes it fail, the PTE is
+what it expects (spec §2.12 in docs/labels.md): any GUP reference makes it fail, the PTE is
 restored and the folio stays where it is.
 
 CPU0 migrates one private anonymous page the process has written, isolated
@@ -33,7 +33,7 @@ the word CPU1 increments: either the freeze sees the grab and fails (the
 PTE is restored), or the grab reads from a write that follows the PTE
 replacement behind a full barrier, and the re-read sees the PTE changed.
 The pin check's barriers (``folio_try_share_anon_rmap_pte:mb-before-pin-check``
-against ``try_grab_folio_fast:mb-after-pin``, spec 6 L2) guard
+against ``try_grab_folio_fast:mb-after-pin``, pattern L2) guard
 PageAnonExclusive, not this outcome: the what-if ``current-pin-no-mb``
 without them stays never.  No named barrier or era switch guards the
 refcount check or GUP-fast's PTE re-check, so no what-if of this family is

@@ -2,7 +2,7 @@
 
 Source: mm/mprotect.c change_pte_range() (ptep_modify_prot_start() /
 ptep_modify_prot_commit() under the PTL) against mm/gup.c
-gup_fast_pte_range()'s PTE re-check after the grab (spec 2.4 G6/B4).
+gup_fast_pte_range()'s PTE re-check after the grab (G6/B4, docs/labels.md).
 A process has written one private anonymous page (writable, dirty,
 PageAnonExclusive) and calls mprotect(PROT_READ) on it while a driver pins
 it for DMA into it.
@@ -30,7 +30,7 @@ re-read after the fully ordered grab (folio_ref_try_add(), then
 smp_mb__after_atomic()) backs out unless it still reads that value, i.e.
 unless the grab came before ptep_modify_prot_start()'s clear.  The
 ``no-mb`` what-if removes smp_mb__after_atomic() to show it orders nothing
-here (it pairs with folio_try_share_anon_rmap_pte()'s smp_mb, spec 6 L2).
+here (it pairs with folio_try_share_anon_rmap_pte()'s smp_mb, L2).
 The kernel's TLB flush (tlb_finish_mmu(), after the PTL is dropped; on x86
 an IPI GUP-fast's interrupts-off walk holds off) only bounds when mprotect()
 returns, which no final state sees; the model's change_pte_range() has none.

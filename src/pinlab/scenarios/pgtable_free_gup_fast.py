@@ -9,7 +9,7 @@ interrupts-off section: on x86 the table is freed after the TLB-flush IPI,
 which a CPU with interrupts off does not take; where tables are freed by
 RCU (arm64), after a grace period, of which interrupts-off is a read-side
 section (or after tlb_remove_table_sync_one()'s IPI when no batch page can be
-allocated).  The design predates git (spec 6 L7; the RCU table free is
+allocated).  The design predates git (L7 in docs/labels.md; the RCU table free is
 Peter Zijlstra's 2011 mmu_gather rework).
 
 CPU0 unmaps a one-page anonymous VMA alone in its PMD range (populated;
@@ -21,7 +21,7 @@ freed table is poisoned (kernel_poison_pages(), :mod:`pinlab.kernel.mmu_gather`)
 a read of a PTE slot that returns the poison read from the free's write --
 a use after free, which the scenario's KASAN-like watch on CPU1's reads counts.
 
-Pairing (spec 6 L7): clear the PMD; wait (IPI or grace period); free,
+Pairing (L7): clear the PMD; wait (IPI or grace period); free,
 against interrupts off; read the PMD; read the PTE; interrupts on.
 """
 

@@ -1,4 +1,4 @@
-"""``ptep-get-lockless-split``: reading a two-word PTE without locks (spec 6 L6a).
+"""``ptep-get-lockless-split``: reading a two-word PTE without locks (L6a, docs/labels.md).
 
 Source: include/linux/pgtable.h, ptep_get_lockless() for
 ``CONFIG_GUP_GET_PXX_LOW_HIGH`` (x86-32 PAE, mips, sh) and its comment; the

@@ -2,7 +2,7 @@
 
 Source: the linux-mm thread "mm: introduce put_user_page*(), placeholder
 versions" (Dec 2018: Jan Kara, Jerome Glisse, Dave Chinner, Matthew Wilcox,
-John Hubbard), John Hubbard's July 2018 RFC, spec 2.13 and 6 L12.
+John Hubbard), John Hubbard's July 2018 RFC; pattern L12 in docs/labels.md.
 
 Setup (sequential): a MAP_SHARED mapping of an ext4 file, its page written
 by the process (dirty, mapped writable after ->page_mkwrite).  A device
@@ -217,7 +217,7 @@ SCENARIOS: tuple[Scenario, ...] = FAMILY.variants(
     _row("bias-background", "bias", N, "skipped, redirtied", sync="background"),
     _row("v6.2", "v6.2", R, "as merged: writeback does not look at pins"),
     _row("v6.5", "v6.5", N, "the writable longterm pin is refused"),
-    # lost, the device releases with make_dirty: spec 6 L12's allowed outcome
+    # lost, the device releases with make_dirty: L12's allowed outcome
     _row("none-release", "none", N, "set_page_dirty_lock() saves it", shape="release"),
     _row("v6.2-release", "v6.2", N, "unpin_user_pages_dirty_lock()", shape="release"),
     # unseen: writeback writes a page under DMA believing it unpinned

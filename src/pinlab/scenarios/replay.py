@@ -11,10 +11,26 @@ replaying choices that now mean another execution.
 
 The format (JSON, one object)::
 
-    {"format": "pinlab-replay", "version": 1,
+    {"format": "pinlab-replay", "version": 2,
      "scenario": "fork-vs-pin-fast", "variant": "v5.9", "era": "v5.9", "model": "sc",
      "choices": [0, 1, ...], "outcome": "pinned pfn 0x101 is mapped by ...",
-     "fingerprint": "<sha256>", "parts": {"pinlab": "0.1.0", "engine": "<sha256>", ...}}
+     "fingerprint": "<sha256>", "parts": {"pinlab": "0.1.0", "engine": "<sha256>", ...},
+     "digests": {"choices": "<16 hex digits>", "era": ..., ...},
+     "checksum": "<sha256>"}
+
+The file is a record to keep, not to edit: ``checksum`` is the SHA-256 of the
+canonical JSON (sorted keys, no spaces, UTF-8) of the object of every field but
+``checksum`` and ``digests``, and ``digests`` holds the first 16 hex digits of
+the SHA-256 of each of those fields' canonical JSON.  :func:`load` refuses a
+file whose checksum does not match and names, from the digests, the field that
+differs (one edited, added or removed); it refuses edited digests too.  Past the
+checksum, :func:`resolve` re-derives what it can from the model -- the era from
+the scenario's variant, the fingerprint from ``parts`` -- and
+:func:`check_replayed` compares the replayed execution with ``choices`` and
+``outcome``; each names the field that disagrees.
+
+Version 1 files (before the checksum) are refused: "saved by an older pinlab";
+``pinlab explain --save`` writes the file again.
 
 This module also picks the one scenario ``explain`` and ``replay`` work on.
 """
@@ -23,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -37,6 +54,7 @@ __all__ = [
     "ModelChanged",
     "ReplayFile",
     "ReplayFileError",
+    "check_replayed",
     "dumps",
     "load",
     "model_fingerprint",
@@ -45,7 +63,8 @@ __all__ = [
 ]
 
 FORMAT: Final = "pinlab-replay"
-VERSION: Final = 1
+VERSION: Final = 2
+_CHECKED: Final = ("checksum", "digests")  # the fields the checksum does not cover
 PACKAGES: Final = ("engine", "kernel", "scenarios")
 _SUFFIXES: Final = (".py", ".lark", ".json", ".toml")
 
@@ -68,6 +87,9 @@ class ReplayFile:
     fingerprint: str
     parts: dict[str, str] = field(default_factory=dict)
     outcome: str = ""
+    origin: str = ""  # the scenario file it came from ("": the catalogue)
+    without: tuple[str, ...] = ()  # barriers removed from the variant (check --without)
+    added: tuple[str, ...] = ()  # what-if barriers added to it (--with)
 
 
 def _package_hash(root: Path) -> str:
@@ -91,16 +113,50 @@ def model_fingerprint() -> tuple[str, dict[str, str]]:
     return whole, parts
 
 
-def record(scenario: Scenario, choices: tuple[int, ...], outcome: str) -> ReplayFile:
+def _file_hash(origin: str) -> str:
+    try:
+        return hashlib.sha256(Path(origin).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _fingerprint(origin: str) -> tuple[str, dict[str, str]]:
+    """The model's fingerprint, with the scenario file's bytes when there is one."""
     whole, parts = model_fingerprint()
+    if not origin:
+        return whole, dict(parts)
+    parts = {**parts, "scenario file": _file_hash(origin)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest(), parts
+
+
+def record(scenario: Scenario, choices: tuple[int, ...], outcome: str) -> ReplayFile:
+    origin = str(Path(scenario.origin).resolve()) if scenario.origin else ""
+    whole, parts = _fingerprint(origin)
     return ReplayFile(
-        scenario.name, scenario.variant, scenario.era.name, scenario.model, choices,
-        whole, dict(parts), outcome,
+        scenario.name, scenario.base or scenario.variant, scenario.era.name, scenario.model,
+        choices, whole, parts, outcome, origin, scenario.without, scenario.added,
     )  # fmt: skip
 
 
+def _canonical(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(_canonical(value)).hexdigest()[:16]
+
+
+def _fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """The fields the checksum covers: all but ``checksum`` and ``digests``."""
+    return {k: v for k, v in obj.items() if k not in _CHECKED}
+
+
+def _checksum(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(_fields(obj))).hexdigest()
+
+
 def dumps(rf: ReplayFile) -> str:
-    obj = {
+    obj: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "scenario": rf.scenario,
@@ -112,15 +168,25 @@ def dumps(rf: ReplayFile) -> str:
         "fingerprint": rf.fingerprint,
         "parts": rf.parts,
     }
+    if rf.origin:
+        obj["origin"] = rf.origin
+    if rf.without:
+        obj["without"] = list(rf.without)
+    if rf.added:
+        obj["with"] = list(rf.added)
+    obj["digests"] = {k: _digest(v) for k, v in obj.items()}
+    obj["checksum"] = _checksum(obj)  # (of the fields before "digests")
     # one key a line, the choice list on one line too
     lines = [f" {json.dumps(k)}: {json.dumps(v, sort_keys=True)}" for k, v in obj.items()]
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 _EXPECTED: Final = (
-    "a JSON object with format 'pinlab-replay', version 1, scenario, variant, era, model "
-    "(strings), choices (a list of non-negative integers) and fingerprint (a string)"
+    f"a JSON object with format 'pinlab-replay', version {VERSION}, scenario, variant, era, "
+    "model (strings), choices (a list of non-negative integers), fingerprint (a string) "
+    "and its checksum"
 )
+_RESAVE: Final = "explain it again with --save to write a new one"
 
 
 def _field(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -140,11 +206,9 @@ def load(path: Path) -> ReplayFile:
         raise ReplayFileError(f"{path}: not JSON ({err}); expected {_EXPECTED}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ReplayFileError(f"{path}: not a pinlab replay file; expected {_EXPECTED}")
-    if obj.get("version") != VERSION:
-        raise ReplayFileError(
-            f"{path}: replay format version {obj.get('version')!r}; this pinlab reads {VERSION}"
-        )
     where = str(path)
+    _check_version(obj, where)
+    _check_checksum(obj, where)
     name, variant, era, model = (
         str(_field(obj, k, str, where)) for k in ("scenario", "variant", "era", "model")
     )
@@ -156,8 +220,64 @@ def load(path: Path) -> ReplayFile:
     if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):
         raise ReplayFileError(f"{where}: field 'parts' must map names to strings")
     outcome = obj.get("outcome", "")
+    origin = obj.get("origin", "")
+    if not isinstance(origin, str):
+        raise ReplayFileError(f"{where}: field 'origin' must be the scenario file's path")
+    barriers = {}
+    for key in ("without", "with"):
+        names = obj.get(key, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ReplayFileError(f"{where}: field {key!r} must be a list of barrier names")
+        barriers[key] = tuple(names)
     return ReplayFile(
-        name, variant, era, model, tuple(choices), fingerprint, dict(parts), str(outcome)
+        name, variant, era, model, tuple(choices), fingerprint, dict(parts), str(outcome),
+        origin, barriers["without"], barriers["with"],
+    )  # fmt: skip
+
+
+def _check_version(obj: dict[str, Any], where: str) -> None:
+    version = obj.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ReplayFileError(
+            f"{where}: field 'version' must be an integer, not {type(version).__name__} "
+            f"{json.dumps(version)}; this pinlab reads replay format {VERSION}"
+        )
+    if version < VERSION:
+        raise ReplayFileError(
+            f"{where}: saved by an older pinlab (replay format {version}, without a checksum); "
+            f"this pinlab reads format {VERSION}: {_RESAVE}"
+        )
+    if version > VERSION:
+        raise ReplayFileError(
+            f"{where}: saved by a newer pinlab (replay format {version}); "
+            f"this pinlab reads format {VERSION}"
+        )
+
+
+def _check_checksum(obj: dict[str, Any], where: str) -> None:
+    """Refuse a file edited since it was saved, naming the field(s) that differ."""
+    checksum, digests = obj.get("checksum"), obj.get("digests")
+    if not isinstance(checksum, str) or not isinstance(digests, dict):
+        raise ReplayFileError(
+            f"{where}: field 'checksum' or 'digests' is missing or of the wrong type; {_RESAVE}"
+        )
+    fields = _fields(obj)
+    edited = [k for k in fields if k in digests and digests[k] != _digest(fields[k])]
+    added = [k for k in fields if k not in digests]
+    removed = [k for k in digests if k not in fields]
+    if checksum == _checksum(obj):
+        if not (edited or added or removed):
+            return
+        # the fields themselves are as saved
+        raise ReplayFileError(f"{where}: field 'digests' was changed since the file was saved")
+    what = [
+        *(f"field {k!r} was changed" for k in edited),
+        *(f"field {k!r} was added" for k in added),
+        *(f"field {k!r} was removed" for k in removed),
+    ] or ["field 'checksum' was changed"]
+    raise ReplayFileError(
+        f"{where}: the checksum does not match: {'; '.join(what)} since the file was saved; "
+        f"{_RESAVE}"
     )
 
 
@@ -167,18 +287,38 @@ def resolve(rf: ReplayFile) -> Scenario:
     :class:`LookupError` when the scenario is gone, :class:`ModelChanged` when
     the fingerprint differs.
     """
-    known = [s for s in catalogue() if s.name == rf.scenario]
+    if rf.origin:
+        from pinlab.scenarios.files import load as load_file
+
+        known = [s for s in load_file(rf.origin) if s.name == rf.scenario]
+    else:
+        known = [s for s in catalogue() if s.name == rf.scenario]
     if not known:
-        raise LookupError(f"scenario {rf.scenario!r} no longer exists")
+        where = f" in {rf.origin}" if rf.origin else ""
+        raise LookupError(f"scenario {rf.scenario!r} no longer exists{where}")
     match = [s for s in known if s.variant == rf.variant and s.model == rf.model]
     if not match:
         raise LookupError(
             f"scenario {rf.scenario!r} no longer has variant {rf.variant!r} under {rf.model}"
         )
-    whole, parts = model_fingerprint()
+    if rf.without or rf.added:
+        from pinlab.scenarios.barriers import variant
+
+        match = [variant(match[0], rf.without, rf.added)]
+    if match[0].era.name != rf.era:
+        raise ReplayFileError(
+            f"field 'era' is {rf.era!r}, but variant {rf.variant!r} of {rf.scenario} is of era "
+            f"{match[0].era.name!r}"
+        )
+    if rf.fingerprint != hashlib.sha256(json.dumps(rf.parts, sort_keys=True).encode()).hexdigest():
+        raise ReplayFileError("field 'parts' does not add up to field 'fingerprint'")
+    whole, parts = _fingerprint(rf.origin)
     if rf.fingerprint != whole:
         changed = [k for k, v in parts.items() if rf.parts.get(k) != v]
-        what = ", ".join(f"{k}/" if k in PACKAGES else f"{k} version" for k in changed)
+        what = ", ".join(
+            f"{k}/" if k in PACKAGES else k if k == "scenario file" else f"{k} version"
+            for k in changed
+        )
         detail = f"{what} changed" if changed else "the fingerprint does not match"
         raise ModelChanged(
             f"the model changed since this file was saved: {detail} "
@@ -187,14 +327,39 @@ def resolve(rf: ReplayFile) -> Scenario:
     return match[0]
 
 
-def select_one(name: str, era: str | None = None, model: str | None = None) -> Scenario:
+def check_replayed(rf: ReplayFile, choices: tuple[int, ...], outcome: str) -> None:
+    """The replayed execution is the saved one: ``choices`` and ``outcome`` as recorded.
+
+    :class:`ReplayFileError` names the field that differs (choices left over
+    after the execution ended, or another outcome).
+    """
+    if tuple(choices) != rf.choices:
+        n, m = len(rf.choices), len(choices)
+        detail = (
+            f"{n - m} choices left over after the execution ended"
+            if n > m and rf.choices[:m] == tuple(choices)
+            else "they name another execution"
+        )
+        raise ReplayFileError(f"field 'choices' has {n} choices, the execution {m}: {detail}")
+    if outcome != rf.outcome:
+        raise ReplayFileError(
+            f"field 'outcome' is {rf.outcome!r}, but the replayed execution shows {outcome!r}"
+        )
+
+
+def select_one(
+    name: str,
+    era: str | None = None,
+    model: str | None = None,
+    pool: Sequence[Scenario] | None = None,
+) -> Scenario:
     """The one scenario ``name`` narrowed by ``era`` and ``model``.
 
     An exact variant match wins over an era-name match (a scenario may have
     several variants of one era, e.g. with a barrier removed).  Raises
     :class:`LookupError` when nothing or more than one scenario remains.
     """
-    chosen = select([name], era, model)
+    chosen = select([name], era, model, pool)
     if era is not None and len(chosen) > 1:
         exact = [s for s in chosen if s.variant == era]
         chosen = exact or chosen

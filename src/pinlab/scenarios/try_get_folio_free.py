@@ -16,7 +16,7 @@ try_get_folio(), or (variant ``plain-inc``) a plain folio_get().
 Forbidden: CPU1 holds a reference to a folio that was freed (its refcount
 reached zero): a resurrected, freed page.
 
-Left out: the other half of L8, a folio split between page_folio() and the
+Left out: the other half of L8 (docs/labels.md), a folio split between page_folio() and the
 increment (try_get_folio()'s page_folio() re-check): the model never splits
 a folio (page_folio() is a function of the pfn).
 """

@@ -1,4 +1,4 @@
-"""``unshare-vs-slow-gup``: R/O pins of a shared anonymous page, racing (spec 6 L9).
+"""``unshare-vs-slow-gup``: R/O pins of a shared anonymous page, racing (L9, docs/labels.md).
 
 Source: a7f226604170 ("mm/gup: trigger FAULT_FLAG_UNSHARE when R/O-pinning
 a possibly shared anonymous page", v5.19) and 6c287605fd56

@@ -14,7 +14,7 @@ pin_user_pages_fast(FOLL_PIN | FOLL_WRITE) on it, as
 ``gup_fast_fallback(..., FOLL_FAST_ONLY)`` (the variant ``get``:
 get_user_pages_fast(), FOLL_GET).
 
-Zapping a pinned page is allowed (spec 2.9): the pin keeps the folio alive,
+Zapping a pinned page is allowed (spec §2.9 in docs/labels.md): the pin keeps the folio alive,
 unmapped.  Forbidden is what the kernel guarantees never happens (I11, I15):
 GUP-fast returns the page and the folio was freed (its refcount reached zero
 while GUP-fast holds it), or, once both paths are done, the accounting is

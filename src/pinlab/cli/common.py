@@ -1,0 +1,147 @@
+"""What the commands share: options, the checks that refuse bad arguments, output."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pinlab.engine import get_model
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from pinlab.scenarios import Scenario
+
+EraOpt = Annotated[
+    str | None, typer.Option("--era", help="An era (v5.9, current, ...) or a variant name.")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Memory model: sc or lkmm.")]
+TimeOpt = Annotated[
+    float | None,
+    typer.Option("--time-limit", help="Stop each exploration after S seconds."),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Decision procedure: auto (revisit, falling back to explore where it cannot "
+        "vouch for completeness), revisit, or explore (the waiting explorer).",
+    ),
+]
+
+
+def _check_engine(command: str, engine: str) -> None:
+    from pinlab.engine import ENGINES
+
+    if engine not in ENGINES:
+        raise _fail(command, f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+
+
+def _fail(command: str, message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"pinlab {command}: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _check_time_limit(command: str, seconds: float | None) -> None:
+    """Every command refuses the same nonsense limits (0, negative, nan, inf): exit 2."""
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise _fail(command, f"--time-limit must be a positive number of seconds, not {seconds}")
+
+
+def _check_options(
+    command: str, era: str | None, model: str | None, pool: Sequence[Scenario] | None = None
+) -> None:
+    """Unknown model or era names: exit 2 with one line, before any work.  The
+    variants known are ``pool``'s (the catalogue's when None)."""
+    from pinlab.kernel.eras import ERAS
+    from pinlab.scenarios import catalogue
+
+    if model is not None:
+        try:
+            get_model(model)
+        except ValueError as err:
+            raise _fail(command, str(err)) from None
+    if era is not None:
+        scenarios = catalogue() if pool is None else pool
+        known = {e.name for e in ERAS} | {s.variant for s in scenarios}
+        if era not in known:
+            eras = ", ".join(e.name for e in ERAS)
+            raise _fail(command, f"unknown era or variant {era!r} (eras: {eras})")
+
+
+def _scenario_pool(command: str, names: Sequence[str]) -> tuple[list[str], list[Scenario] | None]:
+    """The scenario names of the command line, and the pool to find them in: the
+    catalogue (None), or the scenarios of the files among ``names`` (``./race.py``;
+    a catalogue name given with them is looked up in the catalogue too).  A
+    broken file: exit 2 with its ``file:line: what`` message."""
+    from pinlab.scenarios import catalogue
+    from pinlab.scenarios.files import ScenarioFileError, is_scenario_file, load
+
+    files = [n for n in names if is_scenario_file(n)]
+    if not files:
+        return list(names), None
+    pool: list[Scenario] = []
+    wanted: list[str] = []
+    try:
+        for f in files:
+            loaded = load(f)
+            pool.extend(loaded)
+            wanted.extend(dict.fromkeys(s.name for s in loaded))
+    except ScenarioFileError as err:
+        raise _fail(command, str(err)) from None
+    rest = [n for n in names if not is_scenario_file(n)]
+    if rest:
+        pool.extend(s for s in catalogue() if s.name in rest)
+        wanted.extend(rest)
+    return wanted, pool
+
+
+def _console() -> Console:
+    """Rich output: the terminal's width on a terminal, 120 columns into a pipe or file."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120)
+    return console
+
+
+@contextmanager
+def _progress(console: Console, total: int, enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield progress
+
+
+def _check_writable(command: str, *paths: Path | None) -> None:
+    """Output files that cannot be written: exit 2 with one line, before any work.
+
+    Opening is the one sure test (permissions, a read-only filesystem, a missing
+    or non-directory parent, a directory in the way): a file that exists is opened
+    for appending and left as it is; a new one is created and removed again.  A
+    FIFO or a device (``/dev/stdout``) is left to the write itself.
+    """
+    for path in paths:
+        if path is None or (path.exists() and not (path.is_file() or path.is_dir())):
+            continue
+        existed = path.exists()
+        try:
+            flags = os.O_WRONLY | (os.O_APPEND if existed else os.O_CREAT | os.O_EXCL)
+            os.close(os.open(path, flags, 0o644))
+            if not existed:
+                path.unlink()
+        except OSError as err:
+            raise _fail(command, f"cannot write {path}: {err.strerror}") from None

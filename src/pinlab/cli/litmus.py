@@ -1,0 +1,140 @@
+"""``pinlab litmus``: C litmus tests, herd7's output."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import closing
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pinlab import interrupt
+from pinlab.cli.app import app
+from pinlab.cli.common import _check_engine, _check_time_limit
+from pinlab.engine import get_model
+from pinlab.litmus.errors import LitmusError
+from pinlab.litmus.run import SPEEDCHECK, LitmusRun, run_file
+from pinlab.report.litmus_text import Tally, render_run
+
+
+@app.command("litmus")
+def _litmus(
+    files: Annotated[list[Path], typer.Argument(help="C litmus tests (.litmus files).")],
+    model: Annotated[str, typer.Option(help="Memory model: lkmm or sc.")] = "lkmm",
+    judge: Annotated[bool, typer.Option(help="Judge Result: lines as judgelitmus.sh.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per test.")] = False,
+    speedcheck: Annotated[
+        str,
+        typer.Option(
+            help="As herd7's -speedcheck: false lists every final state; true counts only "
+            "the executions that settle the condition; fast stops at the first of them."
+        ),
+    ] = "false",
+    factor: Annotated[
+        bool,
+        typer.Option(
+            help="Under lkmm, count the reads-from and coherence choices of observer "
+            "locations (marked accesses that only feed the final state) in product form "
+            "instead of one execution at a time; --no-factor enumerates them all."
+        ),
+    ] = True,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(help="Give up on a test after this many seconds (it then has no verdict)."),
+    ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Run this many tests at once, in as many processes; the output keeps "
+            "the order of the files.",
+        ),
+    ] = 1,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Decision procedure: explore (the default: herd7's candidates one for one, "
+            "and --factor), revisit, or auto (revisit, falling back to explore).",
+        ),
+    ] = "explore",
+) -> None:
+    """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
+    a test stopped by --time-limit)."""
+    try:
+        engine_model = get_model(model)
+    except ValueError as err:
+        typer.echo(f"pinlab litmus: {err}", err=True)
+        raise typer.Exit(2) from None
+    if speedcheck not in SPEEDCHECK:
+        typer.echo(f"pinlab litmus: --speedcheck must be one of {', '.join(SPEEDCHECK)}", err=True)
+        raise typer.Exit(2)
+    _check_time_limit("litmus", time_limit)
+    if jobs < 1:
+        typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
+        raise typer.Exit(2)
+    _check_engine("litmus", engine)
+    tally, errors = Tally(), 0
+    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, jobs, engine)
+    with closing(runs):  # an exception here ends the workers at once
+        for done, (path, run) in enumerate(zip(files, runs, strict=True)):
+            errors += _print_run(path, run, judge, as_json, time_limit)
+            tally.add(run)
+            interrupt.status.progress = f"after {done + 1} of {len(files)} files"
+    if judge:
+        typer.echo(tally.render(as_json=as_json), nl=False)
+        raise typer.Exit(1 if tally.failed or errors else 0)
+    raise typer.Exit(1 if errors else 0)
+
+
+def _print_run(
+    path: Path, run: LitmusRun, judge: bool, as_json: bool, time_limit: float | None
+) -> int:
+    """Print one test's output (and its error or warning): 1 for an error, else 0."""
+    errors = 0
+    if run.error is not None:
+        errors = 1
+        typer.echo(str(run.error), err=True)
+    elif run.verdict is not None and run.verdict.observation is None:
+        errors = 1  # no verdict: the time limit stopped the run
+        typer.echo(f"{path}: no verdict: stopped at the --time-limit of {time_limit} s", err=True)
+    elif run.verdict is not None and run.verdict.loop:
+        typer.echo(f"Warning: {path}: loop unrolling limit reached, outcomes may be missing.",
+                   err=True)  # fmt: skip
+    typer.echo(render_run(run, judge=judge, as_json=as_json), nl=False)
+    return errors
+
+
+def _litmus_runs(
+    files: list[Path],
+    model: str,
+    time_limit: float | None,
+    speedcheck: str,
+    factor: bool,
+    jobs: int,
+    engine: str = "explore",
+) -> Generator[LitmusRun, None, None]:
+    """Each file's run, in the order of ``files``; ``jobs`` processes run them.
+
+    Close the iterator to stop: its worker processes end at once.
+    """
+    interrupt.status.progress = f"after 0 of {len(files)} files"
+    run = partial(
+        run_file,
+        model=model,
+        time_limit=time_limit,
+        speedcheck=speedcheck,
+        factor=factor,
+        engine=engine,
+    )
+    if jobs == 1 or len(files) < 2:
+        yield from map(run, files)
+        return
+
+    def died(path: Path, how: str) -> LitmusRun:
+        error = LitmusError(str(path), 0, 0, f"the worker process running it was {how}")
+        return LitmusRun(str(path), model, None, error, None)
+
+    yield from interrupt.ordered_map(run, files, jobs, died)
