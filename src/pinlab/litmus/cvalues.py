@@ -8,6 +8,11 @@ integer is a pointer) and carry the union of the operands' dependencies to
 the result, using only ``Val.map`` and ``+`` on ``Val`` as the engine's value
 contract asks (so values the explorer has not resolved yet stay expressions).
 
+Integers are C's 64-bit ones as far as range goes: a result of ``+ - * <<``
+and the like outside ``-(2**64 - 1) .. 2**64 - 1`` (the bound on literals,
+:data:`~pinlab.litmus.bounds.MAX_LITERAL`) is an error, not a number of any
+size (a few ``r = r * r;`` would otherwise fill memory).
+
 Pointer arithmetic follows herd7's symbolic addresses: ``x + 0`` is ``x``;
 ``x + k`` is a distinct location named ``x+k``; two pointers compare equal
 only when they are the same location, and every integer orders below every
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from pinlab.engine import Loc, Val, unwrap
+from pinlab.litmus.bounds import MAX_LITERAL
 
 __all__ = ["CValueError", "apply1", "apply2", "binary", "cancels", "not_pointer", "unary"]
 
@@ -103,6 +109,8 @@ def _cmod(a: int, b: int) -> int:
 def _shl(a: int, b: int) -> int:
     if b < 0:
         raise CValueError("negative shift count")
+    if _plain_ints(a, b) and a != 0 and b >= MAX_LITERAL.bit_length():
+        raise CValueError(f"integer overflow: {a} << {b} does not fit in 64 bits")
     return a << b
 
 
@@ -158,7 +166,18 @@ def _plain_binary(op: str, a: Any, b: Any) -> Any:
         return int(_COMPARE[op](a, b))
     if isinstance(a, Loc) or isinstance(b, Loc):
         return _pointer_op(op, a, b)
-    return _INT_OPS[op](a, b)
+    return _in_range(_INT_OPS[op](a, b), op, a, b)
+
+
+def _plain_ints(*values: object) -> bool:
+    """Whether ``values`` are all known integers (not the engine's undetermined values)."""
+    return all(type(v) is int for v in values)
+
+
+def _in_range(value: int, op: str, a: int, b: int) -> int:
+    if not _plain_ints(value) or -MAX_LITERAL <= value <= MAX_LITERAL:
+        return value
+    raise CValueError(f"integer overflow: {a} {op} {b} does not fit in 64 bits")
 
 
 def binary(op: str) -> Callable[[Any, Any], Any]:

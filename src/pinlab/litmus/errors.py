@@ -9,11 +9,14 @@ class LitmusError(Exception):
     """A syntax error, an unknown primitive, or a C-level error while running a thread.
 
     ``str()`` is the whole user-facing message, ``path:line:col: message``, as
-    compilers print it; the command line prints it without a traceback.
+    compilers print it; the command line prints it without a traceback.  An
+    error about the file as a whole (it cannot be read, it is too large) has
+    no position: ``line`` is 0 and the message is ``path: message``.
     """
 
     def __init__(self, path: str, line: int, col: int, message: str) -> None:
-        super().__init__(f"{path}:{line}:{col}: {message}")
+        where = f"{path}:{line}:{col}" if line > 0 else path
+        super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
         self.col = col

@@ -23,9 +23,10 @@ import re
 from typing import Final
 
 from pinlab.litmus import ast
+from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.split import position
 
-__all__ = ["herd_hash"]
+__all__ = ["check_bodies", "herd_hash"]
 
 _DIGESTED_INFO: Final = ("memorytype", "mt", "cachetype")
 _QUALS: Final = {"volatile", "const", "_Atomic"}
@@ -79,37 +80,52 @@ def _init_digest(test: ast.Test) -> bytes:
     return _md5("; ".join(parts))
 
 
-def _offset(text: str, pos: ast.Pos) -> int:
-    start = 0
-    for _ in range(pos.line - 1):
-        start = text.index("\n", start) + 1
-    return start + pos.col - 1
+_BRACE: Final = re.compile(r"[{}]")
 
 
-def _body(text: str, proc: ast.Process) -> str:
-    """The raw text between a process's braces, found as herd7's shallow lexer does."""
-    start = text.index("{", text.index(")", _offset(text, proc.pos))) + 1
-    depth, i = 0, start
-    for m in re.finditer(r"[{}]", text[start:]):
-        i = start + m.start()
+def _line_starts(text: str) -> list[int]:
+    """The offset of each line's first character (line 1 first)."""
+    return [0, *(m.end() for m in re.finditer("\n", text))]
+
+
+def _body(test: ast.Test, proc: ast.Process, line_starts: list[int]) -> str:
+    """The raw text between a process's braces, found as herd7's shallow lexer does:
+    counting braces, those in comments too."""
+    text = test.source
+    offset = line_starts[proc.pos.line - 1] + proc.pos.col - 1
+    open_at = text.find("{", max(text.find(")", offset), offset))
+    depth = 0
+    for m in _BRACE.finditer(text, open_at + 1):
         if m.group() == "{":
             depth += 1
         elif depth == 0:
-            return text[start:i]
+            return text[open_at + 1 : m.start()]
         else:
             depth -= 1
-    line, col = position(text, start)
-    raise ValueError(f"unbalanced braces in P{proc.index} at {line}:{col}")
+    line, col = position(text, open_at)
+    raise LitmusError(
+        test.path, line, col,
+        f"P{proc.index}'s body never closes when its braces are counted as herd7 does "
+        "(in comments too); expected balanced braces",
+    )  # fmt: skip
+
+
+def check_bodies(test: ast.Test) -> None:
+    """Refuse a process whose body herd7's brace counting cannot delimit (see :func:`_body`)."""
+    starts = _line_starts(test.source)
+    for proc in test.processes:
+        _body(test, proc, starts)
 
 
 def _code_digest(test: ast.Test) -> bytes:
     cells = []
+    starts = _line_starts(test.source)
     for proc in test.processes:
         params = ", ".join(
             f"{_type_text(p.ctype.words)}{'*' * max(p.ctype.stars - 1, 0)}* {p.name}"
             for p in proc.params
         )
-        cells.append(f" P{proc.index}({params}) {{\n{_body(test.source, proc)}\n}}\n ")
+        cells.append(f" P{proc.index}({params}) {{\n{_body(test, proc, starts)}\n}}\n ")
     return _md5("|".join(cells) + ";\n")
 
 

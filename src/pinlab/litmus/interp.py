@@ -40,6 +40,7 @@ from pinlab.engine import (
     unwrap,
 )
 from pinlab.litmus import ast
+from pinlab.litmus.bounds import UNROLL
 from pinlab.litmus.cvalues import (
     CValueError,
     apply1,
@@ -53,9 +54,6 @@ from pinlab.litmus.early import Checks
 from pinlab.litmus.errors import LitmusError
 
 __all__ = ["UNROLL", "Env", "compile_body"]
-
-UNROLL: Final = 2
-"""herd7's default loop bound for C (``-unroll``): a loop body runs at most twice."""
 
 Env = dict[str, Any]
 Gen = Generator[Op, Any, Any]
@@ -109,10 +107,17 @@ def _lift(code: Code) -> Callable[[Env], Gen]:
 class _Compiler:
     """Compiles the statements and expressions of one process."""
 
-    def __init__(self, path: str, proc: ast.Process, checks: Checks | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        proc: ast.Process,
+        checks: Checks | None = None,
+        known: frozenset[str] | None = None,
+    ) -> None:
         self.path = path
         self.proc = proc
         self.checks = checks or {}
+        self.known = known
 
     def error(self, pos: ast.Pos, message: str) -> LitmusError:
         return LitmusError(self.path, pos.line, pos.col, message)
@@ -127,6 +132,17 @@ class _Compiler:
                 raise self.error(pos, str(err)) from None
 
         return guarded
+
+    def pointer_name(self, e: ast.Expr) -> None:
+        """Refuse a pointer that is a name the process neither has as a parameter nor
+        declares nor assigns (its value would be 0: "not a location: 0" at run time)."""
+        if self.known is None or not isinstance(e, ast.Name) or e.ident in self.known:
+            return
+        params = [f"{' '.join(p.ctype.words)} {'*' * p.ctype.stars}{p.name}"
+                  for p in self.proc.params] + [f"int *{e.ident}"]  # fmt: skip
+        proc = f"P{self.proc.index}"
+        declared = f"{proc}({', '.join(params)})"
+        raise self.error(e.pos, f"{e.ident} is not a parameter of {proc}; declare it: {declared}")
 
     def pointer(self, pos: ast.Pos, what: str) -> Callable[[Any], Any]:
         def check(v: Any) -> Any:
@@ -217,6 +233,7 @@ class _Compiler:
         return True, gen
 
     def e_deref(self, e: ast.Deref) -> Code:
+        self.pointer_name(e.ptr)
         pg, check = _lift(self.expr(e.ptr)), self.pointer(e.pos, "the dereferenced value")
 
         def gen(env: Env) -> Gen:
@@ -225,8 +242,13 @@ class _Compiler:
 
         return True, gen
 
-    def e_call(self, e: ast.Call) -> Code:
+    def e_call(self, e: ast.Call, value_used: bool = True) -> Code:
+        """A primitive call; one that returns nothing (``smp_mb()``) must be a statement."""
         prim = self.primitive(e)
+        if value_used and not prim.returns and prim.post is None:
+            raise self.error(
+                e.pos, f"{e.func}() returns no value; expected it as a statement of its own"
+            )
         args = [self.argument(e, kind, arg) for kind, arg in zip(prim.params, e.args, strict=True)]
 
         def gen(env: Env) -> Gen:
@@ -258,6 +280,7 @@ class _Compiler:
         code = _lift(self.expr(arg))
         if kind == "val":
             return code
+        self.pointer_name(arg)
         check = self.pointer(arg.pos, f"the argument of {call.func}()")
 
         def gen(env: Env) -> Gen:
@@ -278,6 +301,7 @@ class _Compiler:
 
             return True, to_reg
         if isinstance(e.target, ast.Deref):
+            self.pointer_name(e.target.ptr)
             pg = _lift(self.expr(e.target.ptr))
             check = self.pointer(e.target.pos, "the assigned location")
 
@@ -315,6 +339,8 @@ class _Compiler:
         return self.expr(ast.Assign(ast.Name(s.name, s.pos), "=", s.init, s.pos))
 
     def s_expr_stmt(self, s: ast.ExprStmt) -> Code:
+        if isinstance(s.expr, ast.Call):
+            return self.e_call(s.expr, value_used=False)
         return self.expr(s.expr)
 
     def s_block(self, s: ast.Block) -> Code:
@@ -372,14 +398,20 @@ class _Compiler:
 
 
 def compile_body(
-    path: str, proc: ast.Process, checks: Checks | None = None
+    path: str,
+    proc: ast.Process,
+    checks: Checks | None = None,
+    known: frozenset[str] | None = None,
 ) -> Callable[[Env], Generator[Op, Any, Env]]:
     """The thread of ``proc``: call it with an initial register file for a fresh generator.
 
     ``checks`` says after which statements to assume which register values
-    (see :mod:`pinlab.litmus.early`).
+    (see :mod:`pinlab.litmus.early`).  ``known``, when given, is every name
+    that may hold a pointer (parameters, registers the initial state sets,
+    names the body declares or assigns): dereferencing any other name is an
+    error naming the missing parameter.
     """
-    body = _lift(_Compiler(path, proc, checks).stmt(proc.body))
+    body = _lift(_Compiler(path, proc, checks, known).stmt(proc.body))
 
     def thread(init: Env) -> Generator[Op, Any, Env]:
         env = dict(init)

@@ -23,10 +23,11 @@ from typing import Any
 
 from pinlab.engine import Condition, Loc, Op, Program, ThreadFactory
 from pinlab.litmus import ast
+from pinlab.litmus.bounds import check_chains
 from pinlab.litmus.cond import KIND, condition_text, observed, predicate, registers
 from pinlab.litmus.early import early_assumes, kept
 from pinlab.litmus.errors import LitmusError
-from pinlab.litmus.herd_hash import herd_hash
+from pinlab.litmus.herd_hash import check_bodies, herd_hash
 from pinlab.litmus.interp import Env, compile_body
 
 __all__ = ["SPEEDCHECK", "Lowered", "lower"]
@@ -79,6 +80,21 @@ def _names(node: Any) -> Iterable[str]:
             yield from _names(child)
 
 
+def _defined(node: Any) -> Iterable[str]:
+    """Every name a process body declares or assigns."""
+    if isinstance(node, ast.Decl):
+        yield node.name
+    elif isinstance(node, ast.Assign) and isinstance(node.target, ast.Name):
+        yield node.target.ident
+    for child in ast.children(node):
+        yield from _defined(child)
+
+
+def _known(proc: ast.Process, regs: dict[str, Any]) -> frozenset[str]:
+    """The names ``proc`` may use as pointers (see :func:`~pinlab.litmus.interp.compile_body`)."""
+    return frozenset((*(p.name for p in proc.params), *regs, *_defined(proc.body)))
+
+
 def _initial_env(proc: ast.Process, regs: dict[str, Any]) -> Env:
     env: Env = dict.fromkeys(_names(proc.body), 0)
     env.update({p.name: Loc(p.name) for p in proc.params})
@@ -128,11 +144,13 @@ def lower(test: ast.Test, speedcheck: str = "false") -> Lowered:
         if isinstance(loc, ast.CondReg):
             check_reg(loc)
 
+    check_chains(test)
+    check_bodies(test)
     assumes = early_assumes(test, settling)
     counted = kept(test, settling)
     threads = tuple(
         _factory(
-            compile_body(test.path, proc, assumes[proc.index]),
+            compile_body(test.path, proc, assumes[proc.index], _known(proc, regs[proc.index])),
             _initial_env(proc, regs[proc.index]),
         )
         for proc in test.processes

@@ -5,20 +5,25 @@ with its contextual lexer; the parse tables are cached on disk by lark, and
 the parser is built on first use, so importing this module costs nothing.
 The tree is built during the parse by :class:`_ToAst` (one method per rule
 name of the grammar).  Syntax errors become :class:`LitmusError` naming
-``file:line:col``, what was found and what was expected.
+``file:line:col``, what was found and what was expected; so do the things
+herd7's C front end refuses too (``for``, ``goto``, a parameter named
+``lock``), an integer literal past 64 bits, and a tree nested deeper than
+:data:`~pinlab.litmus.bounds.MAX_NESTING` levels (:mod:`pinlab.litmus.bounds`).
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from pinlab.litmus import ast
+from pinlab.litmus.bounds import LiteralTooLarge, check_shape, literal_value
 from pinlab.litmus.errors import LitmusError
+from pinlab.litmus.source import read_source
 from pinlab.litmus.split import position, split
 
 __all__ = ["parse_file", "parse_text"]
@@ -41,8 +46,60 @@ def _tpos(tok: Token) -> ast.Pos:
     return ast.Pos(tok.line or 0, tok.column or 0)
 
 
+class _Refused(Exception):
+    """Raised while the tree is built: what is wrong at a token (parse_text adds the path)."""
+
+    def __init__(self, pos: ast.Pos, message: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.message = message
+
+
 def _int(tok: Token) -> int:
-    return int(str(tok), 0) if str(tok).lower().startswith("0x") else int(str(tok))
+    try:
+        return literal_value(str(tok))
+    except LiteralTooLarge as err:
+        raise _Refused(_tpos(tok), str(err)) from None
+
+
+# herd7's C lexer (herdtools7 lib/CLexer.mll) makes these words tokens of their
+# own, so herd7 refuses them as names ("unexpected 'lock'"); so does pinlab,
+# where a name is declared or used in a process.  (Its C types and qualifiers
+# are types here too.)
+_HERD_KEYWORDS: Final = frozenset(
+    ("if", "else", "while", "void", "struct", "volatile", "_Atomic", "char", "int", "long",
+     "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t", "uint64_t",
+     "__int128_t", "__uint128_t", "intptr_t", "uintptr_t", "mtx_t", "spinlock_t", "atomic_t",
+     "atomic_int", "srcu_struct",
+     "lock", "unlock", "mtx_lock", "mtx_unlock", "WCAS", "SCAS",
+     "atomic_fetch_add_explicit", "atomic_fetch_sub_explicit", "atomic_fetch_or_explicit",
+     "atomic_fetch_xor_explicit", "atomic_fetch_and_explicit", "memory_order_acquire",
+     "memory_order_release", "memory_order_acq_rel", "memory_order_seq_cst",
+     "memory_order_relaxed", "memory_order_consume", "atomic_thread_fence",
+     "atomic_load_explicit", "atomic_store_explicit", "atomic_exchange_explicit",
+     "atomic_compare_exchange_weak", "atomic_compare_exchange_strong",
+     "atomic_compare_exchange_weak_explicit", "atomic_compare_exchange_strong_explicit",
+     "__fence", "__load", "__store", "__srcu", "__xchg", "__cmpxchg", "__lock", "__trylock",
+     "__islocked", "__unlock", "__atomic_op", "__atomic_op_return", "__atomic_fetch_op",
+     "__atomic_add_unless", "atomic_add_unless")
+)  # fmt: skip
+
+
+def _name(tok: Token) -> str:
+    """The name ``tok`` declares or uses in a process, unless herd7 reserves it."""
+    if str(tok) in _HERD_KEYWORDS:
+        raise _Refused(
+            _tpos(tok),
+            f"syntax error: '{tok}' is a keyword of herd7's C, not a name; expected another name",
+        )
+    return str(tok)
+
+
+_UNSUPPORTED: Final = {
+    "for": "'for' loops are not supported (herd7's C has none); expected a while loop",
+    "do": "'do' loops are not supported (herd7's C has none); expected a while loop",
+    "switch": "'switch' is not supported (herd7's C has none); expected if/else",
+}
 
 
 def _toks(children: list[Any], kind: str) -> list[Token]:
@@ -50,7 +107,14 @@ def _toks(children: list[Any], kind: str) -> list[Token]:
 
 
 class _ToAst(Transformer[Token, Any]):
-    """Build AST nodes bottom-up; method names are the grammar's rule names and aliases."""
+    """Build AST nodes bottom-up; method names are the grammar's rule names and aliases
+    (and, called as each is read, terminal names)."""
+
+    # -- what herd7's C does not have either
+    def UNSUPPORTED(self, tok: Token) -> NoReturn:  # noqa: N802 (lark's name for the terminal)
+        word = str(tok)
+        default = f"'{word}' is not supported (herd7's C has none); expected if/else or while"
+        raise _Refused(_tpos(tok), _UNSUPPORTED.get(word, default))
 
     # -- init state
     def start(self, c: list[Any]) -> tuple[Any, ...]:
@@ -98,7 +162,7 @@ class _ToAst(Transformer[Token, Any]):
 
     def param(self, c: list[Any]) -> ast.Param:
         ctype = ast.CType(c[0].words, len(c) - 2)
-        return ast.Param(ctype, str(c[-1]), _pos(c))
+        return ast.Param(ctype, _name(c[-1]), _pos(c))
 
     def ctype(self, c: list[Any]) -> ast.CType:
         quals = tuple(str(t) for t in c if t.type == "TYPE_QUAL")
@@ -128,7 +192,7 @@ class _ToAst(Transformer[Token, Any]):
 
     def declarator(self, c: list[Any]) -> tuple[int, str, Any, ast.Pos]:
         name = _toks(c, "NAME")[0]
-        return len(_toks(c, "STAR")), str(name), c[-1], _tpos(name)
+        return len(_toks(c, "STAR")), _name(name), c[-1], _tpos(name)
 
     def expr_stmt(self, c: list[Any]) -> ast.ExprStmt:
         return ast.ExprStmt(c[0], _pos(c))
@@ -180,7 +244,7 @@ class _ToAst(Transformer[Token, Any]):
         return ast.IntLit(_int(c[0]), _pos(c))
 
     def name(self, c: list[Any]) -> ast.Name:
-        return ast.Name(str(c[0]), _pos(c))
+        return ast.Name(_name(c[0]), _pos(c))
 
     # -- constraints
     def constraints(self, c: list[Any]) -> tuple[Any, Any, Any]:
@@ -213,11 +277,15 @@ class _ToAst(Transformer[Token, Any]):
     def forall(self, c: list[Any]) -> tuple[ast.Kind, ast.Prop]:
         return "forall", c[-1]
 
+    # A chain ``a /\ b /\ c`` is one And of three (not two nested), so that a
+    # long condition is not a deep tree; herd7 prints it the same either way.
     def p_or(self, c: list[Any]) -> ast.Or:
-        return ast.Or((c[0], c[-1]))
+        left = c[0].props if isinstance(c[0], ast.Or) and c[0].props else (c[0],)
+        return ast.Or((*left, c[-1]))
 
     def p_and(self, c: list[Any]) -> ast.And:
-        return ast.And((c[0], c[-1]))
+        left = c[0].props if isinstance(c[0], ast.And) and c[0].props else (c[0],)
+        return ast.And((*left, c[-1]))
 
     def p_implies(self, c: list[Any]) -> ast.Implies:
         return ast.Implies(c[0], c[-1])
@@ -346,11 +414,13 @@ def parse_text(text: str, path: str = "<string>") -> ast.Test:
         parsed: Any = _parser().parse(head.body)
     except UnexpectedInput as err:
         raise _syntax_error(path, text, err) from None
+    except _Refused as err:
+        raise LitmusError(path, err.pos.line, err.pos.col, err.message) from None
     init, processes, (locs, filt, quant) = parsed
     kind: ast.Kind
     prop: ast.Prop
     kind, prop = quant if quant is not None else ("forall", ast.And(()))
-    return ast.Test(
+    test = ast.Test(
         path=path,
         name=head.name,
         doc=head.doc,
@@ -363,13 +433,10 @@ def parse_text(text: str, path: str = "<string>") -> ast.Test:
         prop=prop,
         source=text,
     )
+    check_shape(test)
+    return test
 
 
 def parse_file(path: str | Path) -> ast.Test:
-    """Parse the litmus test in file ``path``."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise LitmusError(str(path), 0, 0, f"cannot read: {err.strerror}") from None
-    return parse_text(text, str(path))
+    """Parse the litmus test in file ``path`` (read by :func:`.source.read_source`)."""
+    return parse_text(read_source(path), str(path))

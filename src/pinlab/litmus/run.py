@@ -3,6 +3,12 @@
 This is the whole of ``pinlab litmus FILE`` except printing: a
 :class:`LitmusRun` holds the verdict (or the error that stopped the run at
 ``file:line:col``) and, when the test has a ``Result:`` line, what it expects.
+Whatever the file holds, :func:`run_file` raises nothing: every input the
+front end cannot run is a :class:`LitmusError` in the run (the bounds it
+keeps to are :mod:`pinlab.litmus.bounds`).  An exception the front end does
+not expect (a bug: the engine computing with a pointer as a number, say)
+becomes one line too, ``internal error: ...``, so that a user sees what to
+report rather than a traceback; the fuzz tests fail on it.
 """
 
 from __future__ import annotations
@@ -11,15 +17,31 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinlab.engine import Declined, ExplorationResult, Limits, Model, decide, explore_factored
+from pinlab.engine import (
+    ENGINES,
+    Declined,
+    ExplorationResult,
+    Limits,
+    Model,
+    decide,
+    explore_factored,
+    get_model,
+)
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.judge import Expectation, Judgement, expectation, judge
 from pinlab.litmus.lower import SPEEDCHECK, Lowered, lower
 from pinlab.litmus.observers import observers
 from pinlab.litmus.parse import parse_text
+from pinlab.litmus.source import read_source
 from pinlab.litmus.verdict import Verdict, verdict
 
 __all__ = ["SPEEDCHECK", "LitmusRun", "run_file"]
+
+
+_TOO_DEEP = (
+    "too deeply nested or too long a computation for pinlab (Python's recursion limit); "
+    "expected a smaller test"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +71,15 @@ def _explore_factored(lowered: Lowered, time_limit: float | None) -> Exploration
         return None
 
 
+def _check_arguments(model: str | Model, speedcheck: str, engine: str) -> str:
+    """The model's name; a ValueError for arguments no file could make right."""
+    if speedcheck not in SPEEDCHECK:
+        raise ValueError(f"speedcheck must be one of {', '.join(SPEEDCHECK)}, not {speedcheck!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    return get_model(model).name if isinstance(model, str) else model.name
+
+
 def run_file(
     path: str | Path,
     model: str | Model = "lkmm",
@@ -67,11 +98,11 @@ def run_file(
     count of observer locations is the waiting explorer's (``explore``) only.
     """
     start = time.perf_counter()
-    name = model if isinstance(model, str) else model.name
+    name = _check_arguments(model, speedcheck, engine)
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        return LitmusRun(str(path), name, None, LitmusError(str(path), 0, 0, str(err)), None)
+        text = read_source(path)
+    except LitmusError as err:
+        return LitmusRun(str(path), name, None, err, None)
     expected = expectation(text)
     try:
         lowered = lower(parse_text(text, str(path)), speedcheck)
@@ -84,7 +115,13 @@ def run_file(
                 left = time_limit - (time.perf_counter() - start)
                 limits = Limits(time_limit=max(left, 0.001), stop_at_first=speedcheck == "fast")
             result = decide(lowered.program, model, engine=engine, limits=limits)
+        seconds = time.perf_counter() - start
+        return LitmusRun(str(path), name, verdict(lowered, result, seconds), None, expected)
     except LitmusError as err:
         return LitmusRun(str(path), name, None, err, expected)
-    seconds = time.perf_counter() - start
-    return LitmusRun(str(path), name, verdict(lowered, result, seconds), None, expected)
+    except RecursionError:  # (a last resort: the bounds are meant to keep far from it)
+        error = LitmusError(str(path), 0, 0, _TOO_DEEP)
+        return LitmusRun(str(path), name, None, error, expected)
+    except Exception as err:  # (a last resort: one line, not a traceback)
+        message = f"internal error: {type(err).__name__}: {err}; please report it with this test"
+        return LitmusRun(str(path), name, None, LitmusError(str(path), 0, 0, message), expected)
