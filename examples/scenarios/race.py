@@ -28,9 +28,7 @@ from pinlab.api import (
     gup_fast_fallback,
     gup_fast_writes,
     paths,
-    pfn_folio,
     pte_offset_map_lock,
-    pte_pfn,
     pte_unmap_unlock,
     ptep_get_and_clear,
     row,
@@ -69,10 +67,8 @@ FAMILY = Family(
 
 
 def build(era, arch):
-    setup = anon_page(era, arch)  # one private anonymous page, written
-    mm, addr = setup.mm, setup.addr
-    vma = mm.find_vma(addr)
-    folio = pfn_folio(pte_pfn(int(setup.system.memory[mm.pte(addr)])))
+    setup = anon_page(era, arch)  # one process, one private anonymous page, written
+    mm, addr, vma, folio = setup.mm, setup.addr, setup.vma, setup.folio
 
     def unmap():
         return {"unmapped": (yield from my_unmap_unless_pinned(setup.cpu(1), vma, addr, folio))}

@@ -8,7 +8,10 @@ The convention, for fenced code blocks (```` ``` ````) of ``docs/*.md``:
 - a line that is just ``...`` stands for any run of lines (none included);
 - ``<!-- slow -->`` on the line right before the opening fence marks the
   block's commands as taking more than about 10 s: their tests are
-  ``@pytest.mark.slow``.
+  ``@pytest.mark.slow``;
+- ``<!-- file: NAME -->`` on the line right before the opening fence makes
+  the block a file: it is written as ``NAME`` into the directory the page's
+  commands run in (docs/scenarios.md's ``race.py``), as a reader would save it.
 
 Each command runs in-process on ``pinlab.cli.app`` with typer's CliRunner (as
 ``tests/litmus/test_examples.py`` runs the README's litmus commands), in a
@@ -55,6 +58,7 @@ from pinlab.cli import app
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 SLOW_MARK = "<!-- slow -->"
+FILE_MARK = re.compile(r"^<!-- file: ([\w.-]+) -->$")
 WRITES = ("--save", "--dot")  # options whose value is a file the command writes
 
 
@@ -109,6 +113,23 @@ def commands_of(page: Path) -> list[Command]:
                 current = (number, words[1:], [])
         elif current is not None:
             current[2].append(text)
+    return out
+
+
+def files_of(page: Path) -> dict[str, str]:
+    """The blocks of ``page`` marked ``<!-- file: NAME -->``: NAME -> content."""
+    out: dict[str, str] = {}
+    lines = page.read_text().splitlines()
+    for number, raw in enumerate(lines):
+        m = FILE_MARK.match(raw.strip())
+        if m is None or number + 1 >= len(lines) or not lines[number + 1].strip().startswith("```"):
+            continue
+        body: list[str] = []
+        for line in lines[number + 2 :]:
+            if line.strip().startswith("```"):
+                break
+            body.append(line)
+        out[m.group(1)] = "\n".join(body) + "\n"
     return out
 
 
@@ -183,6 +204,8 @@ def test_doc_command_prints_what_the_page_shows(
 ) -> None:
     for name in ("docs", "examples"):
         (tmp_path / name).symlink_to(REPO / name)
+    for name, text in files_of(DOCS / command.page).items():
+        (tmp_path / name).write_text(text)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PINLAB_CACHE_DIR", str(tmp_path / "cache"))
     for earlier in _prerequisites(command):
@@ -232,3 +255,9 @@ def test_the_normalisation_and_the_wildcard() -> None:
     assert matches(["a", "...", "b"], ["a", "b"])
     assert not matches(["a", "...", "d"], ["a", "b", "c"])
     assert not matches(["a", "b"], ["a", "b", "c"])
+
+
+def test_the_tutorials_file_is_the_example() -> None:
+    """docs/scenarios.md shows examples/scenarios/race.py as it is."""
+    shown = files_of(DOCS / "scenarios.md")["race.py"]
+    assert shown == (REPO / "examples" / "scenarios" / "race.py").read_text()

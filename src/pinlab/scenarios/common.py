@@ -28,9 +28,12 @@ from pinlab.kernel.mm_types import (
     Cpu,
     Folio,
     MmStruct,
+    Vma,
+    pfn_folio,
 )
 from pinlab.kernel.mmap import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE
 from pinlab.kernel.process import Process, System
+from pinlab.kernel.pte import pte_pfn, pte_present
 
 __all__ = ["MAX_OPERATIONS", "AnonPage", "anon_page", "gup_fast_writes", "paths"]
 
@@ -48,6 +51,21 @@ class AnonPage:
     @property
     def mm(self) -> MmStruct:
         return self.proc.mm
+
+    @property
+    def vma(self) -> Vma:
+        """The VMA of the mapping."""
+        vma = self.mm.find_vma(self.addr)
+        assert vma is not None, "the mapping has no VMA"
+        return vma
+
+    @property
+    def folio(self) -> Folio:
+        """The folio the mapping's first page is, as the setup left it (faulted in)."""
+        pte = int(self.system.memory[self.mm.pte(self.addr)])
+        if not pte_present(pte):
+            raise ValueError(f"no page mapped at {self.addr:#x} (write to it first)")
+        return pfn_folio(pte_pfn(pte))
 
     def cpu(self, id: int) -> Cpu:
         """CPU ``id`` of the machine (CPU 0 ran the setup): give each path its own."""
