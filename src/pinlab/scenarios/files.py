@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pinlab.scenarios.base import Scenario
 
-__all__ = ["ScenarioFileError", "is_scenario_file", "load", "user_error"]
+__all__ = ["ScenarioFileError", "is_scenario_file", "load", "printable", "user_error"]
 
 MAX_BYTES = 1 << 20  # a scenario file is code someone wrote: 1 MiB is plenty
 
@@ -37,10 +37,15 @@ class ScenarioFileError(Exception):
         self.path, self.line, self.col, self.message = path, line, col, message
 
     def __str__(self) -> str:
-        where = self.path
+        where = printable(self.path)
         if self.line:
             where += f":{self.line}" + (f":{self.col}" if self.col else "")
         return f"{where}: {self.message}"
+
+
+def printable(path: str) -> str:
+    """``path`` as one line: quoted, with escapes, if it holds a control character."""
+    return path if path.isprintable() else repr(path)
 
 
 def is_scenario_file(name: str) -> bool:
@@ -75,10 +80,13 @@ def load(name: str) -> tuple[Scenario, ...]:
     """The scenarios that the file ``name`` defines in ``SCENARIOS``."""
     path = Path(name)
     try:
+        if path.exists() and not path.is_file():  # (a FIFO or a device would block or never end)
+            raise ScenarioFileError(name, 0, "not a regular file: not a scenario file")
         with path.open("rb") as f:
             data = f.read(MAX_BYTES + 1)
-    except OSError as err:
-        raise ScenarioFileError(name, 0, f"cannot read the scenario file: {err.strerror}") from None
+    except (OSError, ValueError) as err:  # (ValueError: a NUL byte in the name)
+        why = err.strerror if isinstance(err, OSError) else str(err)
+        raise ScenarioFileError(name, 0, f"cannot read the scenario file: {why}") from None
     if len(data) > MAX_BYTES:
         raise ScenarioFileError(name, 0, f"larger than {MAX_BYTES >> 20} MiB: not a scenario file")
     try:

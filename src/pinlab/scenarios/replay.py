@@ -139,7 +139,8 @@ def record(scenario: Scenario, choices: tuple[int, ...], outcome: str) -> Replay
 
 
 def _canonical(value: object) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")  # (a lone surrogate, "\ud800" in a file)
 
 
 def _digest(value: object) -> str:
@@ -199,10 +200,33 @@ def _field(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
 def load(path: Path) -> ReplayFile:
     """Read a replay file; :class:`ReplayFileError` names the file and what is wrong."""
     try:
-        obj = json.loads(path.read_text())
+        return _load(path)
+    except RecursionError:  # (lists in lists a thousand deep: in the JSON or its checksum)
+        raise ReplayFileError(f"{path}: nested too deeply; expected {_EXPECTED}") from None
+
+
+MAX_BYTES: Final = 1 << 20  # a replay file is a few hundred bytes to a few KiB
+
+
+def _read(path: Path) -> str:
+    """The file's text, read as at most :data:`MAX_BYTES` (``/dev/zero``, a FIFO: refused)."""
+    if path.exists() and not path.is_file():
+        raise ReplayFileError(f"{path}: not a regular file; expected {_EXPECTED}")
+    with path.open("rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ReplayFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB: not a replay file")
+    return data.decode("utf-8")
+
+
+def _load(path: Path) -> ReplayFile:
+    try:
+        obj = json.loads(_read(path))
+    except ReplayFileError:
+        raise
     except OSError as err:
         raise ReplayFileError(f"{path}: cannot read: {err.strerror or err}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except ValueError as err:  # (not UTF-8, not JSON, an integer of more than 4,300 digits)
         raise ReplayFileError(f"{path}: not JSON ({err}); expected {_EXPECTED}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ReplayFileError(f"{path}: not a pinlab replay file; expected {_EXPECTED}")
@@ -221,7 +245,7 @@ def load(path: Path) -> ReplayFile:
         raise ReplayFileError(f"{where}: field 'parts' must map names to strings")
     outcome = obj.get("outcome", "")
     origin = obj.get("origin", "")
-    if not isinstance(origin, str):
+    if not isinstance(origin, str) or "\0" in origin:
         raise ReplayFileError(f"{where}: field 'origin' must be the scenario file's path")
     barriers = {}
     for key in ("without", "with"):
@@ -299,7 +323,7 @@ def resolve(rf: ReplayFile) -> Scenario:
     match = [s for s in known if s.variant == rf.variant and s.model == rf.model]
     if not match:
         raise LookupError(
-            f"scenario {rf.scenario!r} no longer has variant {rf.variant!r} under {rf.model}"
+            f"scenario {rf.scenario!r} no longer has variant {rf.variant!r} under {rf.model!r}"
         )
     if rf.without or rf.added:
         from pinlab.scenarios.barriers import variant
