@@ -17,12 +17,12 @@ import sys
 from contextlib import suppress
 
 from pinlab import interrupt
-from pinlab.cli import litmus, scenarios, selftest
+from pinlab.cli import export, litmus, scenarios, selftest
 from pinlab.cli.app import app
 from pinlab.report.output import OutputError, discard_stdout, guard_stdout
 
 __all__ = ["app", "main"]
-_COMMANDS = (litmus, scenarios, selftest)  # (imported for the commands they register)
+_COMMANDS = (export, litmus, scenarios, selftest)  # (imported for the commands they register)
 
 
 def _command_in_argv() -> str:

@@ -1,0 +1,128 @@
+"""pinlab export: a scenario's race as a litmus test whose lkmm verdict is the
+scenario's, for the racy variant and, on its own code, the fixed one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pinlab.cli import app
+from pinlab.engine import decide
+from pinlab.litmus.lower import lower
+from pinlab.litmus.parse import parse_text
+from pinlab.scenarios import catalogue, select
+from pinlab.scenarios.export import ExportError, export
+from pinlab.scenarios.replay import select_one
+from tests.litmus.litmus_data import SHARED
+
+REPO = Path(__file__).resolve().parents[2]
+EXPORTED = REPO / "docs" / "litmus" / "exported"
+
+# (family, the racy variant, the fixed one): the races with a weak cycle.
+PAIRS = [
+    ("fork-vs-pin-fast", "current", "current+mb"),
+    ("gup-fast-vs-try-share-anon", "v5.19", "v6.1"),
+    ("ptep-get-lockless-split", "fault-no-wmb", "fault"),
+    ("lazyfree-vs-gup-fast", "current-no-mb", "current"),
+    ("ksm-wrprotect-vs-gup-fast", "current-arm64-no-dsb", "current-arm64"),
+]
+# (fork's paths are long: 166 executions to show current+mb has no race)
+SLOW = {("fork-vs-pin-fast", "current"), ("fork-vs-pin-fast", "current+mb")}
+# Races sequential consistency allows: interleavings, no memory-model question.
+INTERLEAVINGS = [
+    ("put-user-page-writeback", "none"),
+    ("device-exclusive-fork", "copy-entry"),
+    ("gup-fast-pte-recheck-norecency", "recency-pte_same"),
+]
+
+
+def _observation(text: str) -> tuple[str, int, int]:
+    result = decide(lower(parse_text(text)).program, "lkmm", engine="explore")
+    return result.observation, result.positive, result.negative
+
+
+@pytest.mark.parametrize(
+    ("name", "variant"),
+    [
+        pytest.param(n, v, marks=[pytest.mark.slow] if (n, v) in SLOW else [], id=f"{n}[{v}]")
+        for n, racy, fixed in PAIRS
+        for v in (racy, fixed)
+    ],
+)
+def test_the_exported_test_gives_the_scenarios_verdict(name: str, variant: str) -> None:
+    scenario = select_one(name, variant, "lkmm")
+    exported = export(scenario, catalogue())
+    expected = "Sometimes" if scenario.expected.value == "reachable" else "Never"
+    assert _observation(exported.text)[0] == expected, exported.text
+    assert f"Expected under lkmm: {expected}" in exported.text
+    if scenario.expected.value == "never":  # the racy variant's path, on the fixed code
+        assert exported.path_from.expected.value == "reachable"
+
+
+@pytest.mark.parametrize(("name", "variant"), INTERLEAVINGS, ids=lambda x: str(x))
+def test_an_interleaving_has_nothing_to_export(name: str, variant: str) -> None:
+    with pytest.raises(ExportError, match="is an interleaving"):
+        export(select_one(name, variant, "lkmm"), catalogue())
+
+
+def test_a_fixed_variant_with_no_racy_sibling() -> None:
+    scenario = select(["zap-vs-pin-fast"], "current", "lkmm")[0]
+    with pytest.raises(ExportError, match="has no counterexample"):
+        export(scenario, catalogue())
+
+
+def test_export_on_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "race.litmus"
+    args = ["export", "gup-fast-vs-try-share-anon", "--era", "v5.19", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    litmus = CliRunner().invoke(app, ["litmus", str(out)])
+    assert "Observation gup-fast-vs-try-share-anon-v5.19 Sometimes 1 3" in litmus.stdout
+    bad = CliRunner().invoke(app, ["export", "put-user-page-writeback", "--era", "none"])
+    assert bad.exit_code == 2 and "is an interleaving" in bad.stderr
+
+
+# docs/litmus/exported: the exported tests, with the verdict each gives.
+FILES = sorted(EXPORTED.glob("*.litmus"))
+
+
+def test_the_docs_hold_the_exported_tests() -> None:
+    assert len(FILES) == 6
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_a_committed_export_gives_its_verdict(path: Path) -> None:
+    text = path.read_text()
+    expected = "Sometimes" if "Expected under lkmm: Sometimes" in text else "Never"
+    assert _observation(text)[0] == expected
+
+
+def _herd7() -> tuple[str, Path] | None:
+    binary = os.environ.get("HERD7") or shutil.which("herd7")
+    lkmm = Path(os.environ.get("PINLAB_LKMM", SHARED / "lkmm"))
+    if binary is None or not (lkmm / "linux-kernel.cfg").is_file():
+        return None
+    return binary, lkmm
+
+
+@pytest.mark.skipif(
+    _herd7() is None,
+    reason="herd7 not found: set HERD7 to its binary (and PINLAB_LKMM to the folder of "
+    "linux-kernel.cfg, default $PINLAB_SHARED/lkmm)",
+)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_herd7_agrees_with_a_committed_export(path: Path) -> None:
+    found = _herd7()
+    assert found is not None
+    binary, lkmm = found
+    out = subprocess.run(
+        [binary, "-conf", "linux-kernel.cfg", str(path)],
+        cwd=lkmm, capture_output=True, text=True, timeout=120, check=False,
+    ).stdout  # fmt: skip
+    expected = "Sometimes" if "Expected under lkmm: Sometimes" in path.read_text() else "Never"
+    assert f"Observation {path.stem} {expected}" in out, out
