@@ -36,6 +36,7 @@ from pinlab.engine.ops import (
     IsLocked,
     Load,
     Lock,
+    PointerArith,
     Rmw,
     RmwKind,
     Store,
@@ -285,7 +286,10 @@ def _answer_domain(op: Any, domains: Domains, init: Mapping[Loc, Any]) -> frozen
         if type(arg) is Sym or op.arith is None:
             return None
         arith = op.arith
-        return frozenset(apply_arith(arith, v, arg) for v in dom)
+        try:
+            return frozenset(apply_arith(arith, v, arg) for v in dom)
+        except PointerArith:
+            return None  # (unknown)
     return dom
 
 
@@ -399,13 +403,16 @@ def value_domains(
             ):
                 new[loc] = None
                 continue
-            for _ in range(_DOMAIN_CAP):
-                grown = {apply_arith(a, v, arg) for a, arg in acc.ops.get(loc, ()) for v in dom}
-                if grown <= dom:
-                    break
-                dom |= grown
-                if len(dom) > _DOMAIN_CAP:
-                    break
+            try:
+                for _ in range(_DOMAIN_CAP):
+                    grown = {apply_arith(a, v, arg) for a, arg in acc.ops.get(loc, ()) for v in dom}
+                    if grown <= dom:
+                        break
+                    dom |= grown
+                    if len(dom) > _DOMAIN_CAP:
+                        break
+            except PointerArith:  # (a pairing no execution may make: the domain is unknown)
+                dom = set(range(_DOMAIN_CAP + 1))
             new[loc] = frozenset(dom) if len(dom) <= _DOMAIN_CAP else None
         if new == domains:
             return domains

@@ -18,6 +18,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pinlab.engine.program import Loc
+
 __all__ = [
     "Arith",
     "Assume",
@@ -91,7 +93,10 @@ class Arith(enum.StrEnum):
 
 
 def apply_arith(op: Arith, old: Any, arg: Any) -> Any:
-    """Compute ``old <op> arg`` on plain values."""
+    """Compute ``old <op> arg`` on plain values; a pointer (a :class:`Loc`) may be
+    moved by adding or subtracting an integer, as herd7 does (``y+1``)."""
+    if isinstance(old, Loc) or isinstance(arg, Loc):
+        return _pointer_arith(op, old, arg)
     if op is Arith.ADD:
         return old + arg
     if op is Arith.SUB:
@@ -103,6 +108,21 @@ def apply_arith(op: Arith, old: Any, arg: Any) -> Any:
     if op is Arith.XOR:
         return old ^ arg
     return old & ~arg
+
+
+class PointerArith(ValueError):
+    """Arithmetic on a pointer that is not a pointer moved by an integer."""
+
+
+def _pointer_arith(op: Arith, old: Any, arg: Any) -> Any:
+    if op is Arith.ADD and isinstance(old, Loc) and isinstance(arg, int):
+        return old.offset(arg)
+    if op is Arith.ADD and isinstance(arg, Loc) and isinstance(old, int):
+        return arg.offset(old)
+    if op is Arith.SUB and isinstance(old, Loc) and isinstance(arg, int):
+        return old.offset(-arg)
+    raise PointerArith(f"atomic {op.name.lower()} of {old!r} and {arg!r}: only a pointer plus "
+                       "or minus an integer is defined")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

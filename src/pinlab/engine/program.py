@@ -50,6 +50,16 @@ class Loc(str):
     def __repr__(self) -> str:
         return f"Loc({str.__repr__(self)})"
 
+    def base_offset(self) -> tuple[str, int]:
+        """The base location and the offset of a pointer ``y+1`` (herd7's naming)."""
+        base, _, off = self.name.partition("+")
+        return base, int(off) if off.lstrip("-").isdigit() else 0
+
+    def offset(self, k: int) -> Loc:
+        """This pointer moved by ``k`` elements: ``y`` + 1 is ``y+1``, as herd7 prints it."""
+        base, off = self.base_offset()
+        return Loc(base) if off + k == 0 else Loc(f"{base}+{off + k}")
+
 
 class Oops(Exception):
     """A thread hit a condition its code asserts impossible (a VM_BUG_ON, a BUG).

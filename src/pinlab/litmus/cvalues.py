@@ -80,14 +80,11 @@ def not_pointer(v: Any) -> bool:
 
 
 def _split(loc: Loc) -> tuple[str, int]:
-    base, _, off = loc.name.partition("+")
-    return base, int(off) if off else 0
+    return loc.base_offset()
 
 
 def _offset(loc: Loc, k: int) -> Loc:
-    base, off = _split(loc)
-    off += k
-    return Loc(base) if off == 0 else Loc(f"{base}+{off}")
+    return loc.offset(k)
 
 
 def _order(v: Any) -> tuple[int, Any]:
