@@ -163,14 +163,23 @@ def _is_mmap_lock(loc: str | None) -> bool:
     return loc is not None and loc.endswith(".mmap_lock")
 
 
+def _rmw(tag: str) -> str:
+    return _RMW.get(tag, f"atomic RMW[{tag}]")
+
+
 def operation(step: tuple[Event, ...]) -> str:
-    """The kernel operation one step performs."""
+    """The kernel operation one step performs (a step is one event, or both
+    halves of an atomic RMW or of a lock).  A lone half of a *successful* RMW
+    (``Event.rmw >= 0``: its write half exists) names the RMW and the half; a
+    lone atomic read without a write half is an RMW that failed (a
+    ``cmpxchg()`` whose comparison failed, an ``atomic_add_unless()`` that
+    did not add) and wrote nothing."""
     first = step[0]
     tag = first.tag or ""
     match first.kind:
         case EvKind.F:
             return fence_name(first)
-        case EvKind.LKR:
+        case EvKind.LKR | EvKind.LKW:
             return "mmap_write_lock()" if _is_mmap_lock(first.loc) else "spin_lock()"
         case EvKind.UL:
             return "mmap_write_unlock()" if _is_mmap_lock(first.loc) else "spin_unlock()"
@@ -181,9 +190,11 @@ def operation(step: tuple[Event, ...]) -> str:
         case EvKind.SRCU:
             return "synchronize_srcu()"
         case EvKind.R if len(step) == 2:
-            return _RMW.get(tag, f"atomic RMW[{tag}]")
+            return _rmw(tag)
+        case EvKind.R | EvKind.W if first.rmw >= 0:  # one half of a successful RMW
+            return f"{_rmw(tag)}: {'read' if first.is_read else 'write'}"
         case EvKind.R if first.atomic:
-            return f"atomic RMW fails, reads only[{tag}]"
+            return f"{_rmw(tag)} fails, reads only"
         case EvKind.R:
             return _READS.get(tag, f"read[{tag}]")
         case EvKind.W if first.atomic:
