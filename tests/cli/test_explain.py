@@ -29,7 +29,7 @@ def _table(output: str) -> list[str]:
 def test_trace_in_kernel_terms() -> None:
     result = RUNNER.invoke(app, ["explain", *ERA])
     assert result.exit_code == 0, result.output
-    out = result.stdout
+    out = " ".join(result.stdout.split())  # (lines wrap at 80 columns into a pipe)
     assert out.startswith("fork-vs-pin-fast [v5.9] under sc:")
     assert "CPU1: fork" in out
     for words in (

@@ -141,7 +141,7 @@ def test_each_barrier_gives_the_arm64_rows_of_findings_section_2() -> None:
     result = RUNNER.invoke(
         app,
         ["check", "gup-fast-vs-try-share-anon", "--era", "v6.1", "--model", "lkmm",
-         "--each-barrier"],
+         "--each-barrier", "--width", "200"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     findings = Path(__file__).resolve().parents[2] / "docs" / "findings.md"

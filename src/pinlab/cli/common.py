@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from pinlab.scenarios import Scenario
 
+T = TypeVar("T")
 EraOpt = Annotated[
     str | None, typer.Option("--era", help="An era (v5.9, current, ...) or a variant name.")
 ]
@@ -103,13 +104,33 @@ def _scenario_pool(command: str, names: Sequence[str]) -> tuple[list[str], list[
     return wanted, pool
 
 
-def _console() -> Console:
-    """Rich output: the terminal's width on a terminal, 120 columns into a pipe or file."""
+WidthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--width",
+        help="Fit the output to N columns (at least 40): tables and traces wrap at word "
+        "boundaries, nothing is cut.  Default: the terminal's width; 80 into a pipe or file.",
+    ),
+]
+MIN_WIDTH = 40
+PIPE_WIDTH = 80
+
+
+def _check_width(command: str, width: int | None) -> None:
+    if width is not None and width < MIN_WIDTH:
+        raise _fail(command, f"--width must be at least {MIN_WIDTH}, not {width}")
+
+
+def _console(width: int | None = None, plain: bool = False) -> Console:
+    """Rich output.  On a terminal: its width (or ``width``) and colour.  Into a
+    pipe or a file, or ``plain``: ``width`` or 80 columns and no colour or other
+    escape codes, text to paste into a mail as it is."""
     from rich.console import Console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=120)
+    console = Console(highlight=False, width=width)
+    if plain or not console.is_terminal:
+        console = Console(highlight=False, width=width or PIPE_WIDTH, color_system=None,
+                          no_color=True)  # fmt: skip
     return console
 
 
@@ -124,6 +145,33 @@ def _progress(console: Console, total: int, enabled: bool) -> Iterator[Progress 
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:
         yield progress
+
+
+def _shown(items: Iterator[T], names: Sequence[str], console: Console) -> Iterator[T]:
+    """``items`` as they come, one per name of ``names``.  On a terminal, while
+    each is awaited, a transient progress line (how many done of how many, the
+    name awaited), erased before the item is handed on: what the caller prints
+    between items lands as it would without it.  Not on a terminal: nothing."""
+    if not console.is_terminal:
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    progress = Progress(*columns, console=console, transient=True, redirect_stdout=False,
+                        redirect_stderr=False)  # fmt: skip
+    task = progress.add_task("", total=len(names))
+    for done, name in enumerate(names):
+        progress.update(task, description=name, completed=done)
+        progress.start()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        finally:
+            progress.stop()
+        yield item
 
 
 def _check_writable(command: str, *paths: Path | None) -> None:

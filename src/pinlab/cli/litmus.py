@@ -12,10 +12,18 @@ import typer
 
 from pinlab import interrupt
 from pinlab.cli.app import app
-from pinlab.cli.common import _check_engine, _check_time_limit
+from pinlab.cli.common import (
+    _check_engine,
+    _check_time_limit,
+    _check_writable,
+    _console,
+    _fail,
+    _shown,
+)
 from pinlab.engine import get_model
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.run import SPEEDCHECK, LitmusRun, run_file
+from pinlab.report.dot import svg_unavailable
 from pinlab.report.litmus_text import Tally, render_run
 
 
@@ -60,6 +68,19 @@ def _litmus(
             "and --factor), revisit, or auto (revisit, falling back to explore).",
         ),
     ] = "explore",
+    dot: Annotated[
+        Path | None,
+        typer.Option(
+            "--dot",
+            help="For one test: write the graph of one execution here (Graphviz): the first "
+            "whose final state satisfies the exists (or ~exists) clause, for forall the first "
+            "that does not; else the first execution.",
+        ),
+    ] = None,
+    svg: Annotated[
+        Path | None,
+        typer.Option("--svg", help="For one test: that graph as SVG (needs Graphviz's dot)."),
+    ] = None,
 ) -> None:
     """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
     a test stopped by --time-limit)."""
@@ -76,17 +97,59 @@ def _litmus(
         typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
         raise typer.Exit(2)
     _check_engine("litmus", engine)
+    if (dot is not None or svg is not None) and len(files) != 1:
+        raise _fail("litmus", f"--dot and --svg draw one test, not {len(files)}")
+    _check_writable("litmus", dot, svg)
+    if svg is not None and (why := svg_unavailable()):
+        raise _fail("litmus", why)
     tally, errors = Tally(), 0
     runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, jobs, engine)
+    # on a terminal, a progress line while each test runs (never in piped output)
+    shown = _shown(runs, [str(f) for f in files], _console())
     with closing(runs):  # an exception here ends the workers at once
-        for done, (path, run) in enumerate(zip(files, runs, strict=True)):
+        for done, (path, run) in enumerate(zip(files, shown, strict=True)):
             errors += _print_run(path, run, judge, as_json, time_limit)
             tally.add(run)
             interrupt.status.progress = f"after {done + 1} of {len(files)} files"
+    if dot is not None or svg is not None:
+        _write_graph(files[0], engine_model.name, engine, time_limit, dot, svg)
     if judge:
         typer.echo(tally.render(as_json=as_json), nl=False)
         raise typer.Exit(1 if tally.failed or errors else 0)
     raise typer.Exit(1 if errors else 0)
+
+
+def _write_graph(
+    path: Path, model: str, engine: str, time_limit: float | None, dot: Path | None,
+    svg: Path | None,
+) -> None:  # fmt: skip
+    """``--dot`` and ``--svg``: one execution's graph (:func:`pick_litmus_execution`)."""
+    from pinlab.report.dot import (
+        GraphvizError,
+        pick_litmus_execution,
+        render_litmus_dot,
+        render_svg_with_graphviz,
+    )
+
+    try:
+        pick = pick_litmus_execution(path, model, engine, time_limit)
+    except LitmusError:
+        return  # (the run printed it)
+    if pick is None:
+        typer.echo(f"pinlab litmus: {path}: no execution to draw, so no graph written", err=True)
+        return
+    text = render_litmus_dot(pick)
+    writing = dot
+    try:
+        if dot is not None:
+            dot.write_text(text, encoding="utf-8")
+        if svg is not None:
+            writing = svg
+            svg.write_text(render_svg_with_graphviz(text), encoding="utf-8")
+    except OSError as err:
+        raise _fail("litmus", f"cannot write {writing}: {err.strerror or err}") from None
+    except GraphvizError as err:
+        raise _fail("litmus", f"Graphviz's dot could not draw {svg}: {err}") from None
 
 
 def _print_run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,9 +16,11 @@ from pinlab.cli.common import (
     EraOpt,
     ModelOpt,
     TimeOpt,
+    WidthOpt,
     _check_engine,
     _check_options,
     _check_time_limit,
+    _check_width,
     _check_writable,
     _console,
     _fail,
@@ -26,6 +30,9 @@ from pinlab.cli.common import (
 from pinlab.engine import Limits, ReplayError
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from pinlab.report.trace import Layout
     from pinlab.scenarios import Scenario, ScenarioResult
     from pinlab.scenarios.explain import Counterexample
 
@@ -46,6 +53,18 @@ WithoutOpt = Annotated[
 WithOpt = Annotated[
     list[str] | None,
     typer.Option("--with", help="Add this what-if barrier (repeatable)."),
+]
+SvgOpt = Annotated[
+    Path | None,
+    typer.Option("--svg", help="Draw the execution graph as SVG here (needs Graphviz's dot)."),
+]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        help="Write a self-contained HTML page here: each counterexample's per-CPU trace, "
+        "execution graph and memory after each step.",
+    ),
 ]
 
 
@@ -111,6 +130,8 @@ def _check(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run every scenario; do not use stored verdicts.")
     ] = False,
+    html: HtmlOpt = None,
+    width: WidthOpt = None,
 ) -> None:
     """Run scenarios and compare each verdict with its expectation (exit 1 if one differs)."""
     from pinlab.report import check as check_report
@@ -118,10 +139,12 @@ def _check(
 
     _check_time_limit("check", time_limit)
     _check_engine("check", engine)
+    _check_writable("check", html)
+    _check_width("check", width)
     scenarios = _chosen("check", names, era, model, without, with_)
-    console = _console()
+    console = _console(width)
     if list_only:
-        console.print(check_report.render_list(scenarios))
+        console.print(check_report.render_list(scenarios, console.width), crop=False)
         raise typer.Exit(0)
     # A reachable verdict needs one forbidden execution, not all of them.
     limits = Limits(time_limit=time_limit, stop_at_witness=True)
@@ -139,14 +162,22 @@ def _check(
             if progress is not None and task is not None:
                 progress.advance(task)
     if not as_json:
-        console.print(check_report.render_table(results))
+        console.print(check_report.render_table(results, console.width), crop=False)
     for line in check_report.differences(results):
         typer.echo(line, err=True)
+    if html is not None:
+        from pinlab.report.html import check_counterexamples, check_page
+
+        interrupt.status.progress = "replaying the counterexamples of the --html page"
+        found = check_counterexamples(results)
+        page = check_page(results, found, check_report.summary(results))
+        _write_text("check", html, lambda: page)
     if each_barrier:
         for scenario in scenarios:
             interrupt.status.progress = f"in the barrier table of {scenario.key}"
             rows = necessity(scenario, limits, engine)
-            console.print(check_report.render_barrier_table(scenario, rows))
+            table = check_report.render_barrier_table(scenario, rows, console.width)
+            console.print(table, crop=False)
     raise typer.Exit(0 if all(r.as_expected for r in results) else 1)
 
 
@@ -155,6 +186,7 @@ def _barriers(
     names: NamesArg = None,
     era: EraOpt = None,
     model: ModelOpt = None,
+    width: WidthOpt = None,
 ) -> None:
     """List the named barriers each scenario's paths run: the kernel function and line,
     and the barrier each pairs with (what --without and --with take)."""
@@ -164,9 +196,10 @@ def _barriers(
 
     if not names:
         raise _fail("barriers", "name a scenario (or a scenario file); see pinlab check --list")
+    _check_width("barriers", width)
     scenarios = _chosen("barriers", names, era, model)
     seen: set[tuple[str, str]] = set()
-    console = _console()
+    console = _console(width)
     for scenario in scenarios:
         if (scenario.name, scenario.variant) in seen:
             continue  # (the same paths under the other model)
@@ -175,25 +208,73 @@ def _barriers(
             uses = barriers_of(scenario)
         except ScenarioFileError as err:
             raise _fail("barriers", str(err)) from None
-        console.print(check_report.render_barriers(scenario, uses))
+        console.print(check_report.render_barriers(scenario, uses, console.width), crop=False)
+
+
+def _write_text(command: str, path: Path | None, text: Callable[[], str]) -> None:
+    """Write ``text()`` to ``path`` (when given): exit 2 with one line if that fails."""
+    if path is None:
+        return
+    try:
+        path.write_text(text(), encoding="utf-8")
+    except OSError as err:
+        raise _fail(command, f"cannot write {path}: {err.strerror or err}") from None
 
 
 def _write_outputs(
-    cex: Counterexample, dot: Path | None, save: Path | None, command: str = "explain"
+    cex: Counterexample,
+    dot: Path | None,
+    save: Path | None,
+    command: str = "explain",
+    svg: Path | None = None,
 ) -> None:
-    from pinlab.report.dot import render_dot
+    from pinlab.report.dot import GraphvizError, render_dot, render_svg_with_graphviz
     from pinlab.scenarios import replay as replay_file
 
-    writing = dot
+    _write_text(command, dot, lambda: render_dot(cex))
     try:
-        if dot is not None:
-            dot.write_text(render_dot(cex))
-        if save is not None:
-            writing = save
-            rf = replay_file.record(cex.scenario, cex.choices, cex.outcome)
-            save.write_text(replay_file.dumps(rf))
-    except OSError as err:
-        raise _fail(command, f"cannot write {writing}: {err.strerror or err}") from None
+        _write_text(command, svg, lambda: render_svg_with_graphviz(render_dot(cex)))
+    except GraphvizError as err:
+        raise _fail(command, f"Graphviz's dot could not draw {svg}: {err}") from None
+    if save is not None:
+        rf = replay_file.record(cex.scenario, cex.choices, cex.outcome)
+        _write_text(command, save, lambda: replay_file.dumps(rf))
+
+
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="The trace's layout: table (a column per CPU); text (a step after the other, "
+        "plain text of 80 columns unless --width: to paste into a mail); auto: the table "
+        "on a terminal wide enough for it, else text.",
+    ),
+]
+FORMATS = ("auto", "table", "text")
+
+
+def _trace_console(command: str, fmt: str, width: int | None) -> tuple[Console, Layout]:
+    """The console the trace goes to, and its layout (before the table is known:
+    auto's table on a terminal may still become text, :func:`_print_trace`)."""
+    _check_width(command, width)
+    if fmt not in FORMATS:
+        raise _fail(command, f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    console = _console(width, plain=fmt == "text")
+    text = fmt == "text" or (fmt == "auto" and not console.is_terminal)
+    return console, "text" if text else "table"
+
+
+def _print_trace(
+    console: Console, layout: Layout, auto: bool, render: Callable[[Layout, int], RenderableType]
+) -> None:
+    """Print ``render(layout, width)``; auto's table that does not fit the terminal
+    without folding a word: the text layout instead."""
+    from pinlab.report.wrap import fits
+
+    out = render(layout, console.width)
+    if auto and layout == "table" and not fits(out, console.width):
+        out = render("text", console.width)
+    console.print(out, crop=False)
 
 
 @app.command("explain")
@@ -213,9 +294,19 @@ def _explain(
     engine: EngineOpt = "auto",
     without: WithoutOpt = None,
     with_: WithOpt = None,
+    svg: SvgOpt = None,
+    html: HtmlOpt = None,
+    fmt: FormatOpt = "auto",
+    width: WidthOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="The verdict and the trace as one JSON object (docs/cli.md)."),
+    ] = False,
 ) -> None:
     """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
-    from pinlab.report.trace import render_explanation
+    from pinlab.report.dot import svg_unavailable
+    from pinlab.report.html import explanation_page
+    from pinlab.report.trace import explanation_record, render_explanation
     from pinlab.scenarios import Verdict
     from pinlab.scenarios.barriers import variant
     from pinlab.scenarios.explain import find_counterexample
@@ -224,7 +315,10 @@ def _explain(
 
     _check_time_limit("explain", time_limit)
     _check_engine("explain", engine)
-    _check_writable("explain", dot, save)
+    _check_writable("explain", dot, save, svg, html)
+    console, layout = _trace_console("explain", fmt, width)
+    if svg is not None and (why := svg_unavailable()):
+        raise _fail("explain", why)
     wanted, pool = _scenario_pool("explain", [name])
     _check_options("explain", era, model, pool)
     try:
@@ -236,13 +330,19 @@ def _explain(
         explanation = find_counterexample(scenario, Limits(time_limit=time_limit), engine)
     except ScenarioFileError as err:
         raise _fail("explain", str(err)) from None
-    _console().print(render_explanation(explanation))
+    if as_json:
+        typer.echo(json.dumps(explanation_record(explanation), ensure_ascii=False))
+    else:
+        _print_trace(console, layout, fmt == "auto",
+                     lambda how, w: render_explanation(explanation, how, w))  # fmt: skip
+    _write_text("explain", html, lambda: explanation_page(explanation))
     if explanation.best is not None:
-        _write_outputs(explanation.best, dot, save)
+        _write_outputs(explanation.best, dot, save, svg=svg)
         raise typer.Exit(0)
-    if dot is not None or save is not None:
-        typer.echo("pinlab explain: no counterexample, so no --dot or --save file written",
-                   err=True)  # fmt: skip
+    unwritten = [o for o, p in (("--dot", dot), ("--svg", svg), ("--save", save)) if p]
+    if unwritten:
+        typer.echo(f"pinlab explain: no counterexample, so no {' or '.join(unwritten)} file "
+                   "written", err=True)  # fmt: skip
     raise typer.Exit(0 if explanation.verdict is Verdict.NEVER else 1)
 
 
@@ -252,15 +352,24 @@ def _replay(
     dot: Annotated[
         Path | None, typer.Option("--dot", help="Write the execution graph (Graphviz) here.")
     ] = None,
+    svg: SvgOpt = None,
+    html: HtmlOpt = None,
+    fmt: FormatOpt = "auto",
+    width: WidthOpt = None,
 ) -> None:
     """Reproduce a saved counterexample exactly and print its trace."""
+    from pinlab.report.dot import svg_unavailable
+    from pinlab.report.html import trace_page
     from pinlab.report.trace import render_trace
     from pinlab.scenarios import replay as replay_file
     from pinlab.scenarios.explain import NotForbidden, replay_execution
     from pinlab.scenarios.files import ScenarioFileError
     from pinlab.scenarios.replay import ModelChanged, ReplayFileError
 
-    _check_writable("replay", dot)
+    _check_writable("replay", dot, svg, html)
+    console, layout = _trace_console("replay", fmt, width)
+    if svg is not None and (why := svg_unavailable()):
+        raise _fail("replay", why)
     try:
         saved = replay_file.load(file)  # its errors name the file
     except ReplayFileError as err:
@@ -275,6 +384,8 @@ def _replay(
         raise _fail("replay", f"{file}: {err.args[0]}") from None
     except (ReplayError, NotForbidden) as err:
         raise _fail("replay", f"{file}: cannot reproduce the saved execution: {err}") from None
-    _console().print(render_trace(cex, f"replayed from {file}"))
-    if dot is not None:
-        _write_outputs(cex, dot, None, "replay")
+    summary = f"replayed from {file}"
+    _print_trace(console, layout, fmt == "auto",
+                 lambda how, w: render_trace(cex, summary, how, w))  # fmt: skip
+    _write_outputs(cex, dot, None, "replay", svg)
+    _write_text("replay", html, lambda: trace_page(cex, f"replayed from {file}"))

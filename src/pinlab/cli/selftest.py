@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import typer
 
 from pinlab import interrupt
 from pinlab.cli.app import app
-from pinlab.cli.common import _fail
+from pinlab.cli.common import _console, _fail, _progress
 
 selftest_app = typer.Typer(help="Run ports of the mm selftests on the kernel model.")
 app.add_typer(selftest_app, name="selftest")
@@ -29,6 +33,37 @@ def _selftest(
         typer.echo(ctx.get_help())
 
 
+@contextmanager
+def _runs_shown(run: str, total: int, name: Callable[..., str]) -> Iterator[None]:
+    """On a terminal, a transient progress line while the runs go: how many of
+    ``total`` are done, and ``name(args)`` of the one under way.  The runs are
+    ``cli_selftest``'s calls of its function ``run`` (``run_cow``), counted by
+    wrapping it for the while.  Not on a terminal: nothing (TAP is a contract)."""
+    from pinlab.selftests import cli_selftest
+
+    console = _console()
+    with _progress(console, total, console.is_terminal) as progress:
+        if progress is None:
+            yield
+            return
+        task = progress.add_task("", total=total)
+        original = getattr(cli_selftest, run)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            progress.update(task, description=name(*args))
+            progress.refresh()  # (a run may take less than a refresh period)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                progress.advance(task)
+
+        setattr(cli_selftest, run, counted)
+        try:
+            yield
+        finally:
+            setattr(cli_selftest, run, original)
+
+
 @selftest_app.command("cow")
 def _selftest_cow(
     era: str = typer.Option("current", "--era", help="An era name (see --list-eras) or 'all'."),
@@ -43,7 +78,9 @@ def _selftest_cow(
     from pinlab.selftests import cli_selftest
 
     try:
-        text, code = cli_selftest.cow(era, as_json)
+        total = len(cli_selftest.resolve_eras(era))
+        with _runs_shown("run_cow", total, lambda e, *_: f"cow.c on {e.name}"):
+            text, code = cli_selftest.cow(era, as_json)
     except KeyError:
         raise _fail(
             "selftest cow", f"unknown era {era!r}; see pinlab selftest --list-eras"
@@ -69,7 +106,11 @@ def _selftest_gup_longterm(
     from pinlab.selftests import cli_selftest
 
     try:
-        text, code = cli_selftest.gup_longterm(era, fs, as_json)
+        runs = len(cli_selftest.resolve_eras(era)) * len(cli_selftest.resolve_filesystems(fs))
+        with _runs_shown(
+            "run_gup_longterm", runs, lambda e, f, *_: f"gup_longterm.c on {e.name}, {f}"
+        ):
+            text, code = cli_selftest.gup_longterm(era, fs, as_json)
     except KeyError as e:
         what = "filesystem" if fs != "all" and e.args[0] == fs else "era"
         raise _fail(

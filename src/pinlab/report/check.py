@@ -13,6 +13,12 @@ what it took when it ran).
 ``pinlab check --each-barrier``: a table per scenario of the named barriers
 its paths run and the verdict without each (:func:`render_barrier_table`);
 ``pinlab barriers``: the list of them (:func:`render_barriers`).
+
+Given a ``width``, each of them fits it without cutting a word
+(:mod:`pinlab.report.wrap`): a table that rich cannot print at that width
+without folding or shortening a name becomes one block per row, the row's
+identity (``scenario [variant] under model``) on its first line and the rest
+indented below; other lines wrap at spaces.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from pinlab.engine import Outcome
+from pinlab.report.wrap import fits, lines_text, wrap
 from pinlab.scenarios import Scenario, ScenarioResult, Verdict
 from pinlab.scenarios.barriers import BarrierUse
 
@@ -84,37 +91,84 @@ def _verdict_cell(result: ScenarioResult) -> Text:
     return Text(verdict, style="green" if result.as_expected else "bold red")
 
 
-def render_list(scenarios: Sequence[Scenario]) -> RenderableType:
-    """``pinlab check --list``: what would run, with the spec 6 patterns each one covers."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("scenario", "era/variant", "model", "expected", "patterns", "notes"):
-        table.add_column(column)
-    for s in scenarios:
-        variant = s.variant if s.variant == s.era.name else f"{s.variant} ({s.era.name})"
-        table.add_row(s.name, variant, s.model, s.expected.value, " ".join(s.patterns), s.notes)
+_IDENTITY = ("scenario", "era/variant")  # never wrapped: the other columns give way first
+
+
+def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in columns:
+        justify: JustifyMethod = "right" if column in right else "left"
+        table.add_column(column, justify=justify, no_wrap=column in _IDENTITY)
     return table
 
 
-def render_table(results: Sequence[ScenarioResult]) -> RenderableType:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("scenario")
-    table.add_column("era/variant")
-    table.add_column("model")
-    table.add_column("verdict")
-    table.add_column("expected")
-    table.add_column("executions", justify="right")
-    table.add_column("time", justify="right")
+def _era(s: Scenario) -> str:
+    """The era/variant column: the variant, with its era when it is not named after it."""
+    return s.variant if s.variant == s.era.name else f"{s.era.name}/{s.variant}"
+
+
+def _identity(s: Scenario, era: str) -> Text:
+    head = Text()
+    head.append(s.name, style="bold")
+    head.append(f" [{era}] under {s.model}")
+    return head
+
+
+def _blocks(blocks: Sequence[tuple[Text, Sequence[Text | str]]], width: int) -> RenderableType:
+    """One block per row: its identity, then the rest indented by 4, all wrapped."""
+    lines: list[Text] = []
+    for head, rest in blocks:
+        lines += wrap(head, width, hang=2)
+        for line in rest:
+            body = Text("    ")
+            body.append_text(Text(line) if isinstance(line, str) else line)
+            lines += wrap(body, width)
+    return lines_text(lines)
+
+
+def render_list(scenarios: Sequence[Scenario], width: int | None = None) -> RenderableType:
+    """``pinlab check --list``: what would run, with the spec 6 patterns each one covers."""
+    table = _table("scenario", "era/variant", "model", "expected", "patterns", "notes")
+    for s in scenarios:
+        variant = s.variant if s.variant == s.era.name else f"{s.variant} ({s.era.name})"
+        table.add_row(s.name, variant, s.model, s.expected.value, " ".join(s.patterns), s.notes)
+    if width is None or fits(table, width):
+        return table
+    blocks = []
+    for s in scenarios:
+        rest = [f"expected {s.expected.value}; patterns {' '.join(s.patterns) or 'none'}"]
+        blocks.append((_identity(s, _era(s)), rest + ([s.notes] if s.notes else [])))
+    return _blocks(blocks, width)
+
+
+def render_table(results: Sequence[ScenarioResult], width: int | None = None) -> RenderableType:
+    """The verdicts, a row each, and the :func:`summary` line."""
+    table = _table("scenario", "era/variant", "model", "verdict", "expected", "executions",
+                   "time", right=("executions", "time"))  # fmt: skip
     for r in results:
         s = r.scenario
-        era = s.variant if s.variant == s.era.name else f"{s.era.name}/{s.variant}"
         mark = "" if r.as_expected else "  ✗"
         time = "cached" if r.cached else f"{r.seconds:.2f} s"
         expected = "(what-if)" if s.what_if else s.expected.value
         table.add_row(
-            s.name, era, s.model, _verdict_cell(r), expected + mark,
+            s.name, _era(s), s.model, _verdict_cell(r), expected + mark,
             str(r.executions), time,
         )  # fmt: skip
-    return Group(table, Text(summary(results)))
+    if width is None:
+        return Group(table, Text(summary(results)))
+    last = lines_text([summary(results)], width)
+    if fits(table, width):
+        return Group(table, last)
+    blocks = []
+    for r in results:
+        s = r.scenario
+        line = _verdict_cell(r)
+        line.append(" (what-if)" if s.what_if else f", expected {s.expected.value}")
+        line.append("" if r.as_expected else " ✗")
+        runs = f"{r.executions} execution{'' if r.executions == 1 else 's'}"
+        line.append(f": {runs}, " + ("cached" if r.cached else f"{r.seconds:.2f} s"))
+        blocks.append((_identity(s, _era(s)), [line]))
+    return Group(_blocks(blocks, width), Text(""), last)
 
 
 def summary(results: Sequence[ScenarioResult]) -> str:
@@ -155,7 +209,9 @@ def differences(results: Sequence[ScenarioResult]) -> list[str]:
     return out
 
 
-def render_barriers(scenario: Scenario, uses: Sequence[BarrierUse]) -> RenderableType:
+def render_barriers(
+    scenario: Scenario, uses: Sequence[BarrierUse], width: int | None = None
+) -> RenderableType:
     """``pinlab barriers NAME``: the named barriers on the scenario's paths, a
     block each: name and primitive; where it runs; what it pairs with; why."""
     era = scenario.era.name
@@ -175,15 +231,20 @@ def render_barriers(scenario: Scenario, uses: Sequence[BarrierUse]) -> Renderabl
             f"      pairs with {b.pairs_with}" + (f"; commit {b.commit}" if b.commit else "")
         )
         lines.append(f"      {b.why}")
-    return Text("\n".join(lines))
+    if width is None:
+        return Text("\n".join(lines))
+    return lines_text(lines, width)
 
 
 def render_barrier_table(
-    scenario: Scenario, rows: Sequence[tuple[BarrierUse, ScenarioResult]]
+    scenario: Scenario,
+    rows: Sequence[tuple[BarrierUse, ScenarioResult]],
+    width: int | None = None,
 ) -> RenderableType:
     """``--each-barrier``: the verdict of ``scenario`` without each barrier."""
     title = f"{scenario.key}: without each barrier (expected {scenario.expected.value} with all)"
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=Text(title), title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+                  title=Text(title), title_justify="left")  # fmt: skip
     table.add_column("barrier removed", no_wrap=True)
     table.add_column("primitive")
     table.add_column("verdict")
@@ -194,4 +255,13 @@ def render_barrier_table(
         verdict = Text(r.verdict.value, style="bold" if needed else "")
         time = "cached" if r.cached else f"{r.seconds:.2f} s"
         table.add_row(use.barrier.name, use.barrier.primitive, verdict, str(r.executions), time)
-    return table
+    if width is None or fits(table, width):
+        return table
+    blocks = []
+    for use, r in rows:
+        runs = f"{r.executions} execution{'' if r.executions == 1 else 's'}"
+        time = "cached" if r.cached else f"{r.seconds:.2f} s"
+        head = Text(f"without {use.barrier.name} ({use.barrier.primitive})")
+        verdict = Text(r.verdict.value, style="bold" if r.verdict is Verdict.REACHABLE else "")
+        blocks.append((head, [verdict + f": {runs}, {time}"]))
+    return Group(Text(""), lines_text([title], width), _blocks(blocks, width))

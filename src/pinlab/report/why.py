@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pinlab.engine import Event, EvKind, ExecutionGraph
 
-__all__ = ["Edge", "describe_cycle", "weak_cycle", "weak_cycles"]
+__all__ = ["Edge", "cycle_record", "describe_cycle", "weak_cycle", "weak_cycles"]
 
 _ORDERING: dict[tuple[bool, bool], str] = {
     (True, True): "W→W",
@@ -150,6 +151,22 @@ def shape(cycle: list[Edge]) -> str:
     return f"a cycle through {pos} CPUs"
 
 
+def _po_edge(
+    graph: ExecutionGraph, a: Event, b: Event, fence: Callable[[Event], str]
+) -> tuple[str, list[str]]:
+    """A program-order edge's kind (``W→R``) and what orders it there (none: empty)."""
+    kind = _ORDERING[(a.is_write, b.is_write)]
+    present = [fence(f) for f in _between(graph, a, b)]
+    if a.is_read and a.tag in _FIRST:
+        present.insert(0, f"the first is {_FIRST[a.tag]}")
+    if b.is_write and b.tag in _SECOND:
+        present.append(f"the second is {_SECOND[b.tag]}")
+    return kind, present
+
+
+_WORDS = {"rf": "is read by", "co": "is overwritten by", "fr": "read the value before"}
+
+
 def describe_cycle(
     graph: ExecutionGraph,
     cycle: list[Edge],
@@ -167,16 +184,38 @@ def describe_cycle(
         a, b = events[edge.src], events[edge.dst]
         lines.append(f"  {name(a)}")
         if edge.rel == "po":
-            kind = _ORDERING[(a.is_write, b.is_write)]
-            present = [fence(f) for f in _between(graph, a, b)]
-            if a.is_read and a.tag in _FIRST:
-                present.insert(0, f"the first is {_FIRST[a.tag]}")
-            if b.is_write and b.tag in _SECOND:
-                present.append(f"the second is {_SECOND[b.tag]}")
+            kind, present = _po_edge(graph, a, b, fence)
             have = "; ".join(present) if present else "nothing"
             lines.append(f"    --po ({kind}; needs {_NEEDS[kind]}; has {have})-->")
         else:
-            words = {"rf": "is read by", "co": "is overwritten by", "fr": "read the value before"}
-            lines.append(f"    --{edge.rel} ({words[edge.rel]})-->")
+            lines.append(f"    --{edge.rel} ({_WORDS[edge.rel]})-->")
     lines.append(f"  {name(events[cycle[0].src])}")
     return lines
+
+
+def cycle_record(
+    graph: ExecutionGraph,
+    cycle: list[Edge],
+    step: Callable[[Event], int],
+    fence: Callable[[Event], str],
+) -> dict[str, Any]:
+    """The cycle as a record (``pinlab explain --json``): its shape and its edges,
+    each from one access to the next by the trace's step numbers (``step(ev)``);
+    a program-order edge with its kind, what could order it and what does."""
+    events = graph.events
+    edges: list[dict[str, Any]] = []
+    for edge in cycle:
+        a, b = events[edge.src], events[edge.dst]
+        record: dict[str, Any] = {
+            "from": step(a),
+            "to": step(b),
+            "relation": edge.rel,
+            "access": "write" if a.is_write else "read",
+        }
+        if edge.rel == "po":
+            kind, present = _po_edge(graph, a, b, fence)
+            record |= {"ordering": kind, "needs": _NEEDS[kind], "has": present}
+        else:
+            record["meaning"] = _WORDS[edge.rel]
+        edges.append(record)
+    return {"shape": shape(cycle), "edges": edges}
