@@ -98,5 +98,5 @@ def test_weak_outcome_cycle_is_broken_and_marked() -> None:
         e.eid for e in ex.graph.events if e.tid >= 0
     )
     ctx = _Context(ex.graph, order)
-    notes = [ctx.value(tuple(ex.graph.events[e] for e in s)) for s in order]
+    notes = [" ".join(ctx.parts(tuple(ex.graph.events[e] for e in s))) for s in order]
     assert any("stale" in n for n in notes), notes
