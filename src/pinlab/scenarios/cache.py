@@ -6,9 +6,9 @@ decided.  The key covers everything a verdict depends on:
 - the scenario (its id, variant, model and the engine asked for) and its era,
   field by field -- so a barrier removed or added is a different key;
 - whether the run stopped at the first witness;
-- the version of the model's code: a digest of every source file of the
-  ``pinlab`` package (a change anywhere in the kernel model, the engine or the
-  memory models is a new version);
+- the version of the model's code, the fingerprint replay files carry (a
+  change anywhere in the kernel model, the engine, the memory models or the
+  scenarios is a new version);
 - for a scenario file (``pinlab check ./race.py``), the file's own bytes.
 
 Only conclusive verdicts are stored (never, or reachable); an inconclusive
@@ -26,13 +26,12 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pinlab
 from pinlab.engine import ExplorationResult, Limits, Outcome, Stats
 from pinlab.scenarios.base import Scenario, ScenarioResult, Verdict
+from pinlab.scenarios.replay import model_fingerprint
 
 __all__ = ["cache_dir", "code_version", "key", "load", "store"]
 
@@ -47,16 +46,11 @@ def cache_dir() -> Path:
     return Path(base) / "pinlab"
 
 
-@cache
 def code_version() -> str:
-    """A digest of the pinlab package's source: its Python files and grammars."""
-    root = Path(pinlab.__file__).parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".lark") and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(root)).encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
+    """The version of the model's code: the fingerprint replay files carry
+    (:func:`pinlab.scenarios.replay.model_fingerprint`: pinlab's version and a
+    digest of the engine, the kernel model and the scenarios)."""
+    return model_fingerprint()[0]
 
 
 def _canon(x: Any) -> Any:
