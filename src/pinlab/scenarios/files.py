@@ -24,7 +24,16 @@ from pathlib import Path
 
 from pinlab.scenarios.base import Scenario
 
-__all__ = ["ScenarioFileError", "is_scenario_file", "load", "printable", "user_error"]
+__all__ = [
+    "NotRegular",
+    "ScenarioFileError",
+    "TooLarge",
+    "is_scenario_file",
+    "load",
+    "printable",
+    "read_regular",
+    "user_error",
+]
 
 MAX_BYTES = 1 << 20  # a scenario file is code someone wrote: 1 MiB is plenty
 
@@ -76,19 +85,41 @@ def _module_name(path: Path) -> str:
     return f"pinlab_scenario_file_{digest}"
 
 
+class NotRegular(ValueError):
+    """Not a regular file: a FIFO would block, a device (``/dev/zero``) never end."""
+
+
+class TooLarge(ValueError):
+    """More bytes than the reader's bound."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, if there are at most ``limit``
+    (only ``limit + 1`` are read).  :class:`NotRegular`, :class:`TooLarge`, or
+    the OSError of opening it."""
+    if path.exists() and not path.is_file():
+        raise NotRegular(str(path))
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(str(path))
+    return data
+
+
 def load(name: str) -> tuple[Scenario, ...]:
     """The scenarios that the file ``name`` defines in ``SCENARIOS``."""
     path = Path(name)
     try:
-        if path.exists() and not path.is_file():  # (a FIFO or a device would block or never end)
-            raise ScenarioFileError(name, 0, "not a regular file: not a scenario file")
-        with path.open("rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES)
+    except NotRegular:
+        raise ScenarioFileError(name, 0, "not a regular file: not a scenario file") from None
+    except TooLarge:
+        raise ScenarioFileError(
+            name, 0, f"larger than {MAX_BYTES >> 20} MiB: not a scenario file"
+        ) from None
     except (OSError, ValueError) as err:  # (ValueError: a NUL byte in the name)
         why = err.strerror if isinstance(err, OSError) else str(err)
         raise ScenarioFileError(name, 0, f"cannot read the scenario file: {why}") from None
-    if len(data) > MAX_BYTES:
-        raise ScenarioFileError(name, 0, f"larger than {MAX_BYTES >> 20} MiB: not a scenario file")
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -48,6 +48,8 @@ from typing import Any, Final
 import pinlab
 from pinlab.scenarios import catalogue, select
 from pinlab.scenarios.base import Scenario
+from pinlab.scenarios.files import NotRegular, TooLarge, read_regular
+from pinlab.scenarios.files import load as load_file
 
 __all__ = [
     "FORMAT",
@@ -210,12 +212,13 @@ MAX_BYTES: Final = 1 << 20  # a replay file is a few hundred bytes to a few KiB
 
 def _read(path: Path) -> str:
     """The file's text, read as at most :data:`MAX_BYTES` (``/dev/zero``, a FIFO: refused)."""
-    if path.exists() and not path.is_file():
-        raise ReplayFileError(f"{path}: not a regular file; expected {_EXPECTED}")
-    with path.open("rb") as f:
-        data = f.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise ReplayFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB: not a replay file")
+    try:
+        data = read_regular(path, MAX_BYTES)
+    except NotRegular:
+        raise ReplayFileError(f"{path}: not a regular file; expected {_EXPECTED}") from None
+    except TooLarge:
+        size = f"{MAX_BYTES >> 20} MiB"
+        raise ReplayFileError(f"{path}: larger than {size}: not a replay file") from None
     return data.decode("utf-8")
 
 
@@ -312,8 +315,6 @@ def resolve(rf: ReplayFile) -> Scenario:
     the fingerprint differs.
     """
     if rf.origin:
-        from pinlab.scenarios.files import load as load_file
-
         known = [s for s in load_file(rf.origin) if s.name == rf.scenario]
     else:
         known = [s for s in catalogue() if s.name == rf.scenario]
