@@ -62,13 +62,14 @@ from typing import Any, Final
 import pytest
 import typer.main
 import typer.testing
-from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
+from hypothesis import currently_in_test_context, event, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from pinlab.cli import app
 from pinlab.scenarios import replay as replay_file
 from pinlab.scenarios.barriers import BARRIERS
+from tests.fuzzing import fuzz_settings
 
 RUNNER: Final = CliRunner()
 # About 0.1 s a replay (fork-vs-pin-fast takes 0.4 s): inputs that get as far as the
@@ -470,18 +471,6 @@ def _kind(message: str) -> str:
     return "refused: " + re.sub(r"'[^']*'|\d+", "_", message.split(";")[0].strip())[:50]
 
 
-def _settings(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.function_scoped_fixture,
-        ],
-    )
-
-
 # ---------------------------------------------------------------------- JSON-level
 
 # Strings that mean something to a replay file, or to what prints it.
@@ -632,14 +621,14 @@ def _fuzz_json(good: Saved, case: tuple[bytes, bool]) -> None:
     _replay(path, data, good, sealed)
 
 
-@_settings(200)
+@fuzz_settings(200)
 @given(data=st.data())
 def test_json_mutations_give_the_trace_or_one_line(saved: Saved, data: st.DataObject) -> None:
     _fuzz_json(saved, data.draw(json_mutations(saved)))
 
 
 @pytest.mark.slow
-@_settings(1800)
+@fuzz_settings(1800)
 @given(data=st.data())
 def test_many_json_mutations_give_the_trace_or_one_line(saved: Saved, data: st.DataObject) -> None:
     _fuzz_json(saved, data.draw(json_mutations(saved)))
@@ -689,20 +678,20 @@ def _fuzz_bytes(good: Saved, data: bytes) -> None:
     _replay(path, data, good, sealed=False)
 
 
-@_settings(200)
+@fuzz_settings(200)
 @given(data=st.data())
 def test_byte_mutations_give_the_trace_or_one_line(saved: Saved, data: st.DataObject) -> None:
     _fuzz_bytes(saved, data.draw(byte_mutations(saved)))
 
 
-@_settings(100)
+@fuzz_settings(100)
 @given(data=st.binary(max_size=512))
 def test_random_bytes_give_one_line(saved: Saved, data: bytes) -> None:
     _fuzz_bytes(saved, data)
 
 
 @pytest.mark.slow
-@_settings(1700)
+@fuzz_settings(1700)
 @given(data=st.data())
 def test_many_byte_mutations_give_the_trace_or_one_line(saved: Saved, data: st.DataObject) -> None:
     _fuzz_bytes(saved, data.draw(byte_mutations(saved)))

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.run import LitmusRun, run_file
+from tests.fuzzing import fuzz_settings
 
 TIME_LIMIT: Final = 1.0
 SLACK: Final = 1.0
@@ -57,18 +58,6 @@ TOKEN: Final = re.compile(
     r"[A-Za-z_][A-Za-z0-9_]*|0[xX][0-9a-fA-F]+|[0-9]+|/\\|\\/|\(\*|\*\)|/\*|\*/|//"
     r"|<<|>>|[-+*/%&|^!=<>]=|&&|\|\||\s+|."
 )
-
-
-def _settings(examples: int) -> settings:
-    return settings(
-        max_examples=examples,
-        deadline=None,
-        suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
-            HealthCheck.function_scoped_fixture,
-        ],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +182,7 @@ def mutated_tests(draw: st.DrawFn) -> str:
 
 
 @pytest.mark.slow
-@_settings(400)
+@fuzz_settings(400)
 @given(text=valid_tests())
 def test_valid_tests_give_a_verdict(fuzz_file: Path, text: str) -> None:
     run = _run(fuzz_file, text.encode())
@@ -201,7 +190,7 @@ def test_valid_tests_give_a_verdict(fuzz_file: Path, text: str) -> None:
 
 
 @pytest.mark.slow
-@_settings(1600)
+@fuzz_settings(1600)
 @given(text=mutated_tests())
 def test_mutated_tests_give_a_verdict_or_one_error_line(fuzz_file: Path, text: str) -> None:
     _run(fuzz_file, text.encode())
@@ -234,19 +223,19 @@ def mutated_examples(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@_settings(500)
+@fuzz_settings(500)
 @given(data=st.binary(max_size=512))
 def test_random_bytes_give_one_error_line(fuzz_file: Path, data: bytes) -> None:
     _run(fuzz_file, data)
 
 
-@_settings(500)
+@fuzz_settings(500)
 @given(data=st.binary(max_size=256))
 def test_random_bytes_after_a_header_give_one_error_line(fuzz_file: Path, data: bytes) -> None:
     _run(fuzz_file, b"C random\n\n{}\n\n" + data)
 
 
-@_settings(1000)
+@fuzz_settings(1000)
 @given(data=mutated_examples())
 def test_mutated_examples_give_a_verdict_or_one_error_line(fuzz_file: Path, data: bytes) -> None:
     _run(fuzz_file, data)
