@@ -16,20 +16,15 @@ the function's docstring names ("Model of mm/gup.c:gup_fast_pte_range()").
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 import re
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any, Final
 
-import pinlab.kernel
 from pinlab.engine import Event, EvKind
 from pinlab.kernel import defs
 from pinlab.kernel.barriers import BARRIERS
 from pinlab.kernel.defs import GUP_PIN_COUNTING_BIAS, MMF_HAS_PINNED, PAGE_SHIFT, PMD_SHIFT
+from pinlab.kernel.index import functions
 from pinlab.kernel.pte import describe_pte
 
 __all__ = ["Source", "describe_loc", "describe_value", "operation", "source_of"]
@@ -43,7 +38,6 @@ _MM: Final = re.compile(
     r"^(?P<mm>mm[\w.]*)\.(?P<f>flags|has_pinned|write_protect_seq|mmap_lock|page_table_lock)$"
 )
 _ANON_VMA: Final = re.compile(r"^(?P<mm>mm[\w.]*)\.anon_vma\[(?P<n>\d+)\]$")
-_ORIGIN: Final = re.compile(r"Model of ([\w./-]+\.[chS]):")
 
 
 def describe_loc(loc: str) -> str:
@@ -220,28 +214,10 @@ class Source:
         return f"{caller}{self.function}(){origin} {where}"
 
 
-@cache
-def _functions() -> dict[str, list[tuple[str, int, int, str | None]]]:
-    """Function name -> (model file, first line, last line, kernel file) of each definition."""
-    base = Path(pinlab.__file__).parent
-    out: dict[str, list[tuple[str, int, int, str | None]]] = {}
-    for info in pkgutil.iter_modules(pinlab.kernel.__path__, "pinlab.kernel."):
-        module = importlib.import_module(info.name)
-        for name, obj in vars(module).items():
-            if not inspect.isfunction(obj) or obj.__module__ != module.__name__:
-                continue
-            lines, start = inspect.getsourcelines(obj)
-            path = Path(inspect.getfile(obj)).resolve().relative_to(base.resolve()).as_posix()
-            m = _ORIGIN.search(obj.__doc__ or "")
-            entry = (path, start, start + len(lines) - 1, m[1] if m else None)
-            out.setdefault(name, []).append(entry)
-    return out
-
-
 def _resolve(function: str, line: int) -> Source:
-    for path, first, last, origin in _functions().get(function, []):
-        if first <= line <= last:
-            return Source(function, line, path, origin)
+    for d in functions().get(function, []):
+        if d.first <= line <= d.last:
+            return Source(function, line, d.path, d.origin)
     return Source(function, line, None, None)
 
 

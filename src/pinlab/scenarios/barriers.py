@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
-import inspect
-import pkgutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-import pinlab.kernel
 from pinlab.engine import EvKind, Execution, Limits, decide
 from pinlab.kernel.barriers import BARRIERS, NamedBarrier
+from pinlab.kernel.index import functions
 from pinlab.scenarios.base import Scenario, ScenarioResult
 
 __all__ = ["BarrierUse", "barriers_of", "check_names", "each_barrier", "variant"]
@@ -45,25 +40,12 @@ class BarrierUse:
     added: bool  # a what-if barrier the scenario's era adds
 
 
-@cache
-def _kernel_functions() -> dict[str, Path]:
-    """Each function of the kernel model by name -> its file."""
-    out: dict[str, Path] = {}
-    for info in pkgutil.iter_modules(pinlab.kernel.__path__):
-        module = importlib.import_module(f"pinlab.kernel.{info.name}")
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if fn.__module__ == module.__name__:
-                out[name] = Path(inspect.getfile(fn))
-    return out
-
-
 def _where(function: str, line: int, origin: str) -> str:
-    path = _kernel_functions().get(function)
-    if path is None:  # a path of the scenario's own (a scenario file's)
-        return f"{origin}:{line}" if origin else f"line {line}"
-    parts = path.parts
-    rel = Path(*parts[parts.index("pinlab") - 1 :]) if "pinlab" in parts else path
-    return f"{rel}:{line}"
+    """The file and line of ``function``: the kernel model's, or the scenario file's."""
+    for d in functions().get(function, []):
+        if d.first <= line <= d.last:
+            return f"src/pinlab/{d.path}:{line}"
+    return f"{origin}:{line}" if origin else f"line {line}"  # a path of the scenario's own
 
 
 def barriers_of(scenario: Scenario, limits: Limits = SURVEY) -> list[BarrierUse]:
