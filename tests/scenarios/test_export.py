@@ -126,3 +126,12 @@ def test_herd7_agrees_with_a_committed_export(path: Path) -> None:
     ).stdout  # fmt: skip
     expected = "Sometimes" if "Expected under lkmm: Sometimes" in path.read_text() else "Never"
     assert f"Observation {path.stem} {expected}" in out, out
+
+
+def test_export_stops_at_its_time_limit() -> None:
+    """The fixed fork variant needs 166 executions to show it has no race: a
+    limit of 0.5 s stops the search, says so, and exits 1 (no verdict)."""
+    args = ["export", "fork-vs-pin-fast", "--era", "current+mb", "--time-limit", "0.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "stopped by" in result.stderr and "time" in result.stderr

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from pinlab.cli.app import app
-from pinlab.cli.common import EraOpt, _check_options, _check_writable, _fail, _scenario_pool
+from pinlab.cli.common import (
+    EraOpt,
+    TimeOpt,
+    _check_options,
+    _check_time_limit,
+    _check_writable,
+    _fail,
+    _scenario_pool,
+)
+from pinlab.engine import Limits
 
 
 @app.command("export")
@@ -23,15 +32,18 @@ def _export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the test here, not to stdout.")
     ] = None,
+    time_limit: TimeOpt = None,
 ) -> None:
     """Print a scenario's race as a C litmus test: each CPU's accesses of the weak cycle
     its counterexample takes, with the barriers between them, and the values read as
-    the exists clause.  A fixed variant gets the racy variant's path on its own code."""
+    the exists clause.  A fixed variant gets the racy variant's path on its own code.
+    Exit 1 when --time-limit stopped the search, 2 when there is nothing to export."""
     from pinlab.scenarios import catalogue
-    from pinlab.scenarios.export import ExportError, export
+    from pinlab.scenarios.export import ExportError, Undecided, export
     from pinlab.scenarios.files import ScenarioFileError
     from pinlab.scenarios.replay import select_one
 
+    _check_time_limit("export", time_limit)
     _check_writable("export", output)
     wanted, pool = _scenario_pool("export", [name])
     _check_options("export", era, model, pool)
@@ -40,9 +52,11 @@ def _export(
     except LookupError as err:
         raise _fail("export", str(err.args[0])) from None
     try:
-        exported = export(scenario, catalogue() if pool is None else pool)
-    except (ExportError, ScenarioFileError) as err:
-        raise _fail("export", str(err)) from None
+        exported = export(
+            scenario, catalogue() if pool is None else pool, Limits(time_limit=time_limit)
+        )
+    except (ExportError, ScenarioFileError) as err:  # (undecided: no verdict, exit 1)
+        raise _fail("export", str(err), 1 if isinstance(err, Undecided) else 2) from None
     if output is None:
         typer.echo(exported.text, nl=False)
         return

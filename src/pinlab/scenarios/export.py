@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pinlab.engine import Event, EvKind, ExecutionGraph, ReplayError, get_model, replay
+from pinlab.engine import Event, EvKind, ExecutionGraph, Limits, ReplayError, get_model, replay
 from pinlab.report.kterms import describe_loc, source_of
 from pinlab.report.why import weak_cycle
-from pinlab.scenarios.base import Scenario
+from pinlab.scenarios.base import Scenario, Verdict
 from pinlab.scenarios.explain import Counterexample, find_counterexample
 
-__all__ = ["ExportError", "Exported", "export"]
+__all__ = ["ExportError", "Exported", "Undecided", "export"]
 
 _FENCES = {
     "mb": "smp_mb()",
@@ -51,6 +52,11 @@ _XCHG = {"mb": "xchg", "acquire": "xchg_acquire", "release": "xchg_release"}
 
 class ExportError(ValueError):
     """The scenario has no race to export (or its path cannot be followed)."""
+
+
+class Undecided(ExportError):
+    """A search for a counterexample stopped at a bound (the time limit, a loop
+    bound) before it could say whether there is one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,18 +127,30 @@ def _matched(source: list[Event], graph: list[Event]) -> dict[int, int] | None:
     return out
 
 
-def _counterexample(scenario: Scenario, candidates: Sequence[Scenario]) -> Counterexample:
-    explanation = find_counterexample(scenario)
-    if explanation.best is not None:
-        return explanation.best
-    for other in candidates:
-        found = find_counterexample(other).best
-        if found is not None:
+def _counterexample(
+    scenario: Scenario, candidates: Sequence[Scenario], limits: Limits | None
+) -> Counterexample:
+    """``scenario``'s counterexample, else the first of ``candidates``' whose path
+    runs on ``scenario``; each search within ``limits``."""
+    deadline = None if limits is None or limits.time_limit is None else (
+        time.monotonic() + limits.time_limit
+    )  # fmt: skip
+    for s in (scenario, *candidates):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise Undecided(f"stopped by the time limit before a path was found for {scenario.key}")
+        explanation = find_counterexample(s, Limits(time_limit=left))
+        if explanation.best is not None and s is scenario:
+            return explanation.best
+        if explanation.best is not None:
             try:
-                _follow(scenario, found)
+                _follow(scenario, explanation.best)
             except ExportError:
                 continue
-            return found
+            return explanation.best
+        if explanation.verdict is Verdict.INCONCLUSIVE:
+            why = explanation.exploration.outcome.value
+            raise Undecided(f"could not decide {s.key}: stopped by its {why}")
     raise ExportError(
         f"{scenario.key} has no counterexample, and no variant of {scenario.name} under "
         f"{scenario.model} has one whose path runs on it"
@@ -273,13 +291,16 @@ def _siblings(scenario: Scenario, pool: Sequence[Scenario]) -> list[Scenario]:
     return sorted(racy, key=lambda s: abs(s.era.order - scenario.era.order))
 
 
-def export(scenario: Scenario, pool: Sequence[Scenario] = ()) -> Exported:
+def export(
+    scenario: Scenario, pool: Sequence[Scenario] = (), limits: Limits | None = None
+) -> Exported:
     """``scenario``'s race as a litmus test (see the module docstring).
 
     ``pool`` holds the variants to take a path from when ``scenario`` has no
-    counterexample of its own (the catalogue, or a scenario file's).
+    counterexample of its own (the catalogue, or a scenario file's);
+    ``limits.time_limit`` bounds the searches for a counterexample, together.
     """
-    cex = _counterexample(scenario, _siblings(scenario, pool))
+    cex = _counterexample(scenario, _siblings(scenario, pool), limits)
     source = cex.execution.graph
     cycle = weak_cycle(source)
     if cycle is None:
