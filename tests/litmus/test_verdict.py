@@ -15,7 +15,7 @@ from pinlab.litmus.parse import parse_text
 from pinlab.litmus.verdict import parse_herd7, verdict
 from pinlab.report.herd7 import render
 from pinlab.report.litmus_json import record
-from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, rel
+from tests.litmus.litmus_data import LITMUS, NEEDS_CORPUS, corpus, rel
 
 EXPECTED = sorted((LITMUS / "catalogue").glob("*.litmus.expected"))
 
@@ -111,7 +111,7 @@ def test_json_record() -> None:
     )
 
 
-@pytest.mark.parametrize("path", EXPECTED[:3], ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("path", corpus(EXPECTED[:3]), ids=lambda p: Path(p).name)
 def test_parse_herd7_fields(path: Path) -> None:
     (v,) = parse_herd7(path.read_text() + "\n" + path.read_text())[:1]
     assert v.observation in ("Never", "Sometimes", "Always")
