@@ -6,12 +6,15 @@ per-CPU trace table, the inline SVG graph (well-formed XML too), the memory
 after each step, no reference outside the page (no ``http://``, ``https://``,
 script, stylesheet link or image), every ``#anchor`` resolving to an id of the
 page.  Where a Chromium is on PATH, it loads the page headless: no console
-error, and a screenshot (under the test's tmp dir); elsewhere that test skips.
+error, and a screenshot, kept as a CI artefact in ``$PINLAB_ARTIFACTS`` when
+that is set (``.ci/run`` sets it) and under the test's tmp dir otherwise;
+elsewhere that test skips.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -209,9 +212,15 @@ def _browser() -> str | None:
 def test_page_loads_in_headless_chromium(explain_page: Path, tmp_path: Path) -> None:
     browser = _browser()
     assert browser is not None
-    shot = tmp_path / "page.png"
+    artefacts = os.environ.get("PINLAB_ARTIFACTS")
+    shot = Path(artefacts) / "explain-page.png" if artefacts else tmp_path / "page.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    # No background networking: a closed network refuses Chromium's own
+    # connections, and the page must need none.
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
-             "--v=0", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
+             "--v=0", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         cmd = [*flags, *args, explain_page.as_uri()]
