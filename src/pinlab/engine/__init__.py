@@ -40,7 +40,10 @@ Deciding
     an ``on_execution`` callback as an :class:`Execution`.  :func:`replay`
     runs the one execution a choice list names (:class:`ReplayError` when
     it does not fit), and :func:`witness_choices` finds the choice list of
-    an execution another procedure found.  :func:`explore_factored` counts
+    an execution another procedure found.  :func:`follow` finds an
+    execution that runs through a path of another program (each thread's
+    accesses as :class:`PathStep` entries, from :func:`path_of` of a
+    graph): a race's path asked again of the fixed code.  :func:`explore_factored` counts
     the accesses of observer locations (each a :class:`Site`) in product
     form (litmus tests), declining (:class:`Declined`) where it does not
     apply.
@@ -64,6 +67,7 @@ from pinlab.engine.explore import (
     Stats,
 )
 from pinlab.engine.factor import Declined, Site, explore_factored
+from pinlab.engine.follow import PathStep, follow, path_of
 from pinlab.engine.graph import Event, EvKind, ExecutionGraph
 from pinlab.engine.guide import choices_for as witness_choices
 from pinlab.engine.models import Model, get_model
@@ -128,6 +132,7 @@ __all__ = [
     "Oops",
     "Op",
     "Outcome",
+    "PathStep",
     "Primitive",
     "Procedure",
     "Program",
@@ -148,9 +153,11 @@ __all__ = [
     "ctrl_restore",
     "decide",
     "explore_factored",
+    "follow",
     "get_model",
     "kapi",
     "ops",
+    "path_of",
     "replay",
     "unwrap",
     "witness_choices",
