@@ -1,9 +1,11 @@
-"""pinlab export: a scenario's race as a litmus test whose lkmm verdict is the
-scenario's, for the racy variant and, on its own code, the fixed one."""
+"""pinlab export: a scenario's race as a litmus test whose verdict (under the
+scenario's model) is the scenario's, for the racy variant and, on its own code,
+the fixed one: races with a weak cycle, and interleavings."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,16 +35,24 @@ PAIRS = [
 ]
 # (fork's paths are long: 166 executions to show current+mb has no race)
 SLOW = {("fork-vs-pin-fast", "current"), ("fork-vs-pin-fast", "current+mb")}
-# Races sequential consistency allows: interleavings, no memory-model question.
+# Races sequential consistency allows, (family, racy, fixed, model): the seed
+# races of 2018, 2020, 2021 and 2024.  A fixed variant of None: the fix
+# changes what the code decides on the values it reads (its logic), so the
+# racy path cannot run on the fixed code whatever its reads see.
 INTERLEAVINGS = [
-    ("put-user-page-writeback", "none"),
-    ("device-exclusive-fork", "copy-entry"),
-    ("gup-fast-pte-recheck-norecency", "recency-pte_same"),
+    ("put-user-page-writeback", "none", "bias", "lkmm"),
+    ("fork-vs-pin-fast", "v5.9", "v5.11", "sc"),
+    ("device-exclusive-fork", "copy-entry", "current-locked", "lkmm"),
+    ("gup-fast-pte-recheck-norecency", "recency-pte_same", "recency-norecency", "lkmm"),
 ]
+LOGIC_FIXES = {
+    ("put-user-page-writeback", "bias"),
+    ("gup-fast-pte-recheck-norecency", "recency-norecency"),
+}
 
 
-def _observation(text: str) -> tuple[str, int, int]:
-    result = decide(lower(parse_text(text)).program, "lkmm", engine="explore")
+def _observation(text: str, model: str = "lkmm") -> tuple[str, int, int]:
+    result = decide(lower(parse_text(text)).program, model, engine="explore")
     return result.observation, result.positive, result.negative
 
 
@@ -64,10 +74,32 @@ def test_the_exported_test_gives_the_scenarios_verdict(name: str, variant: str) 
         assert exported.path_from.expected.value == "reachable"
 
 
-@pytest.mark.parametrize(("name", "variant"), INTERLEAVINGS, ids=lambda x: str(x))
-def test_an_interleaving_has_nothing_to_export(name: str, variant: str) -> None:
-    with pytest.raises(ExportError, match="is an interleaving"):
-        export(select_one(name, variant, "lkmm"), catalogue())
+@pytest.mark.parametrize(
+    ("name", "variant", "model"),
+    [(n, v, m) for n, racy, fixed, m in INTERLEAVINGS for v in (racy, fixed)],
+    ids=lambda x: str(x),
+)
+def test_an_interleaving_exports_its_shared_accesses(name: str, variant: str, model: str) -> None:
+    scenario = select_one(name, variant, model)
+    if (name, variant) in LOGIC_FIXES:
+        with pytest.raises(ExportError, match="changes what the code does with the values"):
+            export(scenario, catalogue())
+        return
+    exported = export(scenario, catalogue())
+    expected = "Sometimes" if scenario.expected.value == "reachable" else "Never"
+    assert "The race is an interleaving" in exported.text
+    assert _observation(exported.text, model)[0] == expected, exported.text
+    if model == "sc":  # sequential consistency allows the racy one, so every model does
+        assert expected == "Never" or _observation(exported.text)[0] == "Sometimes"
+
+
+def test_the_fixed_fork_path_is_an_lkmm_question() -> None:
+    """v5.11's write_protect_seq closes the 2020 race under sc; the same path
+    under the LKMM is docs/findings.md §1's race (reachable)."""
+    exported = export(select_one("fork-vs-pin-fast", "v5.11", "sc"), catalogue())
+    assert exported.path_from.variant == "v5.9"
+    assert _observation(exported.text, "sc")[0] == "Never"
+    assert _observation(exported.text, "lkmm")[0] == "Sometimes"
 
 
 def test_a_fixed_variant_with_no_racy_sibling() -> None:
@@ -83,8 +115,8 @@ def test_export_on_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     litmus = CliRunner().invoke(app, ["litmus", str(out)])
     assert "Observation gup-fast-vs-try-share-anon-v5.19 Sometimes 1 3" in litmus.stdout
-    bad = CliRunner().invoke(app, ["export", "put-user-page-writeback", "--era", "none"])
-    assert bad.exit_code == 2 and "is an interleaving" in bad.stderr
+    bad = CliRunner().invoke(app, ["export", "put-user-page-writeback", "--era", "bias"])
+    assert bad.exit_code == 2 and "not the order of its accesses" in bad.stderr
 
 
 # docs/litmus/exported: the exported tests, with the verdict each gives.
@@ -92,14 +124,34 @@ FILES = sorted(EXPORTED.glob("*.litmus"))
 
 
 def test_the_docs_hold_the_exported_tests() -> None:
-    assert len(FILES) == 6
+    assert len(FILES) == 12
+
+
+def _header(text: str) -> tuple[str, str, str, str]:
+    """(family, variant, model, expected verdict) of a committed export."""
+    m = re.search(r"Exported by pinlab from (\S+)\[(\S+)\]@(\w+) ", text)
+    verdict = re.search(r"Expected under (\w+): (\w+)", text)
+    assert m is not None and verdict is not None and verdict[1] == m[3], text[:400]
+    return m[1], m[2], m[3], verdict[2]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_a_committed_export_gives_its_verdict(path: Path) -> None:
-    text = path.read_text()
-    expected = "Sometimes" if "Expected under lkmm: Sometimes" in text else "Never"
-    assert _observation(text)[0] == expected
+    _, _, model, expected = _header(path.read_text())
+    assert _observation(path.read_text(), model)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=[pytest.mark.slow] if "fork-vs-pin-fast-current" in p.name else [])
+        for p in FILES
+    ],
+    ids=lambda p: p.stem,
+)
+def test_a_committed_export_is_what_export_writes(path: Path) -> None:
+    name, variant, model, _ = _header(path.read_text())
+    assert export(select_one(name, variant, model), catalogue()).text == path.read_text()
 
 
 def _herd7() -> tuple[str, Path] | None:
@@ -120,11 +172,14 @@ def test_herd7_agrees_with_a_committed_export(path: Path) -> None:
     found = _herd7()
     assert found is not None
     binary, lkmm = found
-    out = subprocess.run(
-        [binary, "-conf", "linux-kernel.cfg", str(path)],
-        cwd=lkmm, capture_output=True, text=True, timeout=120, check=False,
-    ).stdout  # fmt: skip
-    expected = "Sometimes" if "Expected under lkmm: Sometimes" in path.read_text() else "Never"
+    try:
+        out = subprocess.run(
+            [binary, "-conf", "linux-kernel.cfg", str(path)],
+            cwd=lkmm, capture_output=True, text=True, timeout=120, check=False,
+        ).stdout  # fmt: skip
+    except subprocess.TimeoutExpired:  # (current-locked: not in 15 min, measured)
+        pytest.skip(f"herd7 did not finish {path.name} in 120 s: nothing to compare")
+    expected = _observation(path.read_text())[0]  # (pinlab's lkmm verdict)
     assert f"Observation {path.stem} {expected}" in out, out
 
 

@@ -35,8 +35,9 @@ def _export(
     time_limit: TimeOpt = None,
 ) -> None:
     """Print a scenario's race as a C litmus test: each CPU's accesses of the weak cycle
-    its counterexample takes, with the barriers between them, and the values read as
-    the exists clause.  A fixed variant gets the racy variant's path on its own code.
+    its counterexample takes (of an interleaving: its accesses to shared locations),
+    with the barriers between them, and the values read as the exists clause.  A fixed
+    variant gets the racy variant's path on its own code.
     Exit 1 when --time-limit stopped the search, 2 when there is nothing to export."""
     from pinlab.scenarios import catalogue
     from pinlab.scenarios.export import ExportError, Undecided, export

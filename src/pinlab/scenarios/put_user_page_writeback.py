@@ -189,9 +189,15 @@ def _row(
     **params: Any,
 ) -> Row:
     """A design under sc and the LKMM, with the same verdict; the "release"
-    shape under sc only: it gives reachable under lkmm and is left out until
-    that is understood (the dirtying and writeback paths meet under the folio
-    lock)."""
+    shape under sc only.  Under lkmm it is reachable, and
+    ``pinlab export put-user-page-writeback --era none-release --model sc``
+    shows why: the device's write into the page and
+    unpin_user_pages_dirty_lock()'s unlocked folio_test_dirty() against
+    clear_page_dirty_for_io() and writeback's read of the page are store
+    buffering with a full barrier on writeback's side only.  In the kernel the
+    driver's completion path orders the device's DMA before the unpin
+    (dma_rmb(), the completion interrupt); the model's device thread has no
+    such step, so those rows would ask a question the kernel does not."""
     lkmm = None if shape == "release" else expected
     return row(
         variant,
