@@ -40,7 +40,10 @@ Deciding
     an ``on_execution`` callback as an :class:`Execution`.  :func:`replay`
     runs the one execution a choice list names (:class:`ReplayError` when
     it does not fit), and :func:`witness_choices` finds the choice list of
-    an execution another procedure found.  :func:`follow` finds an
+    an execution another procedure found.  :func:`explore` is the waiting
+    explorer itself, which can explore one :class:`Subtree` of the whole, and
+    :class:`RevisitExplorer` the revisit explorer, which can explore one
+    :class:`Share` (how pinlab.parallel splits an exploration).  :func:`follow` finds an
     execution that runs through a path of another program (each thread's
     accesses as :class:`PathStep` entries, from :func:`path_of` of a
     graph): a race's path asked again of the fixed code.  :func:`explore_factored` counts
@@ -64,7 +67,10 @@ from pinlab.engine.explore import (
     Limits,
     Outcome,
     ReplayError,
+    Share,
     Stats,
+    Subtree,
+    explore,
 )
 from pinlab.engine.factor import Declined, Site, explore_factored
 from pinlab.engine.follow import PathStep, follow, path_of
@@ -100,6 +106,7 @@ from pinlab.engine.program import (
     RegVar,
     ThreadFactory,
 )
+from pinlab.engine.revisit import RevisitExplorer
 from pinlab.engine.sequential import Memory, SequentialExecutor
 from pinlab.engine.values import CtrlMark, Val, ctrl_mark, ctrl_restore, unwrap
 
@@ -138,12 +145,15 @@ __all__ = [
     "Program",
     "RegVar",
     "ReplayError",
+    "RevisitExplorer",
     "Rmw",
     "SequentialExecutor",
+    "Share",
     "Site",
     "SrcuSync",
     "Stats",
     "Store",
+    "Subtree",
     "Tag",
     "ThreadFactory",
     "TryLock",
@@ -152,6 +162,7 @@ __all__ = [
     "ctrl_mark",
     "ctrl_restore",
     "decide",
+    "explore",
     "explore_factored",
     "follow",
     "get_model",

@@ -46,7 +46,9 @@ from pinlab.engine.explore.result import (
     Limits,
     Outcome,
     ReplayError,
+    Share,
     Stats,
+    Subtree,
 )
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "Limits",
     "Outcome",
     "ReplayError",
+    "Share",
     "Stats",
+    "Subtree",
     "explore",
 ]

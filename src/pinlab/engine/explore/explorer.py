@@ -11,6 +11,7 @@ from pinlab.engine.explore.result import (
     ExplorationResult,
     Limits,
     Outcome,
+    Subtree,
     _Unsolvable,
 )
 from pinlab.engine.explore.state import (
@@ -329,17 +330,19 @@ def explore(
     replay: Iterable[int] | None = None,
     record_src: bool = False,
     analyse: bool = True,
+    subtree: Subtree | None = None,
 ) -> ExplorationResult:
     """Explore every consistent execution of ``program`` under ``model``.
 
     ``replay`` follows a saved choice list instead of branching (one
-    execution, or none when the list ends in an inconsistent one).
+    execution, or none when the list ends in an inconsistent one);
+    ``subtree`` explores one part of the whole (:class:`Subtree`).
     """
     from pinlab.engine.models import get_model  # the registry imports every model
 
     m = get_model(model) if isinstance(model, str) else model
     explorer = Explorer(
         program, m, limits=limits, on_execution=on_execution, replay=replay,
-        record_src=record_src, analyse=analyse,
+        record_src=record_src, analyse=analyse, subtree=subtree,
     )  # fmt: skip
     return explorer.run()

@@ -82,6 +82,54 @@ class ExplorationResult:
         return "Sometimes"
 
 
+def _never() -> bool:
+    return False
+
+
+def _drop(parts: list[Any]) -> None:
+    raise AssertionError("wanted() said no")
+
+
+@dataclass(frozen=True, slots=True)
+class Subtree:
+    """One part of an exploration, for splitting it between workers.
+
+    The waiting explorer names each execution by its choice list, and takes
+    the options of every choice in order: a depth-first walk of a tree whose
+    nodes are choice-list prefixes.  Given a ``prefix``, it explores only the
+    executions whose choice lists start with it.  Every ``every`` choices it asks
+    ``wanted()``; when that says yes, it hands the options not yet taken of its
+    shallowest open choice to ``give`` (as prefixes, possibly none) and does
+    not take them itself.  The subtrees of a prefix and of every part given
+    away partition the executions, so their results add up to the whole one's
+    (pinlab.parallel merges them).
+    """
+
+    prefix: tuple[int, ...] = ()
+    wanted: Callable[[], bool] = _never
+    give: Callable[[list[tuple[int, ...]]], None] = _drop
+    every: int = 256  # choices between two calls of wanted() (a power of two)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One part of an exploration by revisits, for splitting it between workers.
+
+    The revisit explorer explores from the empty graph and then runs its jobs
+    (a revisit's graph, to explore from), each independent of the rest.  A part
+    starts from ``job`` (None: the empty graph); every ``every`` steps it asks
+    ``wanted()`` and, when that says yes, hands half of its pending jobs (the
+    oldest, possibly none) to ``give``.  Two jobs may end in the same execution;
+    the explorer keeps one of each, so a part records the executions it counted
+    (``RevisitExplorer.tallies``) for the merge to keep one of each too.
+    """
+
+    job: Any = None
+    wanted: Callable[[], bool] = _never
+    give: Callable[[list[Any]], None] = _drop
+    every: int = 64  # (a power of two)
+
+
 class ReplayError(RuntimeError):
     """A saved choice list does not fit the program (it changed since it was saved)."""
 

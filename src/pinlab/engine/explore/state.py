@@ -15,6 +15,7 @@ from pinlab.engine.explore.result import (
     Limits,
     Outcome,
     ReplayError,
+    Subtree,
     _Stop,
     _Unsolvable,
 )
@@ -74,6 +75,7 @@ class _State(GraphBuilding):
         record_src: bool = False,
         analyse: bool = True,
         count: CountHook | None = None,
+        subtree: Subtree | None = None,
     ) -> None:
         self.program = program
         self.model = model
@@ -81,6 +83,10 @@ class _State(GraphBuilding):
         self.limits = limits or Limits()
         self.on_execution = on_execution
         self.replay = list(replay) if replay is not None else None
+        self.subtree = subtree
+        self.prefix: tuple[int, ...] = subtree.prefix if subtree is not None else ()
+        # the choices open on the current path: (depth, [next option, end])
+        self._open: list[tuple[int, list[int]]] = []
         self.record_src = record_src
         self.trail = Trail()
         nthreads = len(program.threads)
@@ -119,25 +125,59 @@ class _State(GraphBuilding):
         self._choices = 0
 
     def _choice(self, n: int, body: Callable[[int], None]) -> None:
-        """Take each of ``n`` options in turn: ``body(i)`` applies it and searches on."""
+        """Take each of ``n`` options in turn: ``body(i)`` applies it and searches on.
+
+        Replaying, only the saved option; in a subtree, only the prefix's
+        options down to its end, then every option, of which the ones not yet
+        taken may be handed to another worker (:meth:`_give_away`)."""
         self._choices += 1
         if self._deadline is not None and self._choices & 0xFF == 0:
             self._check_deadline()
-        if self.replay is not None and n > 1:
-            depth = len(self.path)
-            if depth >= len(self.replay) or not 0 <= self.replay[depth] < n:
+        sub = self.subtree
+        if sub is not None and self._choices & (sub.every - 1) == 0 and sub.wanted():
+            self._give_away()
+        depth = len(self.path)
+        if n > 1 and (self.replay is not None or depth < len(self.prefix)):
+            fixed = self.replay if self.replay is not None else self.prefix
+            if depth >= len(fixed) or not 0 <= fixed[depth] < n:
                 raise ReplayError(f"choice {depth} does not fit this program")
-            options: Iterable[int] = (self.replay[depth],)
-        else:
-            options = range(n)
-        for i in options:
+            self._take(fixed[depth], body)
+            return
+        if n == 1:
             mark = self.trail.mark()
-            if n > 1:
-                self.path.append(i)
-            body(i)
+            body(0)
             self.trail.undo_to(mark)
-            if n > 1:
-                self.path.pop()
+            return
+        span = [0, n]  # the next option to take, and the end (lowered by _give_away)
+        self._open.append((depth, span))
+        try:
+            while span[0] < span[1]:
+                i = span[0]
+                span[0] += 1
+                self._take(i, body)
+        finally:
+            self._open.pop()
+
+    def _take(self, i: int, body: Callable[[int], None]) -> None:
+        mark = self.trail.mark()
+        self.path.append(i)
+        body(i)
+        self.trail.undo_to(mark)
+        self.path.pop()
+
+    def _give_away(self) -> None:
+        """Hand the options not yet taken of the shallowest open choice that has
+        any to the subtree's ``give`` (another worker explores them) and drop
+        them here: the two parts together are the rest of this subtree."""
+        assert self.subtree is not None
+        for depth, span in self._open:
+            if span[0] < span[1]:
+                head = tuple(self.path[:depth])
+                parts = [(*head, j) for j in range(span[0], span[1])]
+                span[1] = span[0]
+                self.subtree.give(parts)
+                return
+        self.subtree.give([])  # nothing left to share
 
     def _branch(
         self, n: int, apply: Callable[[int], Change | None], cont: Callable[[], None]

@@ -45,7 +45,10 @@ class RevisitExplorer(Locks):
     # -- driver -------------------------------------------------------------------
     def run(self) -> ExplorationResult:
         def search() -> None:
-            self._visit()
+            if self.share is None or self.share.job is None:
+                self._visit()
+            else:
+                self._run_job(self.share.job)
             while self.jobs:
                 self._run_job(self.jobs.pop())
 
@@ -236,6 +239,13 @@ class RevisitExplorer(Locks):
         self.seen.add(key)
         self.stats.consistent += 1
         final = self._final_state(graph, unwrap)
+        if self.share is not None:
+            cond = self.program.condition
+            if cond.filter is None or cond.filter(final):
+                state = tuple(final.get(v) for v in cond.observed)
+                self.tallies[key] = (state, cond.satisfied_by(final))
+            else:
+                self.tallies[key] = (None, False)  # (counted, in no state)
         self._record(graph, final, verdict)
         cap = self.limits.max_executions
         if cap is not None and self.stats.consistent >= cap:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pinlab.engine.building import GraphBuilding
-from pinlab.engine.explore import Execution, Limits, Outcome
+from pinlab.engine.explore import Execution, Limits, Outcome, Share
 from pinlab.engine.explore.result import _Stop
 from pinlab.engine.graph import READ_KINDS, Event, EvKind, ExecutionGraph
 from pinlab.engine.models.base import FULL_CHECK, Change, Model
@@ -39,8 +39,14 @@ class GraphState(GraphBuilding):
         limits: Limits | None = None,
         on_execution: Callable[[Execution], None] | None = None,
         record_src: bool = False,
+        share: Share | None = None,
     ) -> None:
         self.program = program
+        self.share = share
+        # with a share: each execution counted -> (its state's key, None when the
+        # condition's filter leaves it out, and whether it satisfies the
+        # condition), for the merge of the parts
+        self.tallies: dict[Any, tuple[tuple[Any, ...] | None, bool]] = {}
         self.model = model
         self.record_src = record_src
         self.limits = limits or Limits()
@@ -80,6 +86,11 @@ class GraphState(GraphBuilding):
 
     def _tick(self) -> None:
         self._steps += 1
+        share = self.share
+        if share is not None and self._steps & (share.every - 1) == 0 and share.wanted():
+            k = (len(self.jobs) + 1) // 2  # the oldest half: made nearest the root
+            share.give(self.jobs[:k])
+            del self.jobs[:k]
         if (
             self._deadline is not None
             and self._steps & 0x3F == 0
