@@ -42,13 +42,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from types import FrameType
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 if TYPE_CHECKING:  # multiprocessing is imported by the first pool (pinlab litmus -j N)
     from multiprocessing.connection import Connection
     from multiprocessing.context import ForkProcess
 
-__all__ = ["Interrupted", "install", "interrupt", "ordered_map", "status"]
+__all__ = [
+    "Interrupted",
+    "Worker",
+    "install",
+    "interrupt",
+    "ordered_map",
+    "start_worker",
+    "status",
+    "stop_workers",
+]
 
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 _STOPPING: Final = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
@@ -57,6 +66,7 @@ WATCHDOG: Final = 6  # seconds from the first signal to the forced exit (_stop n
 
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 class Interrupted(BaseException):
@@ -156,14 +166,25 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _work(conn: Connection, fn: Callable[[T], R], others: list[Connection], parent: int) -> None:
-    """A worker: SIGINT ignored, SIGTERM fatal; one item at a time from ``conn``."""
+def _work(
+    conn: Connection,
+    serve: Callable[[Connection, Any], None],
+    fn: Any,
+    others: list[Connection],
+    parent: int,
+) -> None:
+    """A worker: SIGINT ignored, SIGTERM fatal; then ``serve(conn, fn)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     _die_with_parent(parent)
     for other in others:  # the other workers' pipes: theirs alone
         other.close()
+    serve(conn, fn)
+
+
+def _serve_items(conn: Connection, fn: Callable[[T], R]) -> None:
+    """:func:`ordered_map`'s worker: one item at a time from ``conn``."""
     while True:
         try:
             task = conn.recv()
@@ -184,8 +205,13 @@ def _work(conn: Connection, fn: Callable[[T], R], others: list[Connection], pare
             conn.send((index, False, RuntimeError(f"{type(err).__name__}: {err}")))
 
 
-def _start(fn: Callable[[T], R], workers: list[_Worker]) -> _Worker:
-    """A new worker, registered in ``workers`` before any signal can interrupt."""
+def _start(
+    fn: Any,
+    workers: list[_Worker],
+    serve: Callable[[Connection, Any], None] = _serve_items,
+) -> _Worker:
+    """A new worker, registered in ``workers`` before any signal can interrupt;
+    it runs ``serve(its end of the pipe, fn)``."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
@@ -199,7 +225,9 @@ def _start(fn: Callable[[T], R], workers: list[_Worker]) -> _Worker:
                 pass
         ours, theirs = ctx.Pipe()
         others = [w.conn for w in workers]
-        process = ctx.Process(target=_work, args=(theirs, fn, others, os.getpid()), daemon=True)
+        process = ctx.Process(
+            target=_work, args=(theirs, serve, fn, others, os.getpid()), daemon=True
+        )
         process.start()
         _live.add(process)
         theirs.close()
@@ -309,3 +337,19 @@ def ordered_map(
         gently = True
     finally:
         _stop(workers, gently)
+
+
+Worker = _Worker
+
+
+def start_worker(serve: Callable[[Connection, S], None], arg: S, workers: list[_Worker]) -> _Worker:
+    """A worker of one's own protocol: it runs ``serve(conn, arg)`` with the
+    signal handling and lifetime of :func:`ordered_map`'s (see the module
+    docstring); ``workers`` lists it (for :func:`stop_workers`)."""
+    return _start(arg, workers, serve)
+
+
+def stop_workers(workers: list[_Worker], gently: bool) -> None:
+    """End every worker of ``workers``: by the end of its work (``gently``: it
+    receives None), or SIGTERM, then SIGKILL; ``workers`` is then empty."""
+    _stop(workers, gently)
