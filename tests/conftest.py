@@ -38,5 +38,8 @@ def _fresh_results_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each test starts with an empty results cache of its own (pinlab check's
-    stored verdicts), never the user's."""
+    stored verdicts), never the user's, and with PINLAB_JOBS=1."""
     monkeypatch.setenv("PINLAB_CACHE_DIR", str(tmp_path_factory.mktemp("pinlab-cache")))
+    # One process per command unless a test asks for workers (pytest -n runs
+    # tests side by side already): --jobs defaults to $PINLAB_JOBS.
+    monkeypatch.setenv("PINLAB_JOBS", "1")

@@ -28,6 +28,15 @@ TimeOpt = Annotated[
     float | None,
     typer.Option("--time-limit", help="Stop each exploration after S seconds."),
 ]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        help="Worker processes (default: $PINLAB_JOBS, else the number of cores; 1 runs "
+        "everything in this process).",
+    ),
+]
 EngineOpt = Annotated[
     str,
     typer.Option(
@@ -36,6 +45,22 @@ EngineOpt = Annotated[
         "vouch for completeness), revisit, or explore (the waiting explorer).",
     ),
 ]
+
+
+def _jobs(command: str, jobs: int | None) -> int:
+    """``--jobs``, or its default: $PINLAB_JOBS, else the cores this process may use."""
+    from pinlab.parallel import cores
+
+    if jobs is None:
+        env = os.environ.get("PINLAB_JOBS", "")
+        if not env:
+            return cores()
+        if not env.isdigit() or int(env) < 1:
+            raise _fail(command, f"PINLAB_JOBS must be a number of processes, not {env!r}")
+        return int(env)
+    if jobs < 1:
+        raise _fail(command, "--jobs must be at least 1")
+    return jobs
 
 
 def _check_engine(command: str, engine: str) -> None:

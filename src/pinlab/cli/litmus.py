@@ -18,6 +18,7 @@ from pinlab.cli.common import (
     _check_writable,
     _console,
     _fail,
+    _jobs,
     _shown,
 )
 from pinlab.engine import get_model
@@ -53,14 +54,15 @@ def _litmus(
         typer.Option(help="Give up on a test after this many seconds (it then has no verdict)."),
     ] = None,
     jobs: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--jobs",
             "-j",
-            help="Run this many tests at once, in as many processes; the output keeps "
-            "the order of the files.",
+            help="Worker processes: this many tests at once (the output keeps the order of "
+            "the files), or one test's exploration split between them (default: "
+            "$PINLAB_JOBS, else the number of cores; 1 runs everything in this process).",
         ),
-    ] = 1,
+    ] = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -93,9 +95,7 @@ def _litmus(
         typer.echo(f"pinlab litmus: --speedcheck must be one of {', '.join(SPEEDCHECK)}", err=True)
         raise typer.Exit(2)
     _check_time_limit("litmus", time_limit)
-    if jobs < 1:
-        typer.echo("pinlab litmus: --jobs must be at least 1", err=True)
-        raise typer.Exit(2)
+    workers = _jobs("litmus", jobs)
     _check_engine("litmus", engine)
     if (dot is not None or svg is not None) and len(files) != 1:
         raise _fail("litmus", f"--dot and --svg draw one test, not {len(files)}")
@@ -103,7 +103,7 @@ def _litmus(
     if svg is not None and (why := svg_unavailable()):
         raise _fail("litmus", why)
     tally, errors = Tally(), 0
-    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, jobs, engine)
+    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, workers, engine)
     # on a terminal, a progress line while each test runs (never in piped output)
     shown = _shown(runs, [str(f) for f in files], _console())
     with closing(runs):  # an exception here ends the workers at once
@@ -193,7 +193,7 @@ def _litmus_runs(
         engine=engine,
     )
     if jobs == 1 or len(files) < 2:
-        yield from map(run, files)
+        yield from map(partial(run, jobs=jobs), files)
         return
 
     def died(path: Path, how: str) -> LitmusRun:

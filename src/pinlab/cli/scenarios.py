@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +14,7 @@ from pinlab.cli.app import app
 from pinlab.cli.common import (
     EngineOpt,
     EraOpt,
+    JobsOpt,
     ModelOpt,
     TimeOpt,
     WidthOpt,
@@ -24,6 +25,7 @@ from pinlab.cli.common import (
     _check_writable,
     _console,
     _fail,
+    _jobs,
     _progress,
     _scenario_pool,
 )
@@ -89,21 +91,31 @@ def _chosen(
         raise _fail(command, str(err.args[0])) from None
 
 
-def _run(scenario: Scenario, limits: Limits, engine: str, cache: bool) -> ScenarioResult:
-    """``scenario``'s result, from the cache when it holds it; a scenario file's
-    error: exit 2 with its ``file:line: what`` message."""
+def _results(
+    scenarios: list[Scenario], limits: Limits, engine: str, cache: bool, jobs: int
+) -> Iterator[tuple[Scenario, ScenarioResult]]:
+    """Each scenario's result, in order: from the results cache when it holds it,
+    else run by ``jobs`` worker processes side by side, each exploration split
+    between them (:func:`pinlab.scenarios.run_many`); a scenario file's error:
+    exit 2 with its ``file:line: what`` message."""
     from pinlab.scenarios import cache as results
+    from pinlab.scenarios import run_many
     from pinlab.scenarios.files import ScenarioFileError
 
-    if cache and (hit := results.load(scenario, engine, limits)) is not None:
-        return hit
-    try:
-        result = scenario.run(limits, engine)
-    except ScenarioFileError as err:
-        raise _fail(interrupt.status.command or "check", str(err)) from None
-    if cache:
-        results.store(result, limits)
-    return result
+    stored = [results.load(s, engine, limits) if cache else None for s in scenarios]
+    ran = run_many([s for s, hit in zip(scenarios, stored, strict=True) if hit is None],
+                   limits, engine, jobs)  # fmt: skip
+    for scenario, hit in zip(scenarios, stored, strict=True):
+        if hit is not None:
+            yield scenario, hit
+            continue
+        try:
+            result = next(ran)
+        except ScenarioFileError as err:
+            raise _fail(interrupt.status.command or "check", str(err)) from None
+        if cache:
+            results.store(result, limits)
+        yield scenario, result
 
 
 @app.command("check")
@@ -132,8 +144,11 @@ def _check(
     ] = False,
     html: HtmlOpt = None,
     width: WidthOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
-    """Run scenarios and compare each verdict with its expectation (exit 1 if one differs)."""
+    """Run scenarios and compare each verdict with its expectation (exit 1 if one differs).
+    With --jobs N, N worker processes run the scenarios side by side, or split the
+    exploration of a single one."""
     from pinlab.report import check as check_report
     from pinlab.scenarios.barriers import each_barrier as necessity
 
@@ -148,14 +163,14 @@ def _check(
         raise typer.Exit(0)
     # A reachable verdict needs one forbidden execution, not all of them.
     limits = Limits(time_limit=time_limit, stop_at_witness=True)
+    workers = _jobs("check", jobs)
     results: list[ScenarioResult] = []
     with _progress(console, len(scenarios), console.is_terminal and not as_json) as progress:
         task = progress.add_task("", total=len(scenarios)) if progress else None
-        for scenario in scenarios:
+        for scenario, result in _results(scenarios, limits, engine, not no_cache, workers):
             interrupt.status.progress = f"after {len(results)} of {len(scenarios)} scenarios"
             if progress is not None and task is not None:
                 progress.update(task, description=scenario.key)
-            result = _run(scenario, limits, engine, not no_cache)
             results.append(result)
             if as_json:
                 typer.echo(check_report.render_json([result]), nl=False)
@@ -302,6 +317,7 @@ def _explain(
         bool,
         typer.Option("--json", help="The verdict and the trace as one JSON object (docs/cli.md)."),
     ] = False,
+    jobs: JobsOpt = None,
 ) -> None:
     """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
     from pinlab.report.dot import svg_unavailable
@@ -327,7 +343,9 @@ def _explain(
     except LookupError as err:
         raise _fail("explain", str(err.args[0])) from None
     try:
-        explanation = find_counterexample(scenario, Limits(time_limit=time_limit), engine)
+        explanation = find_counterexample(
+            scenario, Limits(time_limit=time_limit), engine, _jobs("explain", jobs)
+        )
     except ScenarioFileError as err:
         raise _fail("explain", str(err)) from None
     if as_json:

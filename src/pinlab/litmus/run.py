@@ -88,6 +88,7 @@ def run_file(
     speedcheck: str = "false",
     factor: bool = True,
     engine: str = "explore",
+    jobs: int = 1,
 ) -> LitmusRun:
     """Run the test in ``path`` under ``model``; a bad test gives a run with ``error`` set.
 
@@ -96,6 +97,8 @@ def run_file(
     :data:`SPEEDCHECK`, as herd7's option of that name.  ``engine`` picks the
     decision procedure (:func:`pinlab.engine.decide.decide`); the product-form
     count of observer locations is the waiting explorer's (``explore``) only.
+    Other explorations are split between ``jobs`` worker processes
+    (:mod:`pinlab.parallel`).
     """
     start = time.perf_counter()
     name = _check_arguments(model, speedcheck, engine)
@@ -114,7 +117,14 @@ def run_file(
             if time_limit is not None:
                 left = time_limit - (time.perf_counter() - start)
                 limits = Limits(time_limit=max(left, 0.001), stop_at_first=speedcheck == "fast")
-            result = decide(lowered.program, model, engine=engine, limits=limits)
+            if jobs > 1:  # one exploration split between workers (pinlab.parallel)
+                from pinlab import parallel
+
+                result, _ = parallel.decide(
+                    lowered.program, model, engine=engine, limits=limits, jobs=jobs
+                )
+            else:
+                result = decide(lowered.program, model, engine=engine, limits=limits)
         seconds = time.perf_counter() - start
         return LitmusRun(str(path), name, verdict(lowered, result, seconds), None, expected)
     except LitmusError as err:

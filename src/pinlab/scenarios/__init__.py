@@ -17,9 +17,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
-from pinlab.scenarios.base import Expect, Scenario, ScenarioResult, Verdict
+from pinlab.scenarios.base import Expect, Scenario, ScenarioResult, Verdict, run_many
 
-__all__ = ["MODULES", "Expect", "Scenario", "ScenarioResult", "Verdict", "catalogue", "select"]
+__all__ = [
+    "MODULES",
+    "Expect",
+    "Scenario",
+    "ScenarioResult",
+    "Verdict",
+    "catalogue",
+    "run_many",
+    "select",
+]
 
 MODULES: tuple[str, ...] = (
     "fork_pin",

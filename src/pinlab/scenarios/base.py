@@ -19,7 +19,7 @@ import dataclasses
 import enum
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,6 @@ from pinlab.engine import (
     Limits,
     Outcome,
     Program,
-    decide,
     get_model,
     witness_choices,
 )
@@ -154,8 +153,11 @@ class Scenario:
         )
         return Built(program, bad, built.describe_state)
 
-    def run(self, limits: Limits | None = None, engine: str = "auto") -> ScenarioResult:
-        """Decide the scenario (see :func:`pinlab.engine.decide.decide`).
+    def run(
+        self, limits: Limits | None = None, engine: str = "auto", jobs: int = 1
+    ) -> ScenarioResult:
+        """Decide the scenario (see :func:`pinlab.engine.decide.decide`), in
+        ``jobs`` worker processes (:mod:`pinlab.parallel`).
 
         With ``limits.stop_at_witness`` a reachable verdict comes from the first
         forbidden execution found (``executions`` counts up to it).  A witness
@@ -164,40 +166,72 @@ class Scenario:
         reachable verdict carries a choice list the explorer's own model check
         accepted.
         """
-        built = self.program()
-        first: list[Execution] = []
+        return next(run_many([self], limits, engine, jobs))
 
-        def keep(ex: Execution) -> None:
-            if not first and built.program.condition.satisfied_by(ex.final):
-                first.append(ex)
 
-        start = time.perf_counter()
+def run_many(
+    scenarios: list[Scenario], limits: Limits | None = None, engine: str = "auto", jobs: int = 1
+) -> Iterator[ScenarioResult]:
+    """Each scenario's result (:meth:`Scenario.run`), in order: ``jobs`` worker
+    processes run them side by side and split each exploration, sharing the work
+    of whatever is left (:func:`pinlab.parallel.decide_many`)."""
+    from pinlab import parallel
+
+    built: dict[int, Built] = {}  # (each process builds what it explores)
+
+    def task(i: int) -> parallel.Task:
+        def build() -> Program:
+            if i not in built:
+                if len(built) >= 4:  # (the last few: a process keeping them all only slows)
+                    del built[next(iter(built))]
+                built[i] = scenarios[i].program()
+            return built[i].program
+
+        def hit(ex: Execution) -> bool:
+            return build().condition.satisfied_by(ex.final)
+
+        def finish(result: ExplorationResult, kept: Any) -> tuple[int, ...] | None:
+            """The choice list of the first forbidden execution (found again by
+            the waiting explorer when another procedure found it)."""
+            if kept is None:
+                return None
+            if result.witness is not None:
+                return tuple(kept[1].choices)
+            model = get_model(scenarios[i].model)
+            return witness_choices(build(), model, kept[1].graph).choices
+
+        return parallel.Task(build, scenarios[i].model, engine, limits or Limits(),
+                             parallel.first_of(hit), finish=finish)  # fmt: skip
+
+    tasks = [task(i) for i in range(len(scenarios))]
+    ran = parallel.decide_many(tasks, jobs)
+    for i, scenario in enumerate(scenarios):
         try:
-            result = decide(
-                built.program, self.model, engine=engine, limits=limits, on_execution=keep
-            )
-        except Exception as err:
-            if not self.origin:
-                raise
-            from pinlab.scenarios.files import user_error
+            result, kept = next(ran)
+        except parallel.PartError as err:
+            if not scenarios[err.index].origin:
+                raise err.error from None
+            from pinlab.scenarios.files import ScenarioFileError, user_error
 
-            raise user_error(err, self.origin, f"while {self.key} ran") from None
-        if self.origin and result.outcome is Outcome.BOUND and result.stats.cut_thread >= 0:
-            raise _endless(self, built.program, result.stats.cut_thread)
-        witness: tuple[int, ...] | None = None
-        if first:
-            witness = first[0].choices
-            if result.witness is None:  # (another procedure than the explorer found it)
-                model = get_model(self.model)
-                witness = witness_choices(built.program, model, first[0].graph).choices
-        seconds = time.perf_counter() - start
+            if isinstance(err.error, ScenarioFileError):
+                raise err.error from None
+            where = f"while {scenarios[err.index].key} ran"
+            raise user_error(err.error, scenarios[err.index].origin, where) from None
+        start = time.perf_counter()
+        stats = result.stats
+        if scenario.origin and result.outcome is Outcome.BOUND and stats.cut_thread >= 0:
+            if i not in built:
+                built[i] = scenario.program()
+            raise _endless(scenario, built[i].program, stats.cut_thread)
+        witness: tuple[int, ...] | None = kept
+        seconds = stats.seconds + time.perf_counter() - start
         if result.positive:
             verdict = Verdict.REACHABLE
         elif result.outcome is Outcome.COMPLETE:
             verdict = Verdict.NEVER
         else:
             verdict = Verdict.INCONCLUSIVE
-        return ScenarioResult(self, verdict, result, seconds, engine, witness)
+        yield ScenarioResult(scenario, verdict, result, seconds, engine, witness)
 
 
 MODELS: tuple[str, ...] = ("sc", "lkmm")

@@ -28,6 +28,7 @@ import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pinlab.engine import (
     EvKind,
@@ -36,12 +37,15 @@ from pinlab.engine import (
     ExplorationResult,
     Limits,
     Outcome,
-    decide,
     get_model,
     replay,
     witness_choices,
 )
+from pinlab.parallel import Fold, canonical
+from pinlab.parallel import decide as parallel_decide
 from pinlab.scenarios.base import Built, Scenario, Verdict
+
+_Best = tuple[tuple[int, int, Any], Execution]  # ((switches, events, canonical key), execution)
 
 __all__ = [
     "Counterexample",
@@ -165,30 +169,39 @@ def _counterexample(scenario: Scenario, built: Built, ex: Execution) -> Countere
 
 
 def find_counterexample(
-    scenario: Scenario, limits: Limits | None = None, engine: str = "auto"
+    scenario: Scenario, limits: Limits | None = None, engine: str = "auto", jobs: int = 1
 ) -> Explanation:
     """Decide ``scenario`` and keep its shortest counterexample.
 
     The counterexample is the waiting explorer's execution, with its choice
     list and the kernel source of every event: when another procedure found
     it, that explorer finds it again (:func:`~pinlab.engine.witness_choices`).
+    Of equally short ones, the one with the smallest
+    :func:`~pinlab.parallel.canonical` key: the same whatever ``jobs``.
     """
     built = scenario.program()
-    best: list[Counterexample] = []
-    reachable = 0
 
-    def keep(ex: Execution) -> None:
-        nonlocal reachable
+    def add(best: _Best | None, ex: Execution) -> _Best | None:
         cex = _counterexample(scenario, built, ex)
         if cex is None:
-            return
-        reachable += 1
-        if not best or (cex.switches, cex.events) < (best[0].switches, best[0].events):
-            best[:] = [cex]
+            return best
+        mine = (cex.switches, cex.events, canonical(ex.graph))
+        return (mine, ex) if best is None or mine < best[0] else best
+
+    def merge2(a: _Best | None, b: _Best | None) -> _Best | None:
+        return b if a is None or (b is not None and b[0] < a[0]) else a
 
     start = time.perf_counter()
-    result = decide(built.program, scenario.model, engine=engine, limits=limits,
-                    on_execution=keep, record_src=True)  # fmt: skip
+    result, kept = parallel_decide(
+        built.program, scenario.model, engine=engine, limits=limits, jobs=jobs,
+        fold=Fold(lambda: None, add, merge2), record_src=True,
+    )  # fmt: skip
+    best: list[Counterexample] = []
+    if kept is not None:
+        found = _counterexample(scenario, built, kept[1])
+        assert found is not None
+        best.append(found)
+    reachable = result.positive  # (the condition is bad(final): what keep() counted)
     if best and result.witness is None:  # (found by another procedure than the explorer)
         model = get_model(scenario.model)
         ex = witness_choices(built.program, model, best[0].execution.graph, record_src=True)
