@@ -127,7 +127,7 @@ class Share:
     job: Any = None
     wanted: Callable[[], bool] = _never
     give: Callable[[list[Any]], None] = _drop
-    every: int = 64  # (a power of two)
+    every: int = 4  # (a power of two; a step of a revisit exploration is long)
 
 
 class ReplayError(RuntimeError):
