@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -165,6 +166,7 @@ def _check(
     limits = Limits(time_limit=time_limit, stop_at_witness=True)
     workers = _jobs("check", jobs)
     results: list[ScenarioResult] = []
+    began = time.perf_counter()
     with _progress(console, len(scenarios), console.is_terminal and not as_json) as progress:
         task = progress.add_task("", total=len(scenarios)) if progress else None
         for scenario, result in _results(scenarios, limits, engine, not no_cache, workers):
@@ -177,7 +179,8 @@ def _check(
             if progress is not None and task is not None:
                 progress.advance(task)
     if not as_json:
-        console.print(check_report.render_table(results, console.width), crop=False)
+        wall = time.perf_counter() - began if workers > 1 and len(scenarios) > 1 else None
+        console.print(check_report.render_table(results, console.width, wall), crop=False)
     for line in check_report.differences(results):
         typer.echo(line, err=True)
     if html is not None:

@@ -141,7 +141,9 @@ def render_list(scenarios: Sequence[Scenario], width: int | None = None) -> Rend
     return _blocks(blocks, width)
 
 
-def render_table(results: Sequence[ScenarioResult], width: int | None = None) -> RenderableType:
+def render_table(
+    results: Sequence[ScenarioResult], width: int | None = None, wall: float | None = None
+) -> RenderableType:
     """The verdicts, a row each, and the :func:`summary` line."""
     table = _table("scenario", "era/variant", "model", "verdict", "expected", "executions",
                    "time", right=("executions", "time"))  # fmt: skip
@@ -155,8 +157,8 @@ def render_table(results: Sequence[ScenarioResult], width: int | None = None) ->
             str(r.executions), time,
         )  # fmt: skip
     if width is None:
-        return Group(table, Text(summary(results)))
-    last = lines_text([summary(results)], width)
+        return Group(table, Text(summary(results, wall)))
+    last = lines_text([summary(results, wall)], width)
     if fits(table, width):
         return Group(table, last)
     blocks = []
@@ -171,13 +173,17 @@ def render_table(results: Sequence[ScenarioResult], width: int | None = None) ->
     return Group(_blocks(blocks, width), Text(""), last)
 
 
-def summary(results: Sequence[ScenarioResult]) -> str:
-    """One line: how many ran (and how many came from the cache), and which
-    differ from their expectation."""
+def summary(results: Sequence[ScenarioResult], wall: float | None = None) -> str:
+    """One line: how many ran (and how many came from the cache), in how long,
+    and which differ from their expectation.  ``wall``: the run's own time, when
+    worker processes ran scenarios side by side (then less than their sum)."""
     wrong = [r for r in results if not r.as_expected]
     ran = [r for r in results if not r.cached]
     total = sum(r.seconds for r in ran)
     head = f"{len(results)} scenario{'s' if len(results) != 1 else ''} in {total:.1f} s"
+    if wall is not None:
+        head = f"{len(results)} scenario{'s' if len(results) != 1 else ''} in {wall:.1f} s"
+        head += f" ({total:.1f} s of exploration in all)"
     cached = len(results) - len(ran)
     if cached:
         head += f" ({cached} from the cache: pinlab check --no-cache runs them)"
