@@ -22,7 +22,8 @@ from typing import Any
 
 from pinlab.engine.explore import Execution, Limits, explore
 from pinlab.engine.graph import EvKind, ExecutionGraph
-from pinlab.engine.models.base import Change, Model, Verdict
+from pinlab.engine.guide import Pruning
+from pinlab.engine.models.base import Model
 from pinlab.engine.program import Loc, Program
 from pinlab.engine.values import Sym
 
@@ -66,25 +67,16 @@ def matching(graph: ExecutionGraph, tid: int, path: Sequence[PathStep]) -> dict[
     return out
 
 
-class _Following:
+class _Following(Pruning):
     """``model``, pruning every partial graph that has left the path."""
 
+    reason = "off-the-path"
+
     def __init__(self, model: Model, path: Sequence[Sequence[PathStep]]) -> None:
-        self.inner = model
+        super().__init__(model)
         self.path = path
-        self.name = model.name
-        self.allows_porf_cycles = model.allows_porf_cycles
-        self.acquire_orders_later = model.acquire_orders_later
 
-    def check(self, g: ExecutionGraph) -> Verdict:
-        if not self._on_path(g, complete=True):
-            return Verdict(False, "off-the-path")
-        return self.inner.check(g)
-
-    def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
-        return self._on_path(g, complete=False) and self.inner.check_partial(g, change)
-
-    def _on_path(self, g: ExecutionGraph, complete: bool) -> bool:
+    def _fits(self, g: ExecutionGraph, complete: bool) -> bool:
         for tid, path in enumerate(self.path):
             if tid >= len(g.threads):
                 return False

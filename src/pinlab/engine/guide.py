@@ -24,7 +24,7 @@ from pinlab.engine.models.base import Change, Model, Verdict
 from pinlab.engine.program import Program
 from pinlab.engine.values import Sym
 
-__all__ = ["NotFound", "choices_for"]
+__all__ = ["NotFound", "Pruning", "choices_for"]
 
 _Name = tuple[int, int] | str
 
@@ -52,23 +52,39 @@ class _Target:
         return _Target(events, rf, co)
 
 
-class _GuidedModel:
-    """``model``, pruning every partial graph that is not part of the target."""
+class Pruning:
+    """``model``, with a pruning rule of its own on top: a graph (partial, or
+    complete) survives only while :meth:`_fits` says it may still be wanted;
+    a complete one that does not fit fails with ``reason``."""
 
-    def __init__(self, model: Model, target: _Target) -> None:
+    reason = "pruned"
+
+    def __init__(self, model: Model) -> None:
         self.inner = model
-        self.target = target
         self.name = model.name
         self.allows_porf_cycles = model.allows_porf_cycles
         self.acquire_orders_later = model.acquire_orders_later
 
     def check(self, g: ExecutionGraph) -> Verdict:
         if not self._fits(g, complete=True):
-            return Verdict(False, "not-the-target")
+            return Verdict(False, self.reason)
         return self.inner.check(g)
 
     def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
         return self._fits(g, complete=False) and self.inner.check_partial(g, change)
+
+    def _fits(self, g: ExecutionGraph, complete: bool) -> bool:
+        raise NotImplementedError
+
+
+class _GuidedModel(Pruning):
+    """``model``, pruning every partial graph that is not part of the target."""
+
+    reason = "not-the-target"
+
+    def __init__(self, model: Model, target: _Target) -> None:
+        super().__init__(model)
+        self.target = target
 
     def _fits(self, g: ExecutionGraph, complete: bool) -> bool:
         t = self.target
