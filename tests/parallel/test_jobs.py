@@ -171,3 +171,11 @@ def test_an_interrupted_split_leaves_no_worker() -> None:
     time.sleep(0.5)
     alive = [w for w in workers if Path(f"/proc/{w}").exists()]
     assert not alive, alive
+
+
+def test_a_bad_pinlab_jobs_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PINLAB_JOBS", "many")
+    result = CliRunner().invoke(app, ["check", "fork-vs-pin-fast", "--era", "v5.9"])
+    assert result.exit_code == 2
+    assert "PINLAB_JOBS must be a number of processes, not 'many'" in result.stderr
+    assert "Traceback" not in result.output
