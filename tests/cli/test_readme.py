@@ -8,7 +8,16 @@ one by one; running it here would compute each of them twice.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +32,43 @@ EXIT = {
     "selftest cow --era v5.9": 1,  # kselftest's own status: v5.9 fails cases by design
 }
 ELSEWHERE = {"check"}  # see the module docstring
+
+
+@pytest.fixture
+def ray_head(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A Ray cluster's head on this machine, as the README's ``ray start --head``
+    makes one (in a session of its own, ended with it: ``ray stop`` would end
+    every Ray process of the machine, another test's too); its address."""
+    if shutil.which("ray") is None and not (Path(sys.executable).parent / "ray").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("needs Ray (CI=true installs it: pip install -e '.[dev,ray]')")
+        pytest.skip("needs Ray, an optional extra: pip install -e '.[ray]'")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray = str(Path(sys.executable).parent / "ray")
+    head = subprocess.Popen(
+        [ray, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
+         "--include-dashboard=false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    monkeypatch.setenv("RAY_ADDRESS", address)  # (where auto looks first)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # (as the README says for an address)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield address
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # (gcs_server outlives a SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                head.wait(5)
 
 
 def readme_commands() -> list[tuple[str, ...]]:
@@ -54,13 +100,19 @@ def test_the_readme_shows_these_commands() -> None:
     ids=" ".join,
 )
 def test_the_readme_command_runs_as_written(
-    args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    args: tuple[str, ...],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     (tmp_path / "examples").symlink_to(REPO / "examples")
     monkeypatch.chdir(tmp_path)
     if args[0] == "replay":  # (after the explain --save of the same line)
         explain = next(c for c in COMMANDS if "--save" in c and args[1] in c)
         assert CliRunner().invoke(app, list(explain)).exit_code == 0
+    if "--ray" in args:
+        address = request.getfixturevalue("ray_head")
+        args = tuple(address if a == "HEAD:6379" else a for a in args)
     result = CliRunner().invoke(app, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -37,6 +37,17 @@ JobsOpt = Annotated[
         "everything in this process).",
     ),
 ]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="ADDRESS",
+        help="Run the workers on a Ray cluster: its address (host:6379, ray://host:10001), "
+        "auto (the cluster this machine joined with ray start), or local (a Ray instance "
+        "for this run alone). --jobs then counts Ray workers (default: the cluster's CPUs). "
+        "Needs the extra: pip install -e '.[ray]'.",
+    ),
+]
 EngineOpt = Annotated[
     str,
     typer.Option(
@@ -61,6 +72,24 @@ def _jobs(command: str, jobs: int | None) -> int:
     if jobs < 1:
         raise _fail(command, "--jobs must be at least 1")
     return jobs
+
+
+@contextmanager
+def _workers(command: str, jobs: int | None, ray: str | None) -> Iterator[int]:
+    """The number of workers for ``--jobs`` and ``--ray``, with the Ray
+    cluster connected (where ``--ray`` is given) for the length of the block."""
+    if ray is None:
+        yield _jobs(command, jobs)
+        return
+    from pinlab.parallel import RayError, ray_cluster
+
+    given = jobs is not None or bool(os.environ.get("PINLAB_JOBS"))
+    count = _jobs(command, jobs) if given or ray == "local" else None
+    try:
+        with ray_cluster(ray, cpus=count) as cluster:
+            yield count if count is not None else cluster.cpus()
+    except RayError as err:
+        raise _fail(command, str(err)) from None
 
 
 def _check_engine(command: str, engine: str) -> None:

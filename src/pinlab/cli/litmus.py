@@ -13,17 +13,19 @@ import typer
 from pinlab import interrupt
 from pinlab.cli.app import app
 from pinlab.cli.common import (
+    RayOpt,
     _check_engine,
     _check_time_limit,
     _check_writable,
     _console,
     _fail,
-    _jobs,
     _shown,
+    _workers,
 )
 from pinlab.engine import get_model
 from pinlab.litmus.errors import LitmusError
 from pinlab.litmus.run import SPEEDCHECK, LitmusRun, run_file
+from pinlab.parallel.onray import cluster
 from pinlab.report.dot import svg_unavailable
 from pinlab.report.litmus_text import Tally, render_run
 
@@ -63,6 +65,7 @@ def _litmus(
             "$PINLAB_JOBS, else the number of cores; 1 runs everything in this process).",
         ),
     ] = None,
+    ray: RayOpt = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -95,7 +98,6 @@ def _litmus(
         typer.echo(f"pinlab litmus: --speedcheck must be one of {', '.join(SPEEDCHECK)}", err=True)
         raise typer.Exit(2)
     _check_time_limit("litmus", time_limit)
-    workers = _jobs("litmus", jobs)
     _check_engine("litmus", engine)
     if (dot is not None or svg is not None) and len(files) != 1:
         raise _fail("litmus", f"--dot and --svg draw one test, not {len(files)}")
@@ -103,14 +105,17 @@ def _litmus(
     if svg is not None and (why := svg_unavailable()):
         raise _fail("litmus", why)
     tally, errors = Tally(), 0
-    runs = _litmus_runs(files, engine_model.name, time_limit, speedcheck, factor, workers, engine)
-    # on a terminal, a progress line while each test runs (never in piped output)
-    shown = _shown(runs, [str(f) for f in files], _console())
-    with closing(runs):  # an exception here ends the workers at once
-        for done, (path, run) in enumerate(zip(files, shown, strict=True)):
-            errors += _print_run(path, run, judge, as_json, time_limit)
-            tally.add(run)
-            interrupt.status.progress = f"after {done + 1} of {len(files)} files"
+    with _workers("litmus", jobs, ray) as workers:
+        runs = _litmus_runs(
+            files, engine_model.name, time_limit, speedcheck, factor, workers, engine
+        )
+        # on a terminal, a progress line while each test runs (never in piped output)
+        shown = _shown(runs, [str(f) for f in files], _console())
+        with closing(runs):  # an exception here ends the workers at once
+            for done, (path, run) in enumerate(zip(files, shown, strict=True)):
+                errors += _print_run(path, run, judge, as_json, time_limit)
+                tally.add(run)
+                interrupt.status.progress = f"after {done + 1} of {len(files)} files"
     if dot is not None or svg is not None:
         _write_graph(files[0], engine_model.name, engine, time_limit, dot, svg)
     if judge:
@@ -179,7 +184,8 @@ def _litmus_runs(
     jobs: int,
     engine: str = "explore",
 ) -> Generator[LitmusRun, None, None]:
-    """Each file's run, in the order of ``files``; ``jobs`` processes run them.
+    """Each file's run, in the order of ``files``; ``jobs`` processes run them
+    (on a Ray cluster, one file after another, each split between ``jobs`` workers).
 
     Close the iterator to stop: its worker processes end at once.
     """
@@ -192,7 +198,7 @@ def _litmus_runs(
         factor=factor,
         engine=engine,
     )
-    if jobs == 1 or len(files) < 2:
+    if jobs == 1 or len(files) < 2 or cluster() is not None:
         yield from map(partial(run, jobs=jobs), files)
         return
 

@@ -17,6 +17,7 @@ from pinlab.cli.common import (
     EraOpt,
     JobsOpt,
     ModelOpt,
+    RayOpt,
     TimeOpt,
     WidthOpt,
     _check_engine,
@@ -26,9 +27,9 @@ from pinlab.cli.common import (
     _check_writable,
     _console,
     _fail,
-    _jobs,
     _progress,
     _scenario_pool,
+    _workers,
 )
 from pinlab.engine import Limits, ReplayError
 
@@ -146,10 +147,11 @@ def _check(
     html: HtmlOpt = None,
     width: WidthOpt = None,
     jobs: JobsOpt = None,
+    ray: RayOpt = None,
 ) -> None:
     """Run scenarios and compare each verdict with its expectation (exit 1 if one differs).
     With --jobs N, N worker processes run the scenarios side by side, or split the
-    exploration of a single one."""
+    exploration of a single one; with --ray, the workers run on a Ray cluster."""
     from pinlab.report import check as check_report
     from pinlab.scenarios.barriers import each_barrier as necessity
 
@@ -164,10 +166,12 @@ def _check(
         raise typer.Exit(0)
     # A reachable verdict needs one forbidden execution, not all of them.
     limits = Limits(time_limit=time_limit, stop_at_witness=True)
-    workers = _jobs("check", jobs)
     results: list[ScenarioResult] = []
     began = time.perf_counter()
-    with _progress(console, len(scenarios), console.is_terminal and not as_json) as progress:
+    with (
+        _workers("check", jobs, ray) as workers,
+        _progress(console, len(scenarios), console.is_terminal and not as_json) as progress,
+    ):
         task = progress.add_task("", total=len(scenarios)) if progress else None
         for scenario, result in _results(scenarios, limits, engine, not no_cache, workers):
             interrupt.status.progress = f"after {len(results)} of {len(scenarios)} scenarios"
@@ -321,6 +325,7 @@ def _explain(
         typer.Option("--json", help="The verdict and the trace as one JSON object (docs/cli.md)."),
     ] = False,
     jobs: JobsOpt = None,
+    ray: RayOpt = None,
 ) -> None:
     """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
     from pinlab.report.dot import svg_unavailable
@@ -346,9 +351,10 @@ def _explain(
     except LookupError as err:
         raise _fail("explain", str(err.args[0])) from None
     try:
-        explanation = find_counterexample(
-            scenario, Limits(time_limit=time_limit), engine, _jobs("explain", jobs)
-        )
+        with _workers("explain", jobs, ray) as workers:
+            explanation = find_counterexample(
+                scenario, Limits(time_limit=time_limit), engine, workers
+            )
     except ScenarioFileError as err:
         raise _fail("explain", str(err)) from None
     if as_json:

@@ -117,9 +117,9 @@ def run_file(
             if time_limit is not None:
                 left = time_limit - (time.perf_counter() - start)
                 limits = Limits(time_limit=max(left, 0.001), stop_at_first=speedcheck == "fast")
-            if jobs > 1:  # one exploration split between workers (pinlab.parallel)
-                from pinlab import parallel
+            from pinlab import parallel
 
+            if jobs > 1 or parallel.onray.cluster() is not None:  # split (pinlab.parallel)
                 result, _ = parallel.decide(
                     lowered.program, model, engine=engine, limits=limits, jobs=jobs
                 )

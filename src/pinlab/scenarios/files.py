@@ -21,6 +21,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pinlab.scenarios.base import Scenario
 
@@ -30,6 +31,8 @@ __all__ = [
     "TooLarge",
     "is_scenario_file",
     "load",
+    "load_again",
+    "loaded_files",
     "printable",
     "read_regular",
     "user_error",
@@ -106,6 +109,34 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
+_loaded: dict[str, tuple[str, str]] = {}  # module name -> (path, source) of each file loaded
+
+
+def _execute(module_name: str, path: str, code: Any) -> Any:
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=path)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = path
+    sys.modules[module_name] = module  # (dataclasses and pickling look modules up)
+    exec(code, module.__dict__)
+    return module
+
+
+def loaded_files() -> dict[str, tuple[str, str]]:
+    """Each scenario file loaded in this process: its module's name -> (its path,
+    its text), for another process to load it as the same module
+    (:func:`load_again`): pinlab.parallel's Ray workers, which unpickle the
+    file's functions by that name."""
+    return dict(_loaded)
+
+
+def load_again(files: dict[str, tuple[str, str]]) -> None:
+    """Load each of :func:`loaded_files` (another process's) not loaded here yet."""
+    for module_name, (path, source) in files.items():
+        if module_name not in sys.modules:
+            _execute(module_name, path, compile(source, path, "exec"))
+
+
 def load(name: str) -> tuple[Scenario, ...]:
     """The scenarios that the file ``name`` defines in ``SCENARIOS``."""
     path = Path(name)
@@ -132,13 +163,9 @@ def load(name: str) -> tuple[Scenario, ...]:
     except (ValueError, RecursionError, MemoryError) as err:
         raise ScenarioFileError(name, 0, f"cannot compile: {_describe(err)}") from None
     module_name = _module_name(path.resolve())
-    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    module.__file__ = str(path)
-    sys.modules[module_name] = module  # (dataclasses and pickling look modules up)
+    _loaded[module_name] = (str(path), source)
     try:
-        exec(code, module.__dict__)
+        module = _execute(module_name, str(path), code)
     except SystemExit as err:
         raise ScenarioFileError(name, 0, f"the file called exit({err.code})") from None
     except Exception as err:  # the user's code: any exception is theirs to see
