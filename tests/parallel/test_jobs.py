@@ -179,3 +179,14 @@ def test_a_bad_pinlab_jobs_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2
     assert "PINLAB_JOBS must be a number of processes, not 'many'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_split_runs_report_their_progress() -> None:
+    """``on_progress`` (the progress bar's count) hears of executions as the
+    workers meet them, never goes down, and ends at the result's count when
+    no execution is counted twice (the waiting explorer)."""
+    program = select_one("fork-vs-pin-fast", "v5.9", "sc").program().program
+    told: list[int] = []
+    result, _ = parallel.decide(program, "sc", engine="explore", jobs=2, on_progress=told.append)
+    assert told and told == sorted(told)
+    assert told[-1] == result.stats.consistent

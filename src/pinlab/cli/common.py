@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -196,9 +196,21 @@ def _progress(console: Console, total: int, enabled: bool) -> Iterator[Progress 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+               TextColumn("{task.fields[executions]}"), TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:
         yield progress
+
+
+def _count_executions(progress: Progress | None, task: Any) -> Callable[[int], None] | None:
+    """What shows, in ``progress``'s line, the executions explored so far
+    (as the parallel workers report them)."""
+    if progress is None:
+        return None
+
+    def show(n: int) -> None:
+        progress.update(task, executions=f"{n:,} executions")
+
+    return show
 
 
 def _shown(items: Iterator[T], names: Sequence[str], console: Console) -> Iterator[T]:

@@ -26,6 +26,7 @@ from pinlab.cli.common import (
     _check_width,
     _check_writable,
     _console,
+    _count_executions,
     _fail,
     _progress,
     _scenario_pool,
@@ -94,19 +95,25 @@ def _chosen(
 
 
 def _results(
-    scenarios: list[Scenario], limits: Limits, engine: str, cache: bool, jobs: int
+    scenarios: list[Scenario],
+    limits: Limits,
+    engine: str,
+    cache: bool,
+    jobs: int,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[Scenario, ScenarioResult]]:
     """Each scenario's result, in order: from the results cache when it holds it,
     else run by ``jobs`` worker processes side by side, each exploration split
     between them (:func:`pinlab.scenarios.run_many`); a scenario file's error:
-    exit 2 with its ``file:line: what`` message."""
+    exit 2 with its ``file:line: what`` message.  ``on_progress`` is told the
+    executions explored so far, where workers report them."""
     from pinlab.scenarios import cache as results
     from pinlab.scenarios import run_many
     from pinlab.scenarios.files import ScenarioFileError
 
     stored = [results.load(s, engine, limits) if cache else None for s in scenarios]
     ran = run_many([s for s, hit in zip(scenarios, stored, strict=True) if hit is None],
-                   limits, engine, jobs)  # fmt: skip
+                   limits, engine, jobs, on_progress)  # fmt: skip
     for scenario, hit in zip(scenarios, stored, strict=True):
         if hit is not None:
             yield scenario, hit
@@ -172,8 +179,11 @@ def _check(
         _workers("check", jobs, ray) as workers,
         _progress(console, len(scenarios), console.is_terminal and not as_json) as progress,
     ):
-        task = progress.add_task("", total=len(scenarios)) if progress else None
-        for scenario, result in _results(scenarios, limits, engine, not no_cache, workers):
+        task = progress.add_task("", total=len(scenarios), executions="") if progress else None
+        counted = _count_executions(progress, task)
+        for scenario, result in _results(
+            scenarios, limits, engine, not no_cache, workers, counted
+        ):
             interrupt.status.progress = f"after {len(results)} of {len(scenarios)} scenarios"
             if progress is not None and task is not None:
                 progress.update(task, description=scenario.key)

@@ -46,7 +46,7 @@ def _runs_shown(run: str, total: int, name: Callable[..., str]) -> Iterator[None
         if progress is None:
             yield
             return
-        task = progress.add_task("", total=total)
+        task = progress.add_task("", total=total, executions="")
         original = getattr(cli_selftest, run)
 
         def counted(*args: Any, **kwargs: Any) -> Any:

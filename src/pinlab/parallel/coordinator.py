@@ -24,7 +24,8 @@ _FINISH: Any = object()  # the queue's item for a Task.finish step
 class Pool(Protocol):
     """Workers numbered ``0..size-1``, each serving the protocol of
     :class:`pinlab.parallel.part.Parts` (and ``("want",)`` -> ``("give", task,
-    parts)``, ``("cancel", task)``).  Whatever the pool, the replies of one
+    parts)``, ``("cancel", task)``; and, if it can, ``("progress", task,
+    executions)`` while a part runs).  Whatever the pool, the replies of one
     worker arrive in the order it sent them."""
 
     size: int
@@ -64,7 +65,9 @@ class Coordinator:
         self.tasks = tasks
         self.pool = pool
         self.on_progress = on_progress
-        self.done = 0  # executions of the parts merged so far, for on_progress
+        self.done = 0  # executions of the parts ended so far, for on_progress
+        self.live: dict[int, int] = {}  # a worker -> the executions its part has met
+        self.shown = 0  # the last count given to on_progress
         self.queue: deque[tuple[int, Any]] = deque()
         self.runs = [_Run("explore" if t.engine == "explore" else "revisit") for t in tasks]
         for i, run in enumerate(self.runs):
@@ -131,6 +134,11 @@ class Coordinator:
 
     def _receive(self, worker: int, msg: tuple[Any, ...]) -> None:
         kind, i = msg[0], msg[1]
+        if kind == "progress":
+            if self.on_progress is not None and self.busy.get(worker) == i:
+                self.live[worker] = msg[2]
+                self._tell()
+            return
         if kind == "give":
             self.asked.discard(worker)
             if not msg[2]:
@@ -141,6 +149,7 @@ class Coordinator:
             return
         if kind == "error":
             raise PartError(i, msg[2])
+        self.live.pop(worker, None)
         del self.busy[worker]
         self.idle.append(worker)
         run = self.runs[i]
@@ -158,7 +167,7 @@ class Coordinator:
                     run.tallies.append(tally)
                 if self.on_progress is not None:
                     self.done += part.stats.consistent
-                    self.on_progress(self.done)
+                    self._tell()
                 if _stops(part, run.parts, self.tasks[i].limits):
                     run.stopped = part.outcome
                     if part.outcome is Outcome.COMPLETE:  # (the execution cap)
@@ -166,6 +175,14 @@ class Coordinator:
                     for other in run.running:
                         self.pool.send(other, ("cancel", i))
         self._maybe_done(i)
+
+    def _tell(self) -> None:
+        """``on_progress``: the executions met so far by the parts that ended and
+        the parts running (as high as it was: a part's count of executions two
+        revisit jobs both reached can go down when it ends)."""
+        assert self.on_progress is not None
+        self.shown = max(self.shown, self.done + sum(self.live.values()))
+        self.on_progress(self.shown)
 
     def _maybe_done(self, i: int) -> None:
         run, task = self.runs[i], self.tasks[i]

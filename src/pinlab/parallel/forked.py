@@ -4,6 +4,7 @@ pipe each, with :mod:`pinlab.interrupt`'s signal handling and lifetime."""
 from __future__ import annotations
 
 import signal
+import time
 from typing import TYPE_CHECKING, Any
 
 from pinlab import interrupt
@@ -12,7 +13,9 @@ from pinlab.parallel.part import Cancelled, Parts, Task
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-__all__ = ["ForkPool"]
+__all__ = ["PROGRESS", "ForkPool"]
+
+PROGRESS = 0.5  # seconds between two reports of a part's progress
 
 
 class _Server:
@@ -22,12 +25,14 @@ class _Server:
         self.conn = conn
         self.parts = Parts(tasks)
         self.current = -1
+        self.told = 0.0  # when the coordinator was last told of the part's progress
 
     def serve(self) -> None:
         """Receives ``("part", task, procedure, payload, time left)``,
         ``("finish", task, result, fold)``, ``("want",)``, ``("cancel", task)``
         or None (the end); replies as :class:`Parts` does, and to ``("want",)``
-        with ``("give", task, parts)``."""
+        with ``("give", task, parts)``; while a part runs, ``("progress", task,
+        executions)`` every :data:`PROGRESS` seconds or so."""
         while True:
             try:
                 msg = self.conn.recv()
@@ -41,7 +46,10 @@ class _Server:
                 self.current = msg[1]
                 try:
                     _, i, procedure, payload, left = msg
-                    reply = self.parts.part(i, procedure, payload, left, self._wanted, self._give)
+                    self.told = time.monotonic()
+                    reply = self.parts.part(
+                        i, procedure, payload, left, self._wanted, self._give, self._progress
+                    )
                 finally:
                     self.current = -1
             elif msg[0] == "finish":
@@ -61,6 +69,12 @@ class _Server:
         if msg is None or (msg[0] == "cancel" and msg[1] == self.current):
             raise Cancelled
         return bool(msg[0] == "want")
+
+    def _progress(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.told >= PROGRESS:
+            self.told = now
+            self.conn.send(("progress", self.current, done))
 
     def _give(self, parts: list[Any]) -> None:
         self.conn.send(("give", self.current, parts))

@@ -96,10 +96,12 @@ class Parts:
         left: float | None,
         wanted: Callable[[], bool],
         give: Callable[[list[Any]], None],
+        progress: Callable[[int], None] | None = None,
     ) -> tuple[Any, ...]:
         """Explore the part ``payload`` of task ``i`` with ``procedure``, in at
         most ``left`` seconds; ``wanted()`` says when to ``give`` away work
-        (and raises :class:`Cancelled` when the part is no longer needed)."""
+        (and raises :class:`Cancelled` when the part is no longer needed);
+        ``progress`` is told, now and then, the executions met so far."""
         task = self.tasks[i]
         acc = [task.fold.start()] if task.fold is not None else None
 
@@ -115,16 +117,18 @@ class Parts:
             program, model = self.program(i), get_model(task.model)
             tally: Any = None
             if procedure == "revisit":
+                share = Share(payload, wanted, give, progress=progress)
                 explorer = RevisitExplorer(
                     program, model, limits=limits, on_execution=on_execution,
-                    record_src=task.record_src, share=Share(payload, wanted, give),
+                    record_src=task.record_src, share=share,
                 )  # fmt: skip
                 result = explorer.run()
                 tally = explorer.tallies
             else:
+                subtree = Subtree(payload, wanted, give, progress=progress)
                 result = explore(
                     program, model, limits=limits, record_src=task.record_src,
-                    on_execution=on_execution, subtree=Subtree(payload, wanted, give),
+                    on_execution=on_execution, subtree=subtree,
                 )  # fmt: skip
             return ("done", i, result, acc[0] if acc is not None else None, tally)
         except Cancelled:

@@ -170,11 +170,16 @@ class Scenario:
 
 
 def run_many(
-    scenarios: list[Scenario], limits: Limits | None = None, engine: str = "auto", jobs: int = 1
+    scenarios: list[Scenario],
+    limits: Limits | None = None,
+    engine: str = "auto",
+    jobs: int = 1,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[ScenarioResult]:
     """Each scenario's result (:meth:`Scenario.run`), in order: ``jobs`` worker
     processes run them side by side and split each exploration, sharing the work
-    of whatever is left (:func:`pinlab.parallel.decide_many`)."""
+    of whatever is left (:func:`pinlab.parallel.decide_many`, which tells
+    ``on_progress`` the executions explored so far)."""
     from pinlab import parallel
 
     built: dict[int, Built] = {}  # (each process builds what it explores)
@@ -204,7 +209,7 @@ def run_many(
                              parallel.first_of(hit), finish=finish)  # fmt: skip
 
     tasks = [task(i) for i in range(len(scenarios))]
-    ran = parallel.decide_many(tasks, jobs)
+    ran = parallel.decide_many(tasks, jobs, on_progress)
     for i, scenario in enumerate(scenarios):
         try:
             result, kept = next(ran)

@@ -134,8 +134,11 @@ class _State(GraphBuilding):
         if self._deadline is not None and self._choices & 0xFF == 0:
             self._check_deadline()
         sub = self.subtree
-        if sub is not None and self._choices & (sub.every - 1) == 0 and sub.wanted():
-            self._give_away()
+        if sub is not None and self._choices & (sub.every - 1) == 0:
+            if sub.progress is not None:
+                sub.progress(self.stats.consistent)
+            if sub.wanted():
+                self._give_away()
         depth = len(self.path)
         if n > 1 and (self.replay is not None or depth < len(self.prefix)):
             fixed = self.replay if self.replay is not None else self.prefix

@@ -87,10 +87,13 @@ class GraphState(GraphBuilding):
     def _tick(self) -> None:
         self._steps += 1
         share = self.share
-        if share is not None and self._steps & (share.every - 1) == 0 and share.wanted():
-            k = (len(self.jobs) + 1) // 2  # the oldest half: made nearest the root
-            share.give(self.jobs[:k])
-            del self.jobs[:k]
+        if share is not None and self._steps & (share.every - 1) == 0:
+            if share.progress is not None:
+                share.progress(self.stats.consistent)
+            if share.wanted():
+                k = (len(self.jobs) + 1) // 2  # the oldest half: made nearest the root
+                share.give(self.jobs[:k])
+                del self.jobs[:k]
         if (
             self._deadline is not None
             and self._steps & 0x3F == 0
