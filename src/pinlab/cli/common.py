@@ -48,6 +48,16 @@ RayOpt = Annotated[
         "Needs the extra: pip install -e '.[ray]'.",
     ),
 ]
+CatOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cat",
+        metavar="FILE",
+        help="The memory model of a herd cat file (or a herd7 .cfg naming one), read at run "
+        "time, e.g. tools/memory-model/linux-kernel.cat from a kernel tree; it replaces "
+        "the LKMM (docs/models.md).",
+    ),
+]
 EngineOpt = Annotated[
     str,
     typer.Option(
@@ -90,6 +100,19 @@ def _workers(command: str, jobs: int | None, ray: str | None) -> Iterator[int]:
             yield count if count is not None else cluster.cpus()
     except RayError as err:
         raise _fail(command, str(err)) from None
+
+
+def _cat_model(command: str, path: Path) -> str:
+    """Load the model of ``--cat``, known from now on by the name it returns."""
+    from pinlab.cat import CatError, load_cat
+    from pinlab.engine.models import register
+
+    try:
+        model = load_cat(path)
+    except CatError as err:
+        raise _fail(command, str(err)) from None
+    register(model)
+    return model.name
 
 
 def _check_engine(command: str, engine: str) -> None:

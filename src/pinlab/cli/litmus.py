@@ -13,7 +13,9 @@ import typer
 from pinlab import interrupt
 from pinlab.cli.app import app
 from pinlab.cli.common import (
+    CatOpt,
     RayOpt,
+    _cat_model,
     _check_engine,
     _check_time_limit,
     _check_writable,
@@ -66,6 +68,7 @@ def _litmus(
         ),
     ] = None,
     ray: RayOpt = None,
+    cat: CatOpt = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -89,6 +92,8 @@ def _litmus(
 ) -> None:
     """Run C litmus tests; print herd7's output for each (exit 1 on an error, a failure or
     a test stopped by --time-limit)."""
+    if cat is not None:  # (in place of --model)
+        model = _cat_model("litmus", cat)
     try:
         engine_model = get_model(model)
     except ValueError as err:

@@ -13,6 +13,7 @@ import typer
 from pinlab import interrupt
 from pinlab.cli.app import app
 from pinlab.cli.common import (
+    CatOpt,
     EngineOpt,
     EraOpt,
     JobsOpt,
@@ -20,6 +21,7 @@ from pinlab.cli.common import (
     RayOpt,
     TimeOpt,
     WidthOpt,
+    _cat_model,
     _check_engine,
     _check_options,
     _check_time_limit,
@@ -33,6 +35,7 @@ from pinlab.cli.common import (
     _workers,
 )
 from pinlab.engine import Limits, ReplayError
+from pinlab.engine.models import BUILT_IN
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -155,10 +158,30 @@ def _check(
     width: WidthOpt = None,
     jobs: JobsOpt = None,
     ray: RayOpt = None,
+    cat: CatOpt = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            metavar="MODEL",
+            help="With --cat: run the scenarios (and the --litmus tests) under MODEL and "
+            "under the cat file's model, and list every verdict that changes, with the "
+            "witness of each new reachable (exit 1 if any changes).",
+        ),
+    ] = None,
+    litmus: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--litmus",
+            metavar="PATH",
+            help="With --against: litmus tests (files, or folders of them) to compare too.",
+        ),
+    ] = None,
 ) -> None:
     """Run scenarios and compare each verdict with its expectation (exit 1 if one differs).
     With --jobs N, N worker processes run the scenarios side by side, or split the
-    exploration of a single one; with --ray, the workers run on a Ray cluster."""
+    exploration of a single one; with --ray, the workers run on a Ray cluster.
+    With --cat, the scenarios checked under the LKMM run under the cat file's model."""
     from pinlab.report import check as check_report
     from pinlab.scenarios.barriers import each_barrier as necessity
 
@@ -166,8 +189,25 @@ def _check(
     _check_engine("check", engine)
     _check_writable("check", html)
     _check_width("check", width)
-    scenarios = _chosen("check", names, era, model, without, with_)
+    if cat is None and (against is not None or litmus):
+        raise _fail("check", "--against and --litmus compare with a model of --cat FILE")
+    if cat is not None and model not in (None, "lkmm"):
+        raise _fail("check", f"--cat runs the scenarios checked under lkmm, not --model {model}")
+    if against is not None and against not in BUILT_IN:
+        raise _fail("check", f"--against takes {' or '.join(sorted(BUILT_IN))}, not {against!r}")
+    new = _cat_model("check", cat) if cat is not None else None
+    scenarios = _chosen("check", names, era, "lkmm" if new else model, without, with_)
     console = _console(width)
+    if new is not None and against is not None:
+        from pinlab.cli.models import model_diff
+
+        limits = Limits(time_limit=time_limit, stop_at_witness=True)
+        with _workers("check", jobs, ray) as workers:
+            code = model_diff(console, scenarios, against, new, litmus or [], limits, engine,
+                              workers)  # fmt: skip
+        raise typer.Exit(code)
+    if new is not None:  # (a model read from files: nothing cached is about it)
+        scenarios, no_cache = [s.under(new) for s in scenarios], True
     if list_only:
         console.print(check_report.render_list(scenarios, console.width), crop=False)
         raise typer.Exit(0)
@@ -181,9 +221,7 @@ def _check(
     ):
         task = progress.add_task("", total=len(scenarios), executions="") if progress else None
         counted = _count_executions(progress, task)
-        for scenario, result in _results(
-            scenarios, limits, engine, not no_cache, workers, counted
-        ):
+        for scenario, result in _results(scenarios, limits, engine, not no_cache, workers, counted):
             interrupt.status.progress = f"after {len(results)} of {len(scenarios)} scenarios"
             if progress is not None and task is not None:
                 progress.update(task, description=scenario.key)
@@ -336,8 +374,10 @@ def _explain(
     ] = False,
     jobs: JobsOpt = None,
     ray: RayOpt = None,
+    cat: CatOpt = None,
 ) -> None:
-    """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms."""
+    """Print the shortest counterexample of a scenario as a per-CPU trace in kernel terms
+    (with --cat, under the cat file's model in place of the LKMM)."""
     from pinlab.report.dot import svg_unavailable
     from pinlab.report.html import explanation_page
     from pinlab.report.trace import explanation_record, render_explanation
@@ -353,11 +393,16 @@ def _explain(
     console, layout = _trace_console("explain", fmt, width)
     if svg is not None and (why := svg_unavailable()):
         raise _fail("explain", why)
+    if cat is not None and model not in (None, "lkmm"):
+        raise _fail("explain", f"--cat stands for lkmm, not --model {model}")
+    new = _cat_model("explain", cat) if cat is not None else None
+    model = "lkmm" if new is not None else model
     wanted, pool = _scenario_pool("explain", [name])
     _check_options("explain", era, model, pool)
     try:
         scenario = select_one(wanted[0] if len(wanted) == 1 else name, era, model, pool)
         scenario = variant(scenario, without or (), with_ or ())
+        scenario = scenario.under(new) if new is not None else scenario
     except LookupError as err:
         raise _fail("explain", str(err.args[0])) from None
     try:

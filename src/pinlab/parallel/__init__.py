@@ -100,9 +100,8 @@ def decide(
     """:func:`pinlab.engine.decide`, split between ``jobs`` workers, and ``fold``
     (when given) folded over the executions of the run whose result is returned."""
     limits = limits or Limits()
-    name = model if isinstance(model, str) else model.name
     if jobs > 1 or onray.cluster() is not None:
-        task = Task(lambda: program, name, engine, limits, fold, record_src)
+        task = Task(lambda: program, model, engine, limits, fold, record_src)
         result, acc = next(Coordinator([task], _pool(jobs), on_progress).results())
         return result, acc
     kept: list[Any] = [fold.start()] if fold is not None else []
@@ -111,7 +110,7 @@ def decide(
         assert fold is not None
         kept[0] = fold.add(kept[0], ex)
 
-    result = decide_here(program, name, engine=engine, limits=limits,
+    result = decide_here(program, model, engine=engine, limits=limits,
                          on_execution=keep if fold is not None else None,
                          record_src=record_src)  # fmt: skip
     return result, (kept[0] if fold is not None else None)

@@ -185,14 +185,19 @@ class _Actor:
         self.asked = False  # read by the running part at each wanted()
         self.answer: tuple[threading.Event, list[Any]] | None = None
 
-    def load(self, files: dict[str, tuple[str, str]], tasks: bytes) -> None:
+    def load(self, files: dict[str, tuple[str, str]], blob: bytes) -> None:
         """Take a new run's tasks (pickled by :meth:`RayPool.start`)."""
         import ray
 
         from pinlab.scenarios.files import load_again
 
+        from pinlab.engine.models import register
+
         load_again(files)  # (the modules the tasks' functions are pickled by name from)
-        self.parts = Parts(ray.cloudpickle.loads(tasks))
+        models, tasks = ray.cloudpickle.loads(blob)
+        for model in models:  # (models read from files, which tasks name)
+            register(model)
+        self.parts = Parts(tasks)
         self.cancelled.clear()
 
     def part(self, i: int, procedure: str, payload: Any, left: float | None) -> tuple[Any, ...]:
@@ -257,8 +262,11 @@ class RayPool:
         from pinlab.scenarios.files import loaded_files
 
         ray = _ray()
+        from pinlab.engine.models import BUILT_IN, MODELS
+
+        models = [m for name, m in MODELS.items() if name not in BUILT_IN]
         try:  # (pickled here: the actor loads the scenario files first)
-            shared = ray.put(ray.cloudpickle.dumps(tasks))
+            shared = ray.put(ray.cloudpickle.dumps((models, tasks)))
         except Exception as err:  # (cloudpickle's errors have no common class)
             raise RayError(f"the work cannot be sent to Ray: {err}") from None
         kept = self.cluster.idle

@@ -13,6 +13,7 @@ from pinlab.engine import (
     Execution,
     ExplorationResult,
     Limits,
+    Model,
     Program,
     RevisitExplorer,
     Share,
@@ -35,7 +36,7 @@ class Task:
     ``revisit`` or ``explore`` as for :func:`pinlab.engine.decide`."""
 
     build: Callable[[], Program]
-    model: str
+    model: str | Model  # (a name, or a model read from files: pinlab.cat)
     engine: str = "auto"
     limits: Limits = dataclasses.field(default_factory=Limits)
     fold: Fold[Any] | None = None
@@ -114,7 +115,8 @@ class Parts:
             limits = dataclasses.replace(limits, time_limit=max(1e-3, left))
         on_execution = keep if acc is not None else None
         try:
-            program, model = self.program(i), get_model(task.model)
+            program = self.program(i)
+            model = get_model(task.model) if isinstance(task.model, str) else task.model
             tally: Any = None
             if procedure == "revisit":
                 share = Share(payload, wanted, give, progress=progress)
