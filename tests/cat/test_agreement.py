@@ -135,6 +135,9 @@ PAULMCK_SAMPLE = [
     "manual/kernel/C-LB+l-o-o-ul+l-o-o-ul+o-mb-o.litmus",
     "manual/kernel/C-MP+o-mb-o+l-o-ul-l-o-ul.litmus",
     "manual/kernel/C-ManfredSpraul-L1G1locknr.litmus",
+    "manual/kernel/C-PPO000-019.litmus",
+    "manual/kernel/C-PPO000-019rcu.litmus",
+    "manual/kernel/C-PPOCA.litmus",
     "manual/kernel/C-PaulEMcKenney-MP+o-a+a-o.litmus",
     "manual/kernel/C-PaulEMcKenney-MP+o-r+ai-mb-o.litmus",
     "manual/kernel/C-PaulEMcKenney-S+o-sync-o+o-c-o.litmus",
@@ -181,22 +184,22 @@ PAULMCK_SAMPLE = [
     "manual/plain/C-S-rcunoderef-2.litmus",
     "manual/plain/C-S-rcunoderef-4.litmus",
     "manual/plain/C-no-race.litmus",
+    "manual/plain/C-non-race4.litmus",
     "manual/plain/C-tearstore.litmus",
     "manual/plain/C-wmb-race2.litmus",
     "manual/srcu/C-SRCU-misnest-not.litmus",
 ]
 
-# Where the interpreter's run stops with an error the built-in model's does
-# not meet.  check_partial prunes nothing for an arbitrary cat file, so the
-# explorer runs on into executions the built-in LKMM prunes (a coherence
-# violation) and the test's own code then dereferences a value that is no
-# pointer there; the litmus front end stops at that.  herd7 and the built-in
-# model give the verdict recorded in paulmck/expected.tsv.
-NO_PRUNING = {
-    "manual/kernel/C-PPO000-019.litmus",
-    "manual/kernel/C-PPO000-019rcu.litmus",
-    "manual/kernel/C-PPOCA.litmus",
-    "manual/plain/C-non-race4.litmus",
+# Tests where the two models still disagree: name -> why.
+# (The interpreter used to stop with a litmus error on four tests --
+# manual/kernel/C-PPO000-019, C-PPO000-019rcu, C-PPOCA, manual/plain/C-non-race4
+# -- when its check_partial pruned nothing: a thread dereferenced a pointer it
+# had read from an incoherent write.  pinlab.cat.monotone now lets it prune.)
+DISAGREE: dict[str, str] = {
+    "manual/kernel/C-ManfredSpraul-L1G2xchg.litmus": (
+        "no verdict within LIMIT on either side (herd7 times out too: expected.tsv TIMEOUT); "
+        "the built-in lkmm checks ~25x more candidates a second, so the partial outputs differ"
+    ),
 }
 
 
@@ -221,8 +224,8 @@ def _agree(path: Path, model: CatModel) -> None:
 
 def _param(path: Path) -> object:
     name = str(path.relative_to(LITMUS / "paulmck")) if "paulmck" in path.parts else ""
-    if name in NO_PRUNING:
-        return pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="no pruning"))
+    if name in DISAGREE:
+        return pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=DISAGREE[name]))
     return path
 
 
@@ -235,8 +238,14 @@ def test_sample_agrees_with_the_built_in_lkmm(path: Path, cat_model: CatModel) -
     _agree(path, cat_model)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not FULL, reason="the full 635-test sweep: set PINLAB_CAT_FULL=1")
-@pytest.mark.parametrize("path", corpus([_param(p) for p in litmus_files()]), ids=str)
-def test_every_litmus_test_agrees(path: Path, cat_model: CatModel) -> None:
-    _agree(path, cat_model)
+if FULL:
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("path", corpus([_param(p) for p in litmus_files()]), ids=str)
+    def test_every_litmus_test_agrees(path: Path, cat_model: CatModel) -> None:
+        _agree(path, cat_model)
+
+else:  # (one skip, not 635)
+
+    def test_every_litmus_test_agrees() -> None:
+        pytest.skip("the full 635-test sweep (about 45 minutes): set PINLAB_CAT_FULL=1")

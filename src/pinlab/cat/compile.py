@@ -167,6 +167,8 @@ def compile_expr(e: Node, sc: Scope) -> Code:
     if op == "tag":
         tag = v.Tag(e.args[0])
         return lambda g, loc: tag
+    if op == "seq" and "ident" in (e.args[0].op, e.args[1].op):
+        return _seq_ident(e, sc)
     if op in ("union", "inter", "diff", "seq", "cart"):
         ca, cb = compile_expr(e.args[0], sc), compile_expr(e.args[1], sc)
 
@@ -214,6 +216,36 @@ def compile_expr(e: Node, sc: Scope) -> Code:
         name, then, other = e.args
         return compile_expr(then if name in sc.variants else other, sc)
     raise CatError(pos, f"unsupported construct {op!r}")
+
+
+def _seq_ident(e: Node, sc: Scope) -> Code:
+    """``[S] ; r`` and ``r ; [S]`` (and ``[S] ; [T]``): ``r`` restricted, without
+    building the identity on ``S`` and composing with it."""
+    left, right = e.args
+    on_left = left.op == "ident"
+    ident = left if on_left else right
+    ca = compile_expr(left.args[0] if on_left else left, sc)
+    cb = compile_expr(right if on_left else right.args[0], sc)
+    pos, ipos = e.pos, ident.pos
+
+    def seq(g: list[Any], loc: Local | None) -> Any:
+        a, b = ca(g, loc), cb(g, loc)
+        s, r = (a, b) if on_left else (b, a)
+        if type(s) is int and type(r) is list:
+            if on_left:
+                return [row if (s >> i) & 1 else 0 for i, row in enumerate(r)]
+            return [row & s for row in r]
+        n = g[0].n
+        try:  # (empty values, and the errors, as the operators give them)
+            s = v.unary("ident", s, n)
+        except v.CatTypeError as err:
+            raise CatError(ipos, str(err)) from None
+        try:
+            return v.binary("seq", s, r, n) if on_left else v.binary("seq", r, s, n)
+        except v.CatTypeError as err:
+            raise CatError(pos, str(err)) from None
+
+    return seq
 
 
 def _var(name: str, sc: Scope, pos: Pos) -> Code:

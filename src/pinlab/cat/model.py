@@ -18,19 +18,44 @@ pinlab.  Which files make the model:
 The statements run in herd's order: stdlib, bell, cat.
 
 **What the explorer may assume.**  ``allows_porf_cycles`` is True (a cat
-file may allow load buffering; claiming otherwise would lose executions).
-``acquire_orders_later`` is False: nothing says an arbitrary file orders an
-acquire before what follows it, so the explorer cannot give up early on
-speculation that only a happens-before cycle would close -- it explores
-those branches to the end, where :meth:`CatModel.check` rejects them.  For
-the same reason :meth:`CatModel.check_partial` prunes nothing: the built-in
-models prune by coherence and atomicity, which an arbitrary file need not
-have, and a check of the file on a partial graph is sound only for checks
-that can never hold again once they fail, which the file's ``\\`` and ``~``
-(and choices made with ``with``) can break.  Both cost speed, never answers.
+file may allow load buffering; claiming otherwise would lose executions,
+while True only costs speculation).  ``acquire_orders_later`` is False: it
+would take a proof that the file's acyclicity checks forbid every cycle of
+acquire-to-later-write and reads-from edges -- an inclusion of relations,
+which the analysis below does not attempt -- so the explorer does not give
+up early on speculation that only such a cycle would close; it explores
+those branches to the end, where :meth:`CatModel.check` rejects them.
 (The explorer itself places each write after the writes and reads of its
 own thread to the location: every cat model of the kernel has that much
 coherence.)
+
+**Pruning.**  :meth:`CatModel.check_partial` decides, on a partial graph,
+the checks that can never hold again on any completion once they fail
+there: no ``flag``, not negated, an ``acyclic``, ``irreflexive`` or
+``empty`` of a value that only *grows* as the graph is completed.  Which
+values grow is decided once, when the model is loaded, from their form
+(:mod:`pinlab.cat.monotone`, which states the rule and its argument):
+relations of the graph that only grow (``rf``, ``co``, ``fr``, ``rmw``)
+and ones that never change on the events already there (``po``, ``loc``,
+``int``, ``id``, kind and tag sets) combined by ``|``, ``&``, ``;``,
+closures, inverses, products and ``[S]``, and ``A \\ B`` or ``~B`` only
+where ``B`` can only lose members among the old events -- so ``\\ po ; po``
+or ``M \\ Marked`` are fine and ``\\ rf`` is not.  A name chosen by
+``with`` is unknown; but a run counts only if the model's last ``rf`` and
+``co`` are the graph's (:mod:`pinlab.cat.program`), so a partial run binds
+those two to the graph's and computes no choice.  For the kernel's files
+that is lock.cat's ``lock-nest`` and ``nested-is-locked`` and the cat's
+``coherence``, ``atomic``, ``happens-before`` and ``propagation`` (the
+axioms the built-in model prunes by); not ``rcu`` or ``plain-coherence``,
+whose critical sections are matched with ``\\`` inside a ``let rec``, nor
+``unmatched-locks``, which a later unlock can make hold.
+
+A partial run computes only what those checks use, and runs after each new
+reads-from (and on the explorer's full checks), not after a write is merely
+placed in coherence: the next reads-from, or the complete graph's check,
+sees that.  Skipping calls never loses an execution; checking at each
+reads-from stops a thread from running on with values no completion can
+give it (a pointer read from an incoherent write, dereferenced).
 """
 
 from __future__ import annotations
@@ -41,6 +66,7 @@ from pathlib import Path
 from pinlab.cat.deffile import DefTable, read_def
 from pinlab.cat.errors import CatError, Pos
 from pinlab.cat.graphbase import TagMap, Unavailable
+from pinlab.cat.monotone import prunable_checks
 from pinlab.cat.parse import read_model
 from pinlab.cat.program import Program
 from pinlab.engine.graph import ExecutionGraph
@@ -112,9 +138,17 @@ class CatModel:
         self.name = name
         self.files = files  # stdlib, bell, cat: what was read
         self.defs = defs
+        # the top-level checks that may prune partial graphs (pinlab.cat.monotone)
+        self.prunable = prunable_checks(program.stmts, program.variants)
 
     def __repr__(self) -> str:
         return f"CatModel({self.name!r})"
+
+    @property
+    def pruning(self) -> tuple[str, ...]:
+        """The names of the checks :meth:`check_partial` decides, in the model's order."""
+        labels = [st[5] for st in self.program.steps if st[0] == "check"]
+        return tuple(labels[k] for k in sorted(self.prunable))
 
     def check(self, g: ExecutionGraph) -> Verdict:
         try:
@@ -123,8 +157,15 @@ class CatModel:
             raise CatError(Pos(str(self.files[-1])), str(err)) from None
 
     def check_partial(self, g: ExecutionGraph, change: Change) -> bool:
-        """Prune nothing (see the module docstring)."""
-        return True
+        """The model's prunable checks on the partial graph ``g`` (module docstring),
+        after a new reads-from or any larger change; a write's place in
+        coherence alone is left to the next of those (or to :meth:`check`)."""
+        if not self.prunable or change[0] == "co":
+            return True
+        try:
+            return self.program.run_partial(g, self.tags, self.prunable)
+        except (CatError, Unavailable):
+            return True  # (the complete graph's check will say what is wrong)
 
 
 def load_cat(

@@ -101,6 +101,10 @@ class Program:
             slot = self._slot(name, prim.shape_only)
             self.prims.append((slot, name))
         self.variants = variants
+        self.stmts = stmts
+        self.deps: dict[int, set[int]] = {}  # slot -> the slots its code reads
+        self.check_deps: list[set[int]] = []  # of each top-level check, in order
+        self._plans: dict[frozenset[int], tuple[list[tuple[Any, ...]], list[tuple[int, str]]]] = {}
         self.enum_tags: set[str] = set()
         self.procs: dict[str, tuple[Any, list[tuple[Any, ...]], Pos]] = {}
         self.steps: list[tuple[Any, ...]] = []
@@ -141,13 +145,18 @@ class Program:
             self._let(s)
         elif op == "check":
             is_flag, neg, kind, expr, name = s.args
-            code = compile_expr(expr, self._scope())
+            sc = self._scope()
+            code = compile_expr(expr, sc)
+            self.check_deps.append(sc.deps)
             label = name if name is not None else f"{kind}@{s.pos}"
             self.steps.append(("check", is_flag, neg, kind, code, label, s.pos))
         elif op == "with_stmt":
             name, expr = s.args
-            code = compile_expr(expr, self._scope())
-            self.steps.append(("with", self._slot(name, False), code, name, s.pos))
+            sc = self._scope()
+            code = compile_expr(expr, sc)
+            slot = self._slot(name, False)
+            self.deps[slot] = sc.deps
+            self.steps.append(("with", slot, code, name, s.pos))
         elif op == "enum":
             for tag in s.args[1]:
                 self.enum_tags.add(tag)
@@ -170,6 +179,7 @@ class Program:
                 compiled.append((b, code, is_fun, sc.deps))
             for b, code, is_fun, deps in compiled:
                 slot = self._slot(b.name, self._pure(deps))
+                self.deps[slot] = deps
                 self._let_step(slot, code, is_fun, b.pos)
             return
         slots = [self._slot(b.name, True) for b in bindings]
@@ -179,6 +189,7 @@ class Program:
         group: list[tuple[int, Code]] = []
         for slot, b, (code, is_fun) in zip(slots, bindings, codes, strict=True):
             self.shape_only[slot] = pure
+            self.deps[slot] = sc.deps
             if is_fun:
                 self._let_step(slot, code, True, b.pos)
             else:
@@ -227,6 +238,76 @@ class Program:
         for slot, name in self.prims:
             g[slot] = Thunk(self._prim_code(name), g, Pos("<herd>"))
         return self._go(g, 0, [], None, rel)
+
+    def run_partial(self, graph: ExecutionGraph, tags: TagMap, checks: frozenset[int]) -> bool:
+        """Whether the top-level checks numbered ``checks`` (0-based, in order; see
+        :func:`pinlab.cat.monotone.prunable_checks`) all hold on ``graph``.
+
+        Only the steps those checks depend on run, and no ``with``: its name
+        is left unchosen (the checks do not use it), and when the model has
+        one, its last ``rf`` and ``co`` are the graph's, as a run that counts
+        has them (:meth:`_matches`)."""
+        plan = self._plans.get(checks)
+        if plan is None:
+            plan = self._plans[checks] = self._plan(checks)
+        steps, prims = plan
+        rel = Relations(graph)
+        ctx = Context(graph, rel, rel.n, tags, rel.shape.derived, self.token)
+        g: list[Any] = [None] * len(self.names)
+        g[0] = ctx
+        for slot, name in prims:
+            g[slot] = Thunk(self._prim_code(name), g, Pos("<herd>"))
+        todo: list[tuple[Any, ...]] = []
+        for st in steps:
+            kind = st[0]
+            if kind == "let":
+                _, slot, code, is_fun, pos = st
+                g[slot] = code(g, None) if is_fun else Thunk(code, g, pos)
+            elif kind == "fixed":
+                g[st[1]] = rel.rf if st[2] == "rf" else rel.co
+            elif kind == "tagset":
+                g[st[1]] = g[0].tagged(st[2]) if st[2] else 0
+            elif kind == "group":
+                self._group(g, st)
+            elif kind == "with":
+                _, slot, _, name, pos = st
+                g[slot] = Thunk(_unchosen(name, pos), g, pos)
+            else:
+                todo.append(st)
+        return all(_test(st[3], st[4](g, None), st[6]) for st in todo)
+
+    def _plan(self, checks: frozenset[int]) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]]]:
+        """The steps and primitives a partial run of ``checks`` needs, in order."""
+        fixed: dict[int, str] = {}
+        if any(st[0] == "with" for st in self.steps):
+            finals = {self.final_rf: "rf", self.final_co: "co"}
+            fixed = {st[1]: finals[st[1]] for st in self.steps
+                     if st[0] in ("let", "with") and st[1] in finals}  # fmt: skip
+        need: set[int] = set()
+        todo = [d for k in checks for d in self.check_deps[k]]
+        while todo:
+            slot = todo.pop()
+            if slot not in need:
+                need.add(slot)
+                if slot not in fixed:
+                    todo.extend(self.deps.get(slot, ()))
+        steps: list[tuple[Any, ...]] = []
+        k = 0
+        for st in self.steps:
+            kind = st[0]
+            if kind == "check":
+                if k in checks:
+                    steps.append(st)
+                k += 1
+            elif kind in ("let", "with") and st[1] in fixed:
+                if st[1] in need:
+                    steps.append(("fixed", st[1], fixed[st[1]]))
+            elif kind == "group":
+                if need & set(st[1]):
+                    steps.append(st)
+            elif kind in ("let", "tagset", "with") and st[1] in need:
+                steps.append(st)
+        return steps, [(slot, name) for slot, name in self.prims if slot in need]
 
     def _prim_code(self, name: str) -> Code:
         prim = PRIMITIVES[name]
@@ -343,6 +424,13 @@ class Program:
             elif not is_flag and not holds:
                 return name
         return None
+
+
+def _unchosen(name: str, pos: Pos) -> Code:
+    def unchosen(g: list[Any], loc: Local | None) -> Any:
+        raise CatError(pos, f"{name}: a choice of 'with', which a partial run does not make")
+
+    return unchosen
 
 
 def _member(group: _Group, slot: int) -> Code:
