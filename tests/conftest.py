@@ -8,8 +8,16 @@ five times as many: the way to look for new counterexamples.
 
 from __future__ import annotations
 
+import os
+import secrets
+
 import pytest
 from hypothesis import settings
+
+# The Ray instances the tests start (--ray) authenticate with this process's own
+# token (Ray reads it from the environment, and keeps the first it reads), not
+# ~/.ray/auth_token, which two test processes could be writing at once.
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("search", derandomize=False, max_examples=500)

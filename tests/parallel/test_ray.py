@@ -49,8 +49,13 @@ def cluster() -> Iterator[Any]:
     """A local Ray instance of two CPUs, as the issue asks: ray.init(num_cpus=2)."""
     if ray is None:
         pytest.skip("needs Ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.ERROR)  # fmt: skip
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )  # fmt: skip (a new instance, beside any other)
     try:
         with parallel.ray_cluster("local") as on:  # (uses the instance above)
             yield on

@@ -151,8 +151,8 @@ def ray_cluster(address: str, cpus: int | None = None) -> Iterator[Cluster]:
         }
         try:
             with _quiet_stderr():  # (Ray's C++ core logs each retry to fd 2)
-                if address == "local":
-                    ray.init(num_cpus=cpus, **options)
+                if address == "local":  # (Ray's "local": new, even beside a cluster)
+                    ray.init(address="local", num_cpus=cpus, **options)
                 else:
                     ray.init(address=address, **options)
         except (ConnectionError, RuntimeError, ValueError) as err:
@@ -189,9 +189,8 @@ class _Actor:
         """Take a new run's tasks (pickled by :meth:`RayPool.start`)."""
         import ray
 
-        from pinlab.scenarios.files import load_again
-
         from pinlab.engine.models import register
+        from pinlab.scenarios.files import load_again
 
         load_again(files)  # (the modules the tasks' functions are pickled by name from)
         models, tasks = ray.cloudpickle.loads(blob)
