@@ -211,3 +211,10 @@ def test_an_unreachable_cluster_is_one_line() -> None:
     assert run.returncode == 2
     assert run.stderr.startswith("pinlab litmus: cannot reach the Ray cluster at '127.0.0.1:1'")
     assert len(run.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["check", "explain", "litmus"])
+def test_the_help_shows_the_option_and_its_extra(command: str) -> None:
+    out = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--ray" in out
+    assert "pip install -e '.[ray]'" in out  # (not eaten as rich markup)

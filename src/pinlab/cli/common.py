@@ -45,7 +45,7 @@ RayOpt = Annotated[
         help="Run the workers on a Ray cluster: its address (host:6379, ray://host:10001), "
         "auto (the cluster this machine joined with ray start), or local (a Ray instance "
         "for this run alone). --jobs then counts Ray workers (default: the cluster's CPUs). "
-        "Needs the extra: pip install -e '.[ray]'.",
+        "Needs the extra: pip install -e '.\\[ray]'.",  # (\\[: not rich markup)
     ),
 ]
 CatOpt = Annotated[
