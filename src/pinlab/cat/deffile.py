@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from pinlab.cat.errors import CatError, Pos
+from pinlab.cat.errors import CatError, Pos, read_file
 
 __all__ = ["DefEntry", "DefOp", "DefTable", "parse_def", "read_def"]
 
@@ -117,8 +117,5 @@ def _expand(
 
 def read_def(path: str | Path) -> DefTable:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise CatError(Pos(str(path)), f"cannot read {path}: {err.strerror}") from None
+    text = read_file(path)
     return parse_def(text, str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["CatError", "Pos"]
 
@@ -33,3 +34,12 @@ class CatError(Exception):
 
     def __reduce__(self) -> tuple[type[CatError], tuple[Pos, str]]:
         return (CatError, (self.pos, self.message))
+
+
+def read_file(path: Path, pos: Pos | None = None) -> str:
+    """The text of a model file; a file that cannot be read is a :class:`CatError`
+    (at ``pos``, the ``include`` that names it, or else at the file)."""
+    try:
+        return path.read_text()
+    except OSError as err:
+        raise CatError(pos or Pos(str(path)), f"cannot read {path}: {err.strerror}") from None

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinlab.cat.deffile import DefTable, read_def
-from pinlab.cat.errors import CatError, Pos
+from pinlab.cat.errors import CatError, Pos, read_file
 from pinlab.cat.graphbase import TagMap, Unavailable
 from pinlab.cat.monotone import prunable_checks
 from pinlab.cat.parse import read_model
@@ -88,10 +88,7 @@ class Config:
 
 def read_cfg(path: str | Path) -> Config:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise CatError(Pos(str(path)), f"cannot read {path}: {err.strerror}") from None
+    text = read_file(path)
     found: dict[str, Path] = {}
     variants: set[str] = set()
     for lineno, line in enumerate(text.splitlines(), start=1):

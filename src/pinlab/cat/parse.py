@@ -25,7 +25,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from pinlab.cat.ast import Binding, Node
-from pinlab.cat.errors import CatError, Pos
+from pinlab.cat.errors import CatError, Pos, read_file
 
 __all__ = ["Model", "parse_text", "read_model", "strip_comments"]
 
@@ -341,18 +341,11 @@ class Model:
         self.stmts = stmts
 
 
-def _read(path: Path, pos: Pos | None) -> str:
-    try:
-        return path.read_text()
-    except OSError as err:
-        raise CatError(pos or Pos(str(path)), f"cannot read {path}: {err.strerror}") from None
-
-
 def read_model(path: str | Path, main_dir: Path | None = None) -> Model:
     """The file ``path`` parsed, with each ``include`` replaced by the included file."""
     path = Path(path)
     main = main_dir if main_dir is not None else path.parent
-    title, stmts = parse_text(_read(path, None), str(path))
+    title, stmts = parse_text(read_file(path), str(path))
     return Model(path, title, _splice(stmts, path, main, (path.resolve(),)))
 
 
@@ -368,6 +361,6 @@ def _splice(stmts: list[Node], path: Path, main: Path, stack: tuple[Path, ...]) 
             raise CatError(s.pos, f"include {name!r}: no such file beside {path} or in {main}")
         if found.resolve() in stack:
             raise CatError(s.pos, f"include {name!r}: a cycle of includes")
-        _, inner = parse_text(_read(found, s.pos), str(found))
+        _, inner = parse_text(read_file(found, s.pos), str(found))
         out.extend(_splice(inner, found, main, (*stack, found.resolve())))
     return out
