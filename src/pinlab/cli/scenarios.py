@@ -221,11 +221,12 @@ def _check(
     ):
         task = progress.add_task("", total=len(scenarios), executions="") if progress else None
         counted = _count_executions(progress, task)
+        interrupt.status.progress = f"after 0 of {len(scenarios)} scenarios"
         for scenario, result in _results(scenarios, limits, engine, not no_cache, workers, counted):
-            interrupt.status.progress = f"after {len(results)} of {len(scenarios)} scenarios"
             if progress is not None and task is not None:
                 progress.update(task, description=scenario.key)
             results.append(result)
+            interrupt.status.progress = f"after {len(results)} of {len(scenarios)} scenarios"
             if as_json:
                 typer.echo(check_report.render_json([result]), nl=False)
             if progress is not None and task is not None:
