@@ -163,13 +163,16 @@ def load(name: str) -> tuple[Scenario, ...]:
     except (ValueError, RecursionError, MemoryError) as err:
         raise ScenarioFileError(name, 0, f"cannot compile: {_describe(err)}") from None
     module_name = _module_name(path.resolve())
-    _loaded[module_name] = (str(path), source)
     try:
         module = _execute(module_name, str(path), code)
     except SystemExit as err:
+        sys.modules.pop(module_name, None)
         raise ScenarioFileError(name, 0, f"the file called exit({err.code})") from None
     except Exception as err:  # the user's code: any exception is theirs to see
+        sys.modules.pop(module_name, None)
         raise user_error(err, name, "while the file ran") from None
+    # (only a file that ran: another process loads it again, and must not fail)
+    _loaded[module_name] = (str(path), source)
     scenarios = module.__dict__.get("SCENARIOS")
     if scenarios is None:
         raise ScenarioFileError(
