@@ -142,6 +142,34 @@ class ExecutionGraph:
     def __len__(self) -> int:
         return len(self.events)
 
+    def key(self) -> tuple[Any, ...]:
+        """The execution up to the numbering of its events: per thread, each
+        event's kind, location, value and source (by thread and index), and each
+        location's coherence order likewise.  Two graphs of one execution have
+        the same key; keys are ordered, so that of two executions the one with
+        the smaller key can be kept whatever the order they were met in."""
+        events = self.events
+
+        def name(e: int) -> str:
+            ev = events[e]
+            return f"{ev.tid}:{ev.idx}" if ev.tid >= 0 else f"init:{ev.loc}"
+
+        rf = self.rf
+        threads = tuple(
+            tuple(
+                (
+                    int(events[e].kind),
+                    str(events[e].loc),
+                    repr(events[e].value),
+                    name(rf[e]) if rf[e] >= 0 else "",
+                )
+                for e in eids
+            )
+            for eids in self.threads
+        )
+        co = tuple(sorted((str(loc), tuple(name(w) for w in ws)) for loc, ws in self.co.items()))
+        return (threads, co)
+
     def writes_to(self, loc: Loc) -> Iterator[Event]:
         for e in self.events:
             if e.loc == loc and e.kind in WRITE_KINDS:

@@ -31,26 +31,7 @@ def canonical(graph: ExecutionGraph) -> tuple[Any, ...]:
     by: where two are equally good, the one with the smaller key is kept, so the
     choice does not depend on the order in which workers (or procedures) met them.
     """
-    events = graph.events
-
-    def name(e: int) -> str:
-        ev = events[e]
-        return f"{ev.tid}:{ev.idx}" if ev.tid >= 0 else f"init:{ev.loc}"
-
-    threads = tuple(
-        tuple(
-            (
-                int(events[e].kind),
-                str(events[e].loc),
-                repr(events[e].value),
-                name(graph.rf[e]) if graph.rf[e] >= 0 else "",
-            )
-            for e in eids
-        )
-        for eids in graph.threads
-    )
-    co = tuple(sorted((str(loc), tuple(name(w) for w in ws)) for loc, ws in graph.co.items()))
-    return (threads, co)
+    return graph.key()
 
 
 def _first_add(

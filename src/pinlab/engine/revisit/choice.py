@@ -169,7 +169,6 @@ class Revisits(GraphState):
             self.jobs.append(
                 self._make_job(keep, self._dep_prefix(w), read=r, write=w, in_place=in_place)
             )
-            self.stats.infeasible += 0
 
     def _independent_after(self, r: int, w: int, prefix: set[int]) -> str:
         """Whether the events of ``r``'s thread kept past ``r`` (those in ``w``'s

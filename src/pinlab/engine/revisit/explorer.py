@@ -275,29 +275,8 @@ class RevisitExplorer(Locks):
             )
 
     def _key(self) -> Any:
-        """The execution up to renaming of events: per thread, each event's kind,
-        location, value and source (by thread and index), and coherence likewise."""
-        g = self.g
-        events = g.events
-
-        def name(e: int) -> tuple[int, int] | str:
-            ev = events[e]
-            return (ev.tid, ev.idx) if ev.tid >= 0 else f"init:{ev.loc}"
-
-        per_thread = tuple(
-            tuple(
-                (
-                    events[e].kind,
-                    events[e].loc,
-                    repr(events[e].value),
-                    name(g.rf[e]) if g.rf[e] >= 0 else None,
-                )
-                for e in eids
-            )
-            for eids in g.threads
-        )
-        co = tuple(sorted((str(loc), tuple(name(w) for w in ws)) for loc, ws in g.co.items()))
-        return (per_thread, co)
+        """The execution up to renaming of events (as merged parts count it once)."""
+        return self.g.key()
 
     def _valued(self) -> ExecutionGraph:
         g = self.g
