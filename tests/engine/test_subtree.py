@@ -121,3 +121,20 @@ def test_revisit_shares_add_up_to_the_whole(threads: list[Any], model: str, ever
     merged = _shares(program, model, every)
     assert _sum([merged]) == _sum([whole])
     assert merged.outcome is whole.outcome
+
+
+@pytest.mark.parametrize("procedure", ["explore", "revisit"])
+def test_progress_is_told_along_the_way_and_at_the_end(procedure: str) -> None:
+    """Four threads of three stores and a load: thousands of executions; the
+    progress hook hears the count grow along the way, and the final count."""
+    threads = [[("st", "x", i), ("st", "y", i), ("st", "z", i), ("ld", "x", "r0")]
+               for i in range(1, 5)]  # fmt: skip
+    program = as_program("p", threads)
+    told: list[int] = []
+    if procedure == "explore":
+        result = explore(program, "sc", progress=told.append)
+    else:
+        result = RevisitExplorer(program, get_model("sc"), progress=told.append).run()
+    assert told == sorted(told)
+    assert any(0 < n < result.stats.consistent for n in told)
+    assert told[-1] == result.stats.consistent

@@ -43,7 +43,8 @@ Deciding
     an execution another procedure found.  :func:`explore` is the waiting
     explorer itself, which can explore one :class:`Subtree` of the whole, and
     :class:`RevisitExplorer` the revisit explorer, which can explore one
-    :class:`Share` (how pinlab.parallel splits an exploration).  :func:`follow` finds an
+    :class:`Share` (how pinlab.parallel splits an exploration); both tell a
+    :class:`Progress` hook the executions met so far.  :func:`follow` finds an
     execution that runs through a path of another program (each thread's
     accesses as :class:`PathStep` entries, from :func:`path_of` of a
     graph): a race's path asked again of the fixed code.  :func:`explore_factored` counts
@@ -66,6 +67,7 @@ from pinlab.engine.explore import (
     ExplorationResult,
     Limits,
     Outcome,
+    Progress,
     ReplayError,
     Share,
     Stats,
@@ -143,6 +145,7 @@ __all__ = [
     "Primitive",
     "Procedure",
     "Program",
+    "Progress",
     "RegVar",
     "ReplayError",
     "RevisitExplorer",

@@ -27,6 +27,7 @@ from pinlab.engine.explore.result import (
     ExplorationResult,
     Limits,
     Outcome,
+    Progress,
     Stats,
     _Stop,
 )
@@ -46,6 +47,7 @@ class GraphBuilding(ABC):
     model: Model
     limits: Limits
     on_execution: Callable[[Execution], None] | None
+    progress: Progress | None
     g: ExecutionGraph
     threads: Sequence[Any]
 
@@ -58,6 +60,11 @@ class GraphBuilding(ABC):
         self.outcome = Outcome.COMPLETE
         limit = self.limits.time_limit
         self._deadline = time.monotonic() + limit if limit else None
+
+    def _report(self) -> None:
+        """Tell the progress hook the consistent executions met so far."""
+        if self.progress is not None:
+            self.progress(self.stats.consistent)
 
     # -- hooks ---------------------------------------------------------------------------
     @abstractmethod
@@ -184,6 +191,7 @@ class GraphBuilding(ABC):
         finally:
             sys.setrecursionlimit(old_limit)
         self.stats.seconds = time.perf_counter() - start
+        self._report()
 
     def _result(self, procedure: str, **extra: Any) -> ExplorationResult:
         """What the run found (``extra``: a procedure's own fields)."""

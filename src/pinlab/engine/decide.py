@@ -26,7 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final, Protocol
 
-from pinlab.engine.explore import Execution, ExplorationResult, Limits, Outcome, explore
+from pinlab.engine.explore import (
+    Execution,
+    ExplorationResult,
+    Limits,
+    Outcome,
+    Progress,
+    explore,
+)
 from pinlab.engine.models import Model, get_model
 from pinlab.engine.program import Program
 from pinlab.engine.revisit import RevisitExplorer
@@ -48,6 +55,7 @@ class Procedure(Protocol):
         limits: Limits | None,
         on_execution: Callable[[Execution], None] | None,
         record_src: bool,
+        progress: Progress | None = None,
     ) -> ExplorationResult: ...
 
 
@@ -58,8 +66,10 @@ def _explore(
     limits: Limits | None,
     on_execution: Callable[[Execution], None] | None,
     record_src: bool,
+    progress: Progress | None = None,
 ) -> ExplorationResult:
-    return explore(program, model, limits=limits, on_execution=on_execution, record_src=record_src)
+    return explore(program, model, limits=limits, on_execution=on_execution,
+                   record_src=record_src, progress=progress)  # fmt: skip
 
 
 def _revisit(
@@ -69,10 +79,10 @@ def _revisit(
     limits: Limits | None,
     on_execution: Callable[[Execution], None] | None,
     record_src: bool,
+    progress: Progress | None = None,
 ) -> ExplorationResult:
-    explorer = RevisitExplorer(
-        program, model, limits=limits, on_execution=on_execution, record_src=record_src
-    )
+    explorer = RevisitExplorer(program, model, limits=limits, on_execution=on_execution,
+                               record_src=record_src, progress=progress)  # fmt: skip
     return explorer.run()
 
 
@@ -87,24 +97,27 @@ def decide(
     limits: Limits | None = None,
     on_execution: Callable[[Execution], None] | None = None,
     record_src: bool = False,
+    progress: Progress | None = None,
 ) -> ExplorationResult:
     """Every consistent execution of ``program`` under ``model``, by ``engine``.
 
     With ``auto``, an incomplete revisit exploration is done again by the
     waiting explorer, and ``on_execution`` sees only the executions of the run
-    whose result is returned.
+    whose result is returned.  ``progress`` is told now and then the
+    consistent executions met (by the run going on: after an incomplete
+    revisit run, the waiting explorer's counts from 0 again).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     m = get_model(model) if isinstance(model, str) else model
     if engine != "auto":
-        return PROCEDURES[engine](
-            program, m, limits=limits, on_execution=on_execution, record_src=record_src
-        )
+        return PROCEDURES[engine](program, m, limits=limits, on_execution=on_execution,
+                                  record_src=record_src, progress=progress)  # fmt: skip
     start = time.monotonic()
     seen: list[Execution] = []  # delivered once the run is known to stand
     keep = seen.append if on_execution is not None else None
-    first = _revisit(program, m, limits=limits, on_execution=keep, record_src=record_src)
+    first = _revisit(program, m, limits=limits, on_execution=keep, record_src=record_src,
+                     progress=progress)  # fmt: skip
     if first.outcome is not Outcome.INCOMPLETE:
         if on_execution is not None:
             for ex in seen:
@@ -116,7 +129,8 @@ def decide(
         if left <= 0:
             return replace(first, outcome=Outcome.TIME)
         rest = replace(limits, time_limit=left)
-    return _explore(program, m, limits=rest, on_execution=on_execution, record_src=record_src)
+    return _explore(program, m, limits=rest, on_execution=on_execution, record_src=record_src,
+                    progress=progress)  # fmt: skip
 
 
 def replay(

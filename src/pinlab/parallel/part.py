@@ -15,6 +15,7 @@ from pinlab.engine import (
     Limits,
     Model,
     Program,
+    Progress,
     RevisitExplorer,
     Share,
     Subtree,
@@ -97,12 +98,13 @@ class Parts:
         left: float | None,
         wanted: Callable[[], bool],
         give: Callable[[list[Any]], None],
-        progress: Callable[[int], None] | None = None,
+        progress: Progress | None = None,
     ) -> tuple[Any, ...]:
         """Explore the part ``payload`` of task ``i`` with ``procedure``, in at
         most ``left`` seconds; ``wanted()`` says when to ``give`` away work
         (and raises :class:`Cancelled` when the part is no longer needed);
-        ``progress`` is told, now and then, the executions met so far."""
+        ``progress`` is told, now and then, the executions met so far.  Done:
+        ``("done", i, result, fold, tally)``."""
         task = self.tasks[i]
         acc = [task.fold.start()] if task.fold is not None else None
 
@@ -119,18 +121,18 @@ class Parts:
             model = get_model(task.model) if isinstance(task.model, str) else task.model
             tally: Any = None
             if procedure == "revisit":
-                share = Share(payload, wanted, give, progress=progress)
                 explorer = RevisitExplorer(
                     program, model, limits=limits, on_execution=on_execution,
-                    record_src=task.record_src, share=share,
+                    record_src=task.record_src, share=Share(payload, wanted, give),
+                    progress=progress,
                 )  # fmt: skip
                 result = explorer.run()
                 tally = explorer.tallies
             else:
-                subtree = Subtree(payload, wanted, give, progress=progress)
                 result = explore(
                     program, model, limits=limits, record_src=task.record_src,
-                    on_execution=on_execution, subtree=subtree,
+                    on_execution=on_execution, subtree=Subtree(payload, wanted, give),
+                    progress=progress,
                 )  # fmt: skip
             return ("done", i, result, acc[0] if acc is not None else None, tally)
         except Cancelled:

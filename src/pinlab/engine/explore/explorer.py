@@ -11,6 +11,7 @@ from pinlab.engine.explore.result import (
     ExplorationResult,
     Limits,
     Outcome,
+    Progress,
     Subtree,
     _Unsolvable,
 )
@@ -331,18 +332,21 @@ def explore(
     record_src: bool = False,
     analyse: bool = True,
     subtree: Subtree | None = None,
+    progress: Progress | None = None,
 ) -> ExplorationResult:
     """Explore every consistent execution of ``program`` under ``model``.
 
     ``replay`` follows a saved choice list instead of branching (one
     execution, or none when the list ends in an inconsistent one);
-    ``subtree`` explores one part of the whole (:class:`Subtree`).
+    ``subtree`` explores one part of the whole (:class:`Subtree`);
+    ``progress`` is told now and then, and at the end, the consistent
+    executions met so far.
     """
     from pinlab.engine.models import get_model  # the registry imports every model
 
     m = get_model(model) if isinstance(model, str) else model
     explorer = Explorer(
         program, m, limits=limits, on_execution=on_execution, replay=replay,
-        record_src=record_src, analyse=analyse, subtree=subtree,
+        record_src=record_src, analyse=analyse, subtree=subtree, progress=progress,
     )  # fmt: skip
     return explorer.run()

@@ -82,6 +82,11 @@ class ExplorationResult:
         return "Sometimes"
 
 
+# Told now and then, while a run goes on, and at its end, the consistent
+# executions met so far.
+Progress = Callable[[int], None]
+
+
 def _never() -> bool:
     return False
 
@@ -109,8 +114,6 @@ class Subtree:
     wanted: Callable[[], bool] = _never
     give: Callable[[list[tuple[int, ...]]], None] = _drop
     every: int = 256  # choices between two calls of wanted() (a power of two)
-    # told, before each wanted(), how many consistent executions the part has met
-    progress: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,6 @@ class Share:
     wanted: Callable[[], bool] = _never
     give: Callable[[list[Any]], None] = _drop
     every: int = 4  # (a power of two; a step of a revisit exploration is long)
-    progress: Callable[[int], None] | None = None  # (as Subtree's)
 
 
 class ReplayError(RuntimeError):

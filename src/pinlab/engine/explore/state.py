@@ -14,6 +14,7 @@ from pinlab.engine.explore.result import (
     Execution,
     Limits,
     Outcome,
+    Progress,
     ReplayError,
     Subtree,
     _Stop,
@@ -76,8 +77,10 @@ class _State(GraphBuilding):
         analyse: bool = True,
         count: CountHook | None = None,
         subtree: Subtree | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.program = program
+        self.progress = progress
         self.model = model
         self.count = count
         self.limits = limits or Limits()
@@ -131,14 +134,13 @@ class _State(GraphBuilding):
         options down to its end, then every option, of which the ones not yet
         taken may be handed to another worker (:meth:`_give_away`)."""
         self._choices += 1
-        if self._deadline is not None and self._choices & 0xFF == 0:
-            self._check_deadline()
+        if self._choices & 0xFF == 0:
+            if self._deadline is not None:
+                self._check_deadline()
+            self._report()
         sub = self.subtree
-        if sub is not None and self._choices & (sub.every - 1) == 0:
-            if sub.progress is not None:
-                sub.progress(self.stats.consistent)
-            if sub.wanted():
-                self._give_away()
+        if sub is not None and self._choices & (sub.every - 1) == 0 and sub.wanted():
+            self._give_away()
         depth = len(self.path)
         if n > 1 and (self.replay is not None or depth < len(self.prefix)):
             fixed = self.replay if self.replay is not None else self.prefix

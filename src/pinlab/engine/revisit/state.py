@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pinlab.engine.building import GraphBuilding
-from pinlab.engine.explore import Execution, Limits, Outcome, Share
+from pinlab.engine.explore import Execution, Limits, Outcome, Progress, Share
 from pinlab.engine.explore.result import _Stop
 from pinlab.engine.graph import READ_KINDS, Event, EvKind, ExecutionGraph
 from pinlab.engine.models.base import FULL_CHECK, Change, Model
@@ -40,9 +40,11 @@ class GraphState(GraphBuilding):
         on_execution: Callable[[Execution], None] | None = None,
         record_src: bool = False,
         share: Share | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.program = program
         self.share = share
+        self.progress = progress
         # with a share: each execution counted -> (its state's key, None when the
         # condition's filter leaves it out, and whether it satisfies the
         # condition), for the merge of the parts
@@ -86,14 +88,13 @@ class GraphState(GraphBuilding):
 
     def _tick(self) -> None:
         self._steps += 1
+        if self._steps & 0xF == 0:
+            self._report()
         share = self.share
-        if share is not None and self._steps & (share.every - 1) == 0:
-            if share.progress is not None:
-                share.progress(self.stats.consistent)
-            if share.wanted():
-                k = (len(self.jobs) + 1) // 2  # the oldest half: made nearest the root
-                share.give(self.jobs[:k])
-                del self.jobs[:k]
+        if share is not None and self._steps & (share.every - 1) == 0 and share.wanted():
+            k = (len(self.jobs) + 1) // 2  # the oldest half: made nearest the root
+            share.give(self.jobs[:k])
+            del self.jobs[:k]
         if (
             self._deadline is not None
             and self._steps & 0x3F == 0
