@@ -181,12 +181,16 @@ def test_a_bad_pinlab_jobs_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Traceback" not in result.output
 
 
-def test_split_runs_report_their_progress() -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("engine", ["explore", "revisit"])
+def test_split_runs_report_their_progress(jobs: int, engine: str) -> None:
     """``on_progress`` (the progress bar's count) hears of executions as the
-    workers meet them, never goes down, and ends at the result's count when
-    no execution is counted twice (the waiting explorer)."""
+    workers (or the one process) meet them, never goes down, and ends at the
+    result's count when no execution is counted twice (the waiting explorer,
+    or one process)."""
     program = select_one("fork-vs-pin-fast", "v5.9", "sc").program().program
     told: list[int] = []
-    result, _ = parallel.decide(program, "sc", engine="explore", jobs=2, on_progress=told.append)
+    result, _ = parallel.decide(program, "sc", engine=engine, jobs=jobs, on_progress=told.append)
     assert told and told == sorted(told)
-    assert told[-1] == result.stats.consistent
+    if engine == "explore" or jobs == 1:
+        assert told[-1] == result.stats.consistent

@@ -137,6 +137,46 @@ def _pinlab(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300, check=False, **kwargs)  # fmt: skip
 
 
+def test_a_scenario_file_that_failed_to_load_is_not_sent(cluster: Any, tmp_path: Path) -> None:
+    """The actors load again every scenario file loaded here: not one whose
+    loading failed, which would fail there too and stop every later run."""
+    from pinlab.scenarios.files import ScenarioFileError, load, loaded_files
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('mine')\n")
+    with pytest.raises(ScenarioFileError):
+        load(str(broken))
+    assert str(broken) not in {path for path, _ in loaded_files().values()}
+    program = select_one("fork-vs-pin-fast", "v5.9", "sc").program().program
+    result, _ = parallel.decide(program, "sc", engine="explore", jobs=2)
+    assert result.outcome is Outcome.COMPLETE
+
+
+def test_on_ray_progress_is_reported_while_parts_run(
+    cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The actors are asked how far their parts are (they cannot tell by
+    themselves): progress messages reach the coordinator while parts run, the
+    count never goes down, and it ends at the result's count."""
+    kinds: list[str] = []
+    wait = parallel.onray.RayPool.wait
+
+    def seen(pool: Any, timeout: float | None) -> list[tuple[int, tuple[Any, ...]]]:
+        got = wait(pool, timeout)
+        kinds.extend(msg[0] for _, msg in got)
+        return got
+
+    monkeypatch.setattr(parallel.onray.RayPool, "wait", seen)
+    program = select_one("fork-vs-pin-fast", "current", "sc").program().program
+    told: list[int] = []
+    began = time.monotonic()
+    result, _ = parallel.decide(program, "sc", engine="explore", jobs=2, on_progress=told.append)
+    assert result.outcome is Outcome.COMPLETE
+    assert time.monotonic() - began > 1.5, "too short to be asked on the way"
+    assert "progress" in kinds
+    assert told == sorted(told) and told[-1] == result.stats.consistent
+
+
 def test_the_command_line_on_a_local_ray_instance() -> None:
     """``--ray local`` starts a Ray instance for the run: the output of --jobs 1,
     and nothing of Ray's on stderr."""

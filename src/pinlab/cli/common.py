@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from pinlab.parallel import OnProgress
     from pinlab.scenarios import Scenario
 
 T = TypeVar("T")
@@ -224,9 +225,9 @@ def _progress(console: Console, total: int, enabled: bool) -> Iterator[Progress 
         yield progress
 
 
-def _count_executions(progress: Progress | None, task: Any) -> Callable[[int], None] | None:
-    """What shows, in ``progress``'s line, the executions explored so far
-    (as the parallel workers report them)."""
+def _count_executions(progress: Progress | None, task: Any) -> OnProgress | None:
+    """What shows, in ``progress``'s line, the executions explored so far (as
+    the explorers, or the parallel workers, report them)."""
     if progress is None:
         return None
 

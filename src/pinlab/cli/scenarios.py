@@ -40,6 +40,7 @@ from pinlab.engine.models import BUILT_IN
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+    from pinlab.parallel import OnProgress
     from pinlab.report.trace import Layout
     from pinlab.scenarios import Scenario, ScenarioResult
     from pinlab.scenarios.explain import Counterexample
@@ -103,13 +104,13 @@ def _results(
     engine: str,
     cache: bool,
     jobs: int,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> Iterator[tuple[Scenario, ScenarioResult]]:
     """Each scenario's result, in order: from the results cache when it holds it,
     else run by ``jobs`` worker processes side by side, each exploration split
     between them (:func:`pinlab.scenarios.run_many`); a scenario file's error:
     exit 2 with its ``file:line: what`` message.  ``on_progress`` is told the
-    executions explored so far, where workers report them."""
+    executions explored so far."""
     from pinlab.scenarios import cache as results
     from pinlab.scenarios import run_many
     from pinlab.scenarios.files import ScenarioFileError

@@ -30,13 +30,13 @@ the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from pinlab.engine import Execution, ExplorationResult, Limits, Model, Program
 from pinlab.engine import decide as decide_here
 from pinlab.parallel import onray
-from pinlab.parallel.coordinator import Coordinator, Pool
+from pinlab.parallel.coordinator import Coordinator, OnProgress, Pool
 from pinlab.parallel.fold import Fold, canonical, cores, first_of, merge
 from pinlab.parallel.forked import ForkPool
 from pinlab.parallel.onray import RayError, ray_cluster
@@ -44,6 +44,7 @@ from pinlab.parallel.part import PartError, Task
 
 __all__ = [
     "Fold",
+    "OnProgress",
     "PartError",
     "RayError",
     "Task",
@@ -66,21 +67,30 @@ def _pool(jobs: int) -> Pool:
 
 
 def decide_many(
-    tasks: list[Task], jobs: int, on_progress: Callable[[int], None] | None = None
+    tasks: list[Task], jobs: int, on_progress: OnProgress | None = None
 ) -> Iterator[tuple[ExplorationResult, Any]]:
     """Each task's result and fold, in the order of ``tasks``: the tasks run side
     by side and each is split between ``jobs`` worker processes, which share
-    the work of whichever is left (see the module docstring)."""
+    the work of whichever is left (see the module docstring).  ``on_progress``
+    is told now and then the executions met so far."""
     if jobs <= 1 and onray.cluster() is None:
+        met = 0
         for i, task in enumerate(tasks):
+
+            def told(executions: int, met: int = met) -> None:
+                assert on_progress is not None
+                on_progress(met + executions)
+
             try:
                 result, acc = decide(task.build(), task.model, engine=task.engine,
                                      limits=task.limits, fold=task.fold,
-                                     record_src=task.record_src)  # fmt: skip
+                                     record_src=task.record_src,
+                                     on_progress=told if on_progress else None)  # fmt: skip
                 if task.finish is not None:
                     acc = task.finish(result, acc)
             except Exception as err:
                 raise PartError(i, err) from err
+            met += result.stats.consistent
             yield result, acc
         return
     yield from Coordinator(tasks, _pool(jobs), on_progress).results()
@@ -95,10 +105,11 @@ def decide(
     jobs: int = 1,
     fold: Fold[A] | None = None,
     record_src: bool = False,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[ExplorationResult, A | None]:
     """:func:`pinlab.engine.decide`, split between ``jobs`` workers, and ``fold``
-    (when given) folded over the executions of the run whose result is returned."""
+    (when given) folded over the executions of the run whose result is returned
+    (``on_progress``: as :func:`decide_many`'s, of the one task)."""
     limits = limits or Limits()
     if jobs > 1 or onray.cluster() is not None:
         task = Task(lambda: program, model, engine, limits, fold, record_src)
@@ -112,5 +123,5 @@ def decide(
 
     result = decide_here(program, model, engine=engine, limits=limits,
                          on_execution=keep if fold is not None else None,
-                         record_src=record_src)  # fmt: skip
+                         record_src=record_src, progress=on_progress)  # fmt: skip
     return result, (kept[0] if fold is not None else None)

@@ -56,11 +56,15 @@ class _Run:
     result: tuple[ExplorationResult, Any] | None = None
 
 
+# Told the executions met so far (by the parts ended and the parts running).
+OnProgress = Callable[[int], None]
+
+
 class Coordinator:
     """Runs ``tasks`` on ``pool``; :meth:`results` yields them in order."""
 
     def __init__(
-        self, tasks: list[Task], pool: Pool, on_progress: Callable[[int], None] | None = None
+        self, tasks: list[Task], pool: Pool, on_progress: OnProgress | None = None
     ) -> None:
         self.tasks = tasks
         self.pool = pool
@@ -73,6 +77,7 @@ class Coordinator:
         for i, run in enumerate(self.runs):
             self.queue.append((i, () if run.procedure == "explore" else None))
             run.queued = 1
+        self.unfinished = len(tasks)  # tasks with no result yet
         self.idle: list[int] = []
         self.busy: dict[int, int] = {}
         self.asked: set[int] = set()
@@ -86,7 +91,7 @@ class Coordinator:
             self.idle = list(range(self.pool.size))
             following = 0
             while following < len(self.tasks):
-                if not stopped and all(run.result is not None for run in self.runs):
+                if not stopped and not self.unfinished:
                     stopped = True  # (before the last yield: the caller may not come back)
                     self.pool.stop(gently=True)
                 out = self.runs[following].result
@@ -156,7 +161,7 @@ class Coordinator:
         run.running.discard(worker)
         if kind == "finished":
             assert run.merged is not None
-            run.result = (run.merged[0], msg[2])
+            self._end(run, (run.merged[0], msg[2]))
             return
         if kind == "done":
             _, _, part, folded, tally = msg
@@ -175,6 +180,10 @@ class Coordinator:
                     for other in run.running:
                         self.pool.send(other, ("cancel", i))
         self._maybe_done(i)
+
+    def _end(self, run: _Run, result: tuple[ExplorationResult, Any]) -> None:
+        run.result = result
+        self.unfinished -= 1
 
     def _tell(self) -> None:
         """``on_progress``: the executions met so far by the parts that ended and
@@ -202,13 +211,13 @@ class Coordinator:
             and result.outcome is Outcome.INCOMPLETE
         ):  # as pinlab.engine.decide: the waiting explorer, with the time left
             if run.deadline is not None and time.monotonic() >= run.deadline:
-                run.result = (dataclasses.replace(result, outcome=Outcome.TIME), None)
+                self._end(run, (dataclasses.replace(result, outcome=Outcome.TIME), None))
                 return
             self.runs[i] = _Run("explore", queued=1, deadline=run.deadline, begun=run.begun)
             self.queue.append((i, ()))
             return
         if task.finish is None:
-            run.result = (result, acc)
+            self._end(run, (result, acc))
             return
         run.merged = (result, acc)
         run.queued += 1

@@ -12,7 +12,9 @@ and stays in this process; Ray carries its messages as actor method calls:
   running in the first hands work over (or ends), and returns it;
 - ``cancel``: marks the task, which the running part sees at its next
   ``wanted()`` (or the part starts already cancelled, since Ray does not
-  promise that the calls of a threaded actor run in the order sent).
+  promise that the calls of a threaded actor run in the order sent);
+- ``progress``: what the running part last told of its progress, asked for
+  every :data:`PROGRESS` seconds (an actor cannot call the coordinator).
 
 A worker's replies are delivered in the order it made them: a ``give`` before
 the end of the part that gave it (:meth:`RayPool.wait`), as the coordinator
@@ -38,6 +40,7 @@ from pinlab.parallel.part import Cancelled, Parts, Task
 __all__ = ["Cluster", "RayError", "RayPool", "cluster", "ray_cluster"]
 
 _POLL = 0.1  # seconds: the longest wait on Ray before signals are looked at
+PROGRESS = 0.5  # seconds between two questions to a busy actor of its progress
 
 
 def _unwrapped(call: Any, *args: Any, **kwargs: Any) -> Any:
@@ -184,6 +187,7 @@ class _Actor:
         self.cancelled: set[int] = set()
         self.asked = False  # read by the running part at each wanted()
         self.answer: tuple[threading.Event, list[Any]] | None = None
+        self.latest: tuple[Any, ...] = ("progress", -1, 0)  # the running part's
 
     def load(self, files: dict[str, tuple[str, str]], blob: bytes) -> None:
         """Take a new run's tasks (pickled by :meth:`RayPool.start`)."""
@@ -205,12 +209,24 @@ class _Actor:
                 return ("cancelled", i)
             self.current = i
         try:
-            return self.parts.part(i, procedure, payload, left, self._wanted, self._give)
+            return self.parts.part(i, procedure, payload, left, self._wanted, self._give,
+                                   self._told)  # fmt: skip
         finally:
             with self.lock:
                 if self.answer is not None:  # asked, and the part ended first
                     self._reply(("give", -1, []))
                 self.current = -1
+                self.latest = ("progress", -1, 0)
+
+    def progress(self) -> tuple[Any, ...]:
+        """``("progress", task, executions)`` of the running part (task -1: none
+        runs)."""
+        with self.lock:
+            return self.latest
+
+    def _told(self, executions: int) -> None:
+        with self.lock:
+            self.latest = ("progress", self.current, executions)
 
     def finish(self, i: int, result: Any, acc: Any) -> tuple[Any, ...]:
         return self.parts.finish(i, result, acc)
@@ -256,6 +272,10 @@ class RayPool:
         self.actors: list[Any] = []
         self.pending: dict[Any, int] = {}  # a call's result -> its worker
         self.wants: dict[int, Any] = {}  # a worker's pending want call
+        self.parts: dict[int, int] = {}  # a busy worker -> the number of its part
+        self.polls: dict[Any, tuple[int, int]] = {}  # a progress call -> (worker, part)
+        self.polled = time.monotonic()
+        self.serial = 0
 
     def start(self, tasks: list[Task]) -> None:
         from pinlab.scenarios.files import loaded_files
@@ -270,7 +290,7 @@ class RayPool:
             raise RayError(f"the work cannot be sent to Ray: {err}") from None
         kept = self.cluster.idle
         self.actors = [kept.pop() for _ in range(min(self.size, len(kept)))]
-        actor = ray.remote(num_cpus=1, max_concurrency=3)(_Actor)
+        actor = ray.remote(num_cpus=1, max_concurrency=4)(_Actor)
         self.actors += [actor.remote() for _ in range(self.size - len(self.actors))]
         files = loaded_files()
         _unwrapped(ray.get, [handle.load.remote(files, shared) for handle in self.actors])
@@ -285,6 +305,8 @@ class RayPool:
             self.wants[worker] = ref
         elif msg[0] == "part":
             ref = handle.part.remote(*msg[1:])
+            self.serial += 1
+            self.parts[worker] = self.serial
         else:
             ref = handle.finish.remote(*msg[1:])
         self.pending[ref] = worker
@@ -296,12 +318,14 @@ class RayPool:
         if not self.pending:
             time.sleep(min(timeout if timeout is not None else _POLL, _POLL))
             return []
+        self._poll()
+        calls = [*self.pending, *self.polls]
         step = _POLL if timeout is None else min(timeout, _POLL)
-        ready, _ = _unwrapped(ray.wait, list(self.pending), num_returns=1, timeout=step)
+        ready, _ = _unwrapped(ray.wait, calls, num_returns=1, timeout=step)
         if not ready:
             return []
-        ready, _ = ray.wait(list(self.pending), num_returns=len(self.pending), timeout=0)
-        got = []
+        ready, _ = ray.wait(calls, num_returns=len(calls), timeout=0)
+        got = self._progress([ref for ref in ready if ref in self.polls])
         for ref in ready:
             if ref not in self.pending:  # (a want delivered before its part's end)
                 continue
@@ -312,11 +336,37 @@ class RayPool:
             got.append((worker, self._get(ref)))
         return got
 
+    def _poll(self) -> None:
+        """Ask the busy actors, every :data:`PROGRESS` seconds, how far they are."""
+        now = time.monotonic()
+        if now - self.polled < PROGRESS:
+            return
+        self.polled = now
+        asked = {worker for worker, _ in self.polls.values()}
+        for worker, part in self.parts.items():
+            if worker not in asked:
+                self.polls[self.actors[worker].progress.remote()] = (worker, part)
+
+    def _progress(self, ready: list[Any]) -> list[tuple[int, tuple[Any, ...]]]:
+        """The answers of ``ready`` progress calls, but those about a part that
+        has ended since (or of an actor with none)."""
+        ray = _ray()
+        got = []
+        for ref in ready:
+            worker, part = self.polls.pop(ref)
+            with suppress(ray.exceptions.RayActorError):  # (its part's result says so)
+                msg = _unwrapped(ray.get, ref)
+                if msg[1] >= 0 and self.parts.get(worker) == part:
+                    got.append((worker, msg))
+        return got
+
     def _get(self, ref: Any) -> tuple[Any, ...]:
         ray = _ray()
         worker = self.pending.pop(ref)
         if self.wants.get(worker) is ref:
             del self.wants[worker]
+        else:  # (a part's result, or a finish's)
+            self.parts.pop(worker, None)
         try:
             msg: tuple[Any, ...] = _unwrapped(ray.get, ref)
         except ray.exceptions.RayActorError as err:
@@ -330,3 +380,5 @@ class RayPool:
         _kill(self.actors)
         self.pending.clear()
         self.wants.clear()
+        self.parts.clear()
+        self.polls.clear()

@@ -21,7 +21,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pinlab.engine import (
     Condition,
@@ -36,6 +36,9 @@ from pinlab.engine import (
     witness_choices,
 )
 from pinlab.kernel.eras import Era
+
+if TYPE_CHECKING:
+    from pinlab.parallel import OnProgress
 
 __all__ = [
     "NEVER",
@@ -174,7 +177,7 @@ def run_many(
     limits: Limits | None = None,
     engine: str = "auto",
     jobs: int = 1,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> Iterator[ScenarioResult]:
     """Each scenario's result (:meth:`Scenario.run`), in order: ``jobs`` worker
     processes run them side by side and split each exploration, sharing the work
