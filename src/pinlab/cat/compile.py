@@ -34,6 +34,9 @@ MAX_ROUNDS: Final = 10_000  # of a recursive definition's fixpoint
 
 
 class Local:
+    """Names in scope: a chain of small dicts, innermost first (also the scopes
+    of pinlab.cat.monotone's analysis)."""
+
     __slots__ = ("parent", "vars")
 
     def __init__(self, vars: dict[str, Any], parent: Local | None) -> None:
@@ -41,12 +44,14 @@ class Local:
         self.parent = parent
 
     def get(self, name: str) -> Any:
+        """``name``'s value, or None where it is not bound (the interpreter
+        resolves its names at load time; the analysis asks of any)."""
         env: Local | None = self
         while env is not None:
             if name in env.vars:
                 return env.vars[name]
             env = env.parent
-        raise KeyError(name)  # (resolved at load time: never)
+        return None
 
 
 class Thunk:

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pinlab.cat.ast import Binding, Node, Pattern
+from pinlab.cat.compile import Local
 
 __all__ = ["GROWS", "STABLE", "UNKNOWN", "Abs", "prunable_checks"]
 
@@ -84,7 +85,7 @@ class _Fun:
 
     params: tuple[Pattern, ...]
     body: Node
-    env: _Env
+    env: Local
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,24 +134,6 @@ _PRIMS: Final[dict[str, Any]] = {
 _MAX_DEPTH: Final = 64  # of function applications (a recursive function: unknown)
 
 
-class _Env:
-    """Names in scope: a chain of small dicts, the outermost the model's globals."""
-
-    __slots__ = ("parent", "vars")
-
-    def __init__(self, vars: dict[str, Any], parent: _Env | None) -> None:
-        self.vars = vars
-        self.parent = parent
-
-    def get(self, name: str) -> Any:
-        env: _Env | None = self
-        while env is not None:
-            if name in env.vars:
-                return env.vars[name]
-            env = env.parent
-        return None
-
-
 def _rel(x: Any) -> Abs:
     return x if isinstance(x, Abs) else UNKNOWN
 
@@ -165,7 +148,7 @@ class _Analysis:
         self.depth = 0
 
     # -- expressions ------------------------------------------------------------------
-    def expr(self, e: Node, env: _Env) -> Any:
+    def expr(self, e: Node, env: Local) -> Any:
         op = e.op
         a = e.args
         if op == "var":
@@ -209,7 +192,7 @@ class _Analysis:
         if not isinstance(f, _Fun) or self.depth >= _MAX_DEPTH:
             return UNKNOWN
         names = _match(f.params[0], arg)
-        env = _Env(names, f.env)
+        env = Local(names, f.env)
         if len(f.params) > 1:
             return _Fun(f.params[1:], f.body, env)
         self.depth += 1
@@ -218,7 +201,7 @@ class _Analysis:
         finally:
             self.depth -= 1
 
-    def try_(self, e: Node, env: _Env) -> Any:
+    def try_(self, e: Node, env: Local) -> Any:
         body, fallback = e.args
         if not self.defined(body, env):
             return self.expr(fallback, env)  # (the evaluator takes it at load time)
@@ -230,7 +213,7 @@ class _Analysis:
                 return got  # a primitive that never fails
         return UNKNOWN  # decided at run time, perhaps differently on a completion
 
-    def defined(self, e: Node, env: _Env, bound: frozenset[str] = frozenset()) -> bool:
+    def defined(self, e: Node, env: Local, bound: frozenset[str] = frozenset()) -> bool:
         """Whether every name ``e`` uses is in scope (what makes it compile)."""
         if e.op == "var":
             return e.args[0] in bound or env.get(e.args[0]) is not None
@@ -257,9 +240,9 @@ class _Analysis:
         return all(self.defined(x, env, bound) for x in e.args if isinstance(x, Node))
 
     # -- bindings -----------------------------------------------------------------------
-    def bind(self, rec: bool, bindings: tuple[Binding, ...], env: _Env) -> _Env:
+    def bind(self, rec: bool, bindings: tuple[Binding, ...], env: Local) -> Local:
         """The scope after ``let [rec] bindings``, inside ``env``."""
-        new = _Env({}, env)
+        new = Local({}, env)
         if not rec:
             new.vars = {b.name: self.binding(b, env) for b in bindings}
             return new
@@ -271,7 +254,7 @@ class _Analysis:
                 new.vars[b.name] = UNKNOWN
         return new
 
-    def binding(self, b: Binding, env: _Env) -> Any:
+    def binding(self, b: Binding, env: Local) -> Any:
         return _Fun(b.params, b.body, env) if b.params else self.expr(b.body, env)
 
 
@@ -340,7 +323,7 @@ def prunable_checks(stmts: list[Node], variants: frozenset[str]) -> frozenset[in
     """The (0-based, in order) top-level checks of ``stmts`` that may prune a partial
     graph: no flag, not negated, of a value that grows with the graph."""
     an = _Analysis(variants)
-    glob = _Env(dict(_PRIMS), None)
+    glob = Local(dict(_PRIMS), None)
     has_with = any(s.op == "with_stmt" for s in stmts)
     finals = {_final(stmts, n) for n in ("rf", "co")} if has_with else set()
     out: set[int] = set()
@@ -353,13 +336,13 @@ def prunable_checks(stmts: list[Node], variants: frozenset[str]) -> frozenset[in
             scope = an.bind(rec, bindings, glob)
             new = {b.name: scope.vars[b.name] for b in bindings}
             new.update({b.name: GROWS for j, b in enumerate(bindings) if (i, j) in finals})
-            glob = _Env({**glob.vars, **new}, None)
+            glob = Local({**glob.vars, **new}, None)
         elif op == "with_stmt":
             chosen = GROWS if (i, 0) in finals else UNKNOWN
-            glob = _Env({**glob.vars, s.args[0]: chosen}, None)
+            glob = Local({**glob.vars, s.args[0]: chosen}, None)
         elif op == "enum":
             tags = {tag[:1].upper() + tag[1:]: STABLE for tag in s.args[1]}
-            glob = _Env({**glob.vars, **tags}, None)
+            glob = Local({**glob.vars, **tags}, None)
         elif op == "check":
             is_flag, neg, kind, expr, _ = s.args
             checked = not is_flag and not neg and kind in ("acyclic", "irreflexive", "empty")
