@@ -231,13 +231,34 @@ class Program:
 
     # -- running --------------------------------------------------------------------
     def run(self, graph: ExecutionGraph, tags: TagMap) -> Verdict:
-        rel = Relations(graph)
-        ctx = Context(graph, rel, rel.n, tags, rel.shape.derived, self.token)
-        g: list[Any] = [None] * len(self.names)
-        g[0] = ctx
-        for slot, name in self.prims:
-            g[slot] = Thunk(self._prim_code(name), g, Pos("<herd>"))
+        g, rel = self._globals(graph, tags, self.prims)
         return self._go(g, 0, [], None, rel)
+
+    def _globals(
+        self, graph: ExecutionGraph, tags: TagMap, prims: list[tuple[int, str]]
+    ) -> tuple[list[Any], Relations]:
+        """A run's global slots: the context, and the primitives ``prims``."""
+        rel = Relations(graph)
+        g: list[Any] = [None] * len(self.names)
+        g[0] = Context(graph, rel, rel.n, tags, rel.shape.derived, self.token)
+        for slot, name in prims:
+            g[slot] = Thunk(self._prim_code(name), g, Pos("<herd>"))
+        return g, rel
+
+    def _define(self, g: list[Any], st: tuple[Any, ...]) -> bool:
+        """Run step ``st`` if it defines names (a ``let``, a tag set, a group of
+        ``let rec``); whether it was one."""
+        kind = st[0]
+        if kind == "let":
+            _, slot, code, is_fun, pos = st
+            g[slot] = code(g, None) if is_fun else Thunk(code, g, pos)
+        elif kind == "tagset":
+            g[st[1]] = g[0].tagged(st[2]) if st[2] else 0
+        elif kind == "group":
+            self._group(g, st)
+        else:
+            return False
+        return True
 
     def run_partial(self, graph: ExecutionGraph, tags: TagMap, checks: frozenset[int]) -> bool:
         """Whether the top-level checks numbered ``checks`` (0-based, in order; see
@@ -251,24 +272,14 @@ class Program:
         if plan is None:
             plan = self._plans[checks] = self._plan(checks)
         steps, prims = plan
-        rel = Relations(graph)
-        ctx = Context(graph, rel, rel.n, tags, rel.shape.derived, self.token)
-        g: list[Any] = [None] * len(self.names)
-        g[0] = ctx
-        for slot, name in prims:
-            g[slot] = Thunk(self._prim_code(name), g, Pos("<herd>"))
+        g, rel = self._globals(graph, tags, prims)
         todo: list[tuple[Any, ...]] = []
         for st in steps:
             kind = st[0]
-            if kind == "let":
-                _, slot, code, is_fun, pos = st
-                g[slot] = code(g, None) if is_fun else Thunk(code, g, pos)
-            elif kind == "fixed":
+            if self._define(g, st):
+                continue
+            if kind == "fixed":
                 g[st[1]] = rel.rf if st[2] == "rf" else rel.co
-            elif kind == "tagset":
-                g[st[1]] = g[0].tagged(st[2]) if st[2] else 0
-            elif kind == "group":
-                self._group(g, st)
             elif kind == "with":
                 _, slot, _, name, pos = st
                 g[slot] = Thunk(_unchosen(name, pos), g, pos)
@@ -332,15 +343,9 @@ class Program:
         steps = self.steps
         for i in range(start, len(steps)):
             st = steps[i]
-            kind = st[0]
-            if kind == "let":
-                _, slot, code, is_fun, pos = st
-                g[slot] = code(g, None) if is_fun else Thunk(code, g, pos)
-            elif kind == "tagset":
-                g[st[1]] = g[0].tagged(st[2]) if st[2] else 0
-            elif kind == "group":
-                self._group(g, st)
-            elif kind in ("check", "call"):
+            if self._define(g, st):
+                continue
+            if st[0] in ("check", "call"):
                 pending.append(st)
             else:  # with
                 return self._with(g, i, pending, rel)
