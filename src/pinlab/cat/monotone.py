@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pinlab.cat.ast import Binding, Node, Pattern
-from pinlab.cat.compile import Local
+from pinlab.cat.compile import Local, names_of
 
 __all__ = ["GROWS", "STABLE", "UNKNOWN", "Abs", "prunable_checks"]
 
@@ -220,7 +220,7 @@ class _Analysis:
         if e.op == "try_":
             return True
         if e.op == "fun":
-            return self.defined(e.args[1], env, bound | _names(e.args[0]))
+            return self.defined(e.args[1], env, bound | names_of(e.args[0]))
         if e.op == "let_in":
             rec, bindings, body = e.args
             inner = bound | {b.name for b in bindings}
@@ -258,15 +258,8 @@ class _Analysis:
         return _Fun(b.params, b.body, env) if b.params else self.expr(b.body, env)
 
 
-def _names(pat: Pattern) -> frozenset[str]:
-    return frozenset((pat,) if isinstance(pat, str) else pat)
-
-
 def _param_names(b: Binding) -> frozenset[str]:
-    out: frozenset[str] = frozenset()
-    for p in b.params:
-        out |= _names(p)
-    return out
+    return frozenset().union(*(names_of(p) for p in b.params))
 
 
 def _match(pat: Pattern, arg: Any) -> dict[str, Any]:
