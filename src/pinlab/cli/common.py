@@ -103,17 +103,21 @@ def _workers(command: str, jobs: int | None, ray: str | None) -> Iterator[int]:
         raise _fail(command, str(err)) from None
 
 
-def _cat_model(command: str, path: Path) -> str:
-    """Load the model of ``--cat``, known from now on by the name it returns."""
+def _cat_model(command: str, path: Path, model: str | None = None) -> str:
+    """Load the model of ``--cat``, known from now on by the name it returns.
+    For the scenario commands, which give ``model``: it stands for the LKMM,
+    so any other ``--model`` is refused."""
     from pinlab.cat import CatError, load_cat
     from pinlab.engine.models import register
 
+    if model not in (None, "lkmm"):
+        raise _fail(command, f"--cat runs the scenarios checked under lkmm, not --model {model}")
     try:
-        model = load_cat(path)
+        loaded = load_cat(path)
     except CatError as err:
         raise _fail(command, str(err)) from None
-    register(model)
-    return model.name
+    register(loaded)
+    return loaded.name
 
 
 def _check_engine(command: str, engine: str) -> None:

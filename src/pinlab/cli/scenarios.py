@@ -192,11 +192,9 @@ def _check(
     _check_width("check", width)
     if cat is None and (against is not None or litmus):
         raise _fail("check", "--against and --litmus compare with a model of --cat FILE")
-    if cat is not None and model not in (None, "lkmm"):
-        raise _fail("check", f"--cat runs the scenarios checked under lkmm, not --model {model}")
     if against is not None and against not in BUILT_IN:
         raise _fail("check", f"--against takes {' or '.join(sorted(BUILT_IN))}, not {against!r}")
-    new = _cat_model("check", cat) if cat is not None else None
+    new = _cat_model("check", cat, model) if cat is not None else None
     scenarios = _chosen("check", names, era, "lkmm" if new else model, without, with_)
     console = _console(width)
     if new is not None and against is not None:
@@ -395,9 +393,7 @@ def _explain(
     console, layout = _trace_console("explain", fmt, width)
     if svg is not None and (why := svg_unavailable()):
         raise _fail("explain", why)
-    if cat is not None and model not in (None, "lkmm"):
-        raise _fail("explain", f"--cat stands for lkmm, not --model {model}")
-    new = _cat_model("explain", cat) if cat is not None else None
+    new = _cat_model("explain", cat, model) if cat is not None else None
     model = "lkmm" if new is not None else model
     wanted, pool = _scenario_pool("explain", [name])
     _check_options("explain", era, model, pool)

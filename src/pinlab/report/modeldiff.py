@@ -18,14 +18,7 @@ from pinlab.litmus.run import LitmusRun, run_file
 from pinlab.litmus.verdict import State
 from pinlab.scenarios import Scenario, ScenarioResult, run_many
 
-__all__ = ["LitmusChange", "ScenarioChange", "litmus_changes", "litmus_files", "scenario_changes"]
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioChange:
-    scenario: Scenario  # (under the new model)
-    before: str  # the verdict under the model compared against
-    after: str
+__all__ = ["LitmusChange", "litmus_changes", "litmus_files", "scenario_changes"]
 
 
 @dataclass(frozen=True, slots=True)
