@@ -8,14 +8,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pinlab import interrupt
-from pinlab.parallel.part import Cancelled, Parts, Task
+from pinlab.parallel.part import PROGRESS, Cancelled, Parts, Task
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-__all__ = ["PROGRESS", "ForkPool"]
-
-PROGRESS = 0.5  # seconds between two reports of a part's progress
+__all__ = ["ForkPool"]
 
 
 class _Server:

@@ -35,12 +35,11 @@ from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-from pinlab.parallel.part import Cancelled, Parts, Task
+from pinlab.parallel.part import PROGRESS, Cancelled, Parts, Task
 
 __all__ = ["Cluster", "RayError", "RayPool", "cluster", "ray_cluster"]
 
 _POLL = 0.1  # seconds: the longest wait on Ray before signals are looked at
-PROGRESS = 0.5  # seconds between two questions to a busy actor of its progress
 
 
 def _unwrapped(call: Any, *args: Any, **kwargs: Any) -> Any:

@@ -24,7 +24,9 @@ from pinlab.engine import (
 )
 from pinlab.parallel.fold import Fold
 
-__all__ = ["Cancelled", "PartError", "Parts", "Task"]
+__all__ = ["PROGRESS", "Cancelled", "PartError", "Parts", "Task"]
+
+PROGRESS = 0.5  # seconds between two reports of a running part's progress, in any pool
 
 
 @dataclass(frozen=True, slots=True)
