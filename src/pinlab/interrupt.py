@@ -117,9 +117,15 @@ def interrupt(signum: int) -> None:
     if _first:
         return
     _first.append(signum)
-    if _installed and signal.getsignal(signal.SIGALRM) is signal.SIG_DFL:
-        signal.signal(signal.SIGALRM, _watchdog)
-        signal.alarm(WATCHDOG)
+    if _installed:
+        # Ignored by the kernel from now on, not only by _handler: Python puts
+        # the default action back when it finalises, and a second Ctrl-C or
+        # SIGTERM then would kill pinlab after its clean-up, with no exit code.
+        for s in SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        if signal.getsignal(signal.SIGALRM) is signal.SIG_DFL:
+            signal.signal(signal.SIGALRM, _watchdog)
+            signal.alarm(WATCHDOG)
     raise Interrupted(signum)
 
 

@@ -316,3 +316,26 @@ def test_closing_ordered_map_ends_its_workers() -> None:
     results.close()
     assert not interrupt._live
     assert all(w.exitcode is not None for w in workers)
+
+
+def test_after_the_first_signal_the_others_are_ignored_by_the_kernel() -> None:
+    """Not only by pinlab's handler: Python puts the default action back when it
+    finalises, so a second SIGTERM as pinlab exits after its clean-up killed it
+    (exit -15 instead of 143; seen with -j 2 and the signal sent twice)."""
+    script = (
+        "import os, signal, sys\n"
+        "from pinlab import interrupt\n"
+        "interrupt.install()\n"
+        "try:\n"
+        "    interrupt.interrupt(signal.SIGTERM)\n"
+        "except interrupt.Interrupted as sig:\n"
+        "    signal.alarm(0)\n"
+        "    ignored = [signal.getsignal(s) is signal.SIG_IGN for s in interrupt.SIGNALS]\n"
+        "    print(ignored)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    sys.exit(sig.exit_code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.stdout == "[True, True]\n", done.stderr
+    assert done.returncode == 128 + signal.SIGTERM
